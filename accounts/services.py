@@ -1,0 +1,78 @@
+"""API clients: creation, key rotation and revocation. Raw keys are shown once, never stored."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import ApiClient
+
+KEY_PREFIX = "ftw_"
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_client_create(
+    *, name: str, webhook_url: str = "", contact: str = "", actor: Any = None, raw_key: str | None = None
+) -> tuple[ApiClient, str]:
+    """Register a client; returns it and its raw API key (the only time the key is visible).
+
+    `raw_key` lets deployment scripts install a key they generated themselves.
+    """
+    from triage.services import audit_record
+
+    key = raw_key or _new_key()
+    with transaction.atomic():
+        client = ApiClient.objects.create(
+            name=name,
+            webhook_url=webhook_url,
+            contact=contact,
+            webhook_secret=secrets.token_hex(32),
+            key_prefix=key[:10],
+            key_hash=hash_key(key),
+        )
+        audit_record(actor=actor, action="api_client_created", object_type="api_client", object_id=str(client.pk),
+                     detail={"name": name})
+    return client, key
+
+
+def api_client_rotate_key(*, client: ApiClient, actor: Any = None) -> str:
+    from triage.services import audit_record
+
+    key = _new_key()
+    with transaction.atomic():
+        client.key_prefix = key[:10]
+        client.key_hash = hash_key(key)
+        client.save(update_fields=["key_prefix", "key_hash"])
+        audit_record(actor=actor, action="api_key_rotated", object_type="api_client", object_id=str(client.pk))
+    return key
+
+
+def api_client_revoke(*, client: ApiClient, actor: Any = None) -> None:
+    from triage.services import audit_record
+
+    with transaction.atomic():
+        client.is_active = False
+        client.save(update_fields=["is_active"])
+        audit_record(actor=actor, action="api_key_revoked", object_type="api_client", object_id=str(client.pk))
+
+
+def import_source_get_or_create(*, name: str) -> ApiClient:
+    """The sender that imported or generated history belongs to. It has no key: nobody can
+    call the API as it."""
+    client, _ = ApiClient.objects.get_or_create(name=name, kind=ApiClient.Kind.IMPORT, defaults={"is_active": False})
+    return client
+
+
+def api_client_for_key(raw_key: str) -> ApiClient | None:
+    if not raw_key.startswith(KEY_PREFIX):
+        return None
+    return ApiClient.objects.filter(key_hash=hash_key(raw_key), is_active=True, kind=ApiClient.Kind.API).first()

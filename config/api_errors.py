@@ -1,0 +1,40 @@
+"""One error shape for the whole API: {"errors": [{"field", "code", "message"}]}.
+
+Callers get every problem at once, each naming the field it concerns, so a client
+developer can fix a payload without guessing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    if isinstance(detail, dict):
+        out: list[dict[str, str]] = []
+        for key, value in detail.items():
+            name = "" if key in ("non_field_errors", "detail") else str(key)
+            out.extend(_flatten(value, f"{prefix}.{name}".strip(".") if name else prefix))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                out.extend(_flatten(value, f"{prefix}[{index}]" if prefix else f"[{index}]"))
+            else:
+                out.extend(_flatten(value, prefix))
+        return out
+    code = getattr(detail, "code", "invalid")
+    return [{"field": prefix, "code": str(code), "message": str(detail)}]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.APIException):
+        errors = _flatten(exc.detail)
+        response.data = {"errors": errors}
+    return response

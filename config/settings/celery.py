@@ -1,0 +1,39 @@
+"""Celery: Redis as broker when REDIS_URL is set; otherwise tasks run in-process."""
+from __future__ import annotations
+
+from celery.schedules import crontab  # noqa: F401  (used by later beat entries)
+
+from config.env import env_float, env_int, env_str
+
+_REDIS_URL = env_str("REDIS_URL", "")
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _REDIS_URL or "memory://")
+# Without a broker there is nobody to hand work to, so run tasks where they are called.
+CELERY_TASK_ALWAYS_EAGER = not bool(_REDIS_URL or env_str("CELERY_BROKER_URL", ""))
+CELERY_TASK_EAGER_PROPAGATES = False
+# Results live in PostgreSQL rows (scores, explanations), never in the result backend.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a worker that dies mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "fraud")
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+# /score must answer even when Redis is down: fail fast on publish, a sweep catches up later.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 0.5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 2,
+    "max_retries": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# The whole beat schedule, one commented entry per job.
+CELERY_BEAT_SCHEDULE = {
+    # Explanations whose task was never enqueued (broker down) or was lost get re-queued.
+    "sweep-pending-explanations": {
+        "task": "scoring.tasks.sweep_pending_explanations",
+        "schedule": 60.0,
+    },
+}

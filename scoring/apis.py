@@ -1,0 +1,152 @@
+"""The service API: register a client, score events, read explanations."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.authentication import ApiKeyAuthentication, IsApiClient
+from accounts.roles import MANAGER, user_has_role
+from accounts.services import api_client_create
+from scoring import serializers as s
+from scoring.services import ScoredEvent, score_events
+from scoring.throttles import ApiClientRateThrottle
+from scoring.validation import validate_event
+from triage.models import Score
+
+EXAMPLE_EVENT = {
+    "event_id": "pay-20261123-000123",
+    "account_id": "acct-00042",
+    "timestamp": "2026-11-23T14:05:00Z",
+    "event_type": "payment",
+    "amount": 249.90,
+    "currency": "USD",
+    "payment_status": "success",
+    "device_id": "dev-7f3a",
+    "ip_address": "203.0.113.7",
+    "latitude": 48.8566,
+    "longitude": 2.3522,
+    "country": "FR",
+    "merchant_id": "m-310",
+    "category": "electronics",
+}
+
+
+def _error(field: str, code: str, message: str, http_status: int) -> Response:
+    return Response({"errors": [{"field": field, "code": code, "message": message}]}, status=http_status)
+
+
+class RegisterApi(APIView):
+    """Register an external service; answers its API key once."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        request=s.RegisterInputSerializer,
+        responses={201: s.RegisterOutputSerializer, 400: s.ErrorSerializer, 403: s.ErrorSerializer},
+        summary="Register an API client",
+        description="Needs the enrollment token in `X-Enrollment-Token`, or a logged-in manager.",
+    )
+    def post(self, request):
+        token = request.META.get("HTTP_X_ENROLLMENT_TOKEN", "")
+        allowed = (settings.ENROLLMENT_TOKEN and token == settings.ENROLLMENT_TOKEN) or user_has_role(
+            request.user, MANAGER
+        )
+        if not allowed:
+            return _error("X-Enrollment-Token", "forbidden", "a valid enrollment token or a manager login is required", 403)
+        data = s.RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = request.user if request.user.is_authenticated else None
+        client, key = api_client_create(actor=actor, **data.validated_data)
+        body = {"id": client.pk, "name": client.name, "api_key": key, "webhook_secret": client.webhook_secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ScoreApi(APIView):
+    """Score one event (a JSON object) or a batch (a JSON array of up to SCORE_MAX_BATCH)."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+    throttle_classes = [ApiClientRateThrottle]
+
+    @extend_schema(
+        request=s.EventSerializer,
+        responses={200: s.ScoreResultSerializer, 400: s.ErrorSerializer, 401: s.ErrorSerializer, 413: s.ErrorSerializer},
+        summary="Score events",
+        description=(
+            "Send one event as a JSON object, or up to 1,000 as a JSON array (answered as "
+            "`{\"results\": [...]}` in the same order). Posting an `event_id` again returns the "
+            "first result and stores nothing. If any event is invalid, nothing is stored and every "
+            "problem is listed with its field (`[3].amount`)."
+        ),
+        examples=[OpenApiExample("A card payment", value=EXAMPLE_EVENT, request_only=True)],
+    )
+    def post(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.SCORE_MAX_BODY_BYTES:
+            return _error("body", "too_large", f"request body must be at most {settings.SCORE_MAX_BODY_BYTES} bytes", 413)
+        payload = request.data
+        is_batch = isinstance(payload, list)
+        events = payload if is_batch else [payload]
+        if is_batch and not events:
+            return _error("body", "empty", "send at least one event", 400)
+        if len(events) > settings.SCORE_MAX_BATCH:
+            return _error("body", "too_many", f"a batch holds at most {settings.SCORE_MAX_BATCH} events", 413)
+        clean, problems = [], []
+        for index, raw in enumerate(events):
+            event, errors = validate_event(raw, prefix=f"[{index}]." if is_batch else "")
+            problems.extend(errors)
+            clean.append(event)
+        if problems:
+            raise ValidationError(problems)
+        results = [self._render(r) for r in score_events(client=request.auth, events=clean)]
+        return Response({"results": results} if is_batch else results[0])
+
+    def _render(self, result: ScoredEvent) -> dict:
+        return {
+            "event_id": result.event_id,
+            "probability": round(result.probability, 6),
+            "risk_score": result.risk_score,
+            "tier": result.tier,
+            "expected_loss": result.expected_loss,
+            "model_version": result.model_version,
+            "explanation_status": result.explanation_status,
+            "explanation_url": self.request.build_absolute_uri(
+                reverse("score-explanation", args=[result.transaction_id])
+            ),
+            "duplicate": result.duplicate,
+        }
+
+
+class ExplanationApi(APIView):
+    """The SHAP explanation of one score made for this client (or its pending status)."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+    throttle_classes = [ApiClientRateThrottle]
+
+    @extend_schema(responses={200: s.ExplanationSerializer, 404: s.ErrorSerializer}, summary="Read an explanation")
+    def get(self, request, transaction_id: int):
+        score = (
+            Score.objects.select_related("transaction")
+            .filter(transaction_id=transaction_id, transaction__client=request.auth)
+            .first()
+        )
+        if score is None:
+            return _error("transaction_id", "not_found", "no score with this id for your API key", 404)
+        return Response(
+            {
+                "event_id": score.transaction.event_id,
+                "status": score.explanation_status,
+                "model_version": score.model_version_name,
+                "explanation": score.explanation,
+            }
+        )

@@ -1,0 +1,73 @@
+"""SHAP explanations of single scores, turned into reasons a reviewer can read."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import lightgbm
+import numpy as np
+import shap
+
+from scoring.features import describe_feature
+
+TOP_REASONS = 5
+
+
+def make_explainer(booster: lightgbm.Booster) -> shap.TreeExplainer:
+    return shap.TreeExplainer(booster)
+
+
+def explain_rows(
+    explainer: shap.TreeExplainer, rows: Sequence[Mapping[str, float]], feature_names: Sequence[str]
+) -> list[dict[str, Any]]:
+    """SHAP values (log-odds units) for each row, with plain-words top reasons.
+
+    Each result holds `base_value`, `contributions` (every feature: name, value, shap,
+    text) sorted by absolute effect, and `reasons`: the top few that raise or lower risk.
+    """
+    X = np.array([[_nan(row.get(name)) for name in feature_names] for row in rows], dtype="float64")
+    values = explainer.shap_values(X)
+    if isinstance(values, list):  # older shap returns one array per class
+        values = values[-1]
+    base = explainer.expected_value
+    base_value = float(base[-1] if np.ndim(base) else base)
+    results = []
+    for row_values, row_shap in zip(X, np.atleast_2d(values)):
+        contributions = [
+            {
+                "feature": name,
+                "value": None if math.isnan(value) else float(value),
+                "shap": float(effect),
+                "text": describe_feature(name, None if math.isnan(value) else float(value)),
+            }
+            for name, value, effect in zip(feature_names, row_values, row_shap)
+        ]
+        contributions.sort(key=lambda c: abs(c["shap"]), reverse=True)
+        results.append(
+            {
+                "base_value": base_value,
+                "contributions": contributions,
+                "reasons": reasons_from(contributions),
+            }
+        )
+    return results
+
+
+def reasons_from(contributions: Sequence[Mapping[str, Any]], limit: int = TOP_REASONS) -> list[dict[str, Any]]:
+    reasons = []
+    for item in contributions[:limit]:
+        if abs(item["shap"]) < 1e-6:
+            continue
+        reasons.append(
+            {
+                "feature": item["feature"],
+                "text": item["text"],
+                "direction": "raises" if item["shap"] > 0 else "lowers",
+                "shap": round(float(item["shap"]), 4),
+            }
+        )
+    return reasons
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)

@@ -1,0 +1,96 @@
+"""Which model scores live traffic, loaded once per process and refreshed when it changes."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm
+import numpy as np
+from django.conf import settings
+
+from scoring.bundle import BundleError, load_bundle
+from scoring.models import ModelVersion
+
+
+class ModelUnavailable(Exception):
+    """No champion is registered, or its bundle cannot be loaded."""
+
+
+@dataclass
+class LoadedModel:
+    version_id: int
+    version_name: str
+    booster: lightgbm.Booster
+    feature_names: list[str]
+    thresholds: dict[str, float]
+    manifest: dict[str, Any]
+    _explainer: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix)
+
+    def explainer(self):
+        # Building a TreeExplainer walks every tree; do it once per loaded model.
+        with self._lock:
+            if self._explainer is None:
+                from scoring.explain import make_explainer
+
+                self._explainer = make_explainer(self.booster)
+            return self._explainer
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {"model": None, "checked_at": 0.0, "error": None}
+_by_version: dict[int, LoadedModel] = {}
+
+
+def load_version(version: ModelVersion) -> LoadedModel:
+    """Load (or reuse) the bundle of one registered version."""
+    cached = _by_version.get(version.pk)
+    if cached is not None:
+        return cached
+    try:
+        bundle = load_bundle(version.bundle_path)
+    except BundleError as exc:
+        raise ModelUnavailable(f"model {version.name} cannot be loaded: {exc}") from exc
+    loaded = LoadedModel(
+        version_id=version.pk,
+        version_name=version.name,
+        booster=bundle.booster,
+        feature_names=bundle.feature_names,
+        thresholds={k: float(v) for k, v in bundle.manifest["thresholds"].items()},
+        manifest=bundle.manifest,
+    )
+    _by_version[version.pk] = loaded
+    return loaded
+
+
+def champion_model() -> LoadedModel:
+    """The champion, re-checked against the database at most every MODEL_CACHE_SECONDS."""
+    now = time.monotonic()
+    with _cache_lock:
+        fresh = now - _cache["checked_at"] < settings.MODEL_CACHE_SECONDS
+        if fresh and _cache["model"] is not None:
+            return _cache["model"]
+        if fresh and _cache["error"] is not None:
+            raise ModelUnavailable(_cache["error"])
+        version = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+        try:
+            if version is None:
+                raise ModelUnavailable("no champion model is registered; run `python manage.py train`")
+            model = load_version(version)
+        except ModelUnavailable as exc:
+            _cache.update(model=None, error=str(exc), checked_at=now)
+            raise
+        _cache.update(model=model, error=None, checked_at=now)
+        return model
+
+
+def forget_loaded_models() -> None:
+    """Drop every cached model (after a promotion in this process, and in tests)."""
+    with _cache_lock:
+        _cache.update(model=None, error=None, checked_at=0.0)
+        _by_version.clear()

@@ -1,0 +1,66 @@
+"""Request and response shapes of the scoring API, also used for the OpenAPI schema."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class EventSerializer(serializers.Serializer):
+    """The data contract. Documentation only: /score validates with scoring.validation."""
+
+    event_id = serializers.CharField(max_length=128, help_text="Your unique id for the event (idempotency key)")
+    account_id = serializers.CharField(max_length=128)
+    timestamp = serializers.DateTimeField(help_text="ISO 8601 with zone, e.g. 2026-11-23T14:05:00Z")
+    event_type = serializers.CharField(required=False, help_text="login, signup, payment, purchase, claim, …")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    currency = serializers.CharField(min_length=3, max_length=3, required=False)
+    payment_status = serializers.ChoiceField(choices=["success", "failed", "declined"], required=False)
+    device_id = serializers.CharField(required=False)
+    ip_address = serializers.IPAddressField(required=False)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    country = serializers.CharField(required=False)
+    session_duration = serializers.FloatField(min_value=0, required=False, help_text="minutes")
+    merchant_id = serializers.CharField(required=False, help_text="merchant or terminal")
+    category = serializers.CharField(required=False)
+    account_created_at = serializers.DateTimeField(required=False)
+    attributes = serializers.DictField(required=False, help_text="further named numeric or categorical fields")
+
+
+class ScoreResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    probability = serializers.FloatField(help_text="Estimated probability of fraud, 0–1")
+    risk_score = serializers.IntegerField(help_text="0–100; 50+ is the medium tier, 80+ the high tier")
+    tier = serializers.ChoiceField(choices=["low", "medium", "high"])
+    expected_loss = serializers.FloatField(help_text="probability × amount (or the default event value)")
+    model_version = serializers.CharField(help_text="The model that made this score; fallback-rules-v1 when no model could be loaded")
+    explanation_status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    explanation_url = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="True when this event_id was already scored: the first result is returned")
+
+
+class ScoreBatchResultSerializer(serializers.Serializer):
+    results = ScoreResultSerializer(many=True)
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+    contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class RegisterOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    api_key = serializers.CharField(help_text="Shown once. Send it as `Authorization: Bearer <key>`.")
+    webhook_secret = serializers.CharField(help_text="Shown once. Webhook bodies are signed with HMAC-SHA256 using it.")
+
+
+class ExplanationSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    model_version = serializers.CharField()
+    explanation = serializers.JSONField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    errors = serializers.ListField(child=serializers.DictField(), help_text="[{field, code, message}]")

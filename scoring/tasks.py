@@ -1,0 +1,27 @@
+"""Celery tasks: thin wrappers that load ids, call a service and report a short status."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from scoring import services
+
+
+@shared_task(
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def explain_scores(transaction_ids: list[int]) -> str:
+    """SHAP explanations for freshly scored events. Scores already explained are skipped."""
+    stored = services.explanations_compute(transaction_ids=transaction_ids)
+    return f"explained {stored} of {len(transaction_ids)}"
+
+
+@shared_task
+def sweep_pending_explanations() -> str:
+    """Re-queue explanations that never ran (broker down at scoring time, lost message)."""
+    ids = services.pending_explanation_ids()
+    services.enqueue_explanations(ids)
+    return f"re-queued {len(ids)}"

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Tier(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class Transaction(models.Model):
+    """One event as the data contract defines it: a login, a payment, an order, a claim.
+
+    `event_id` is the sender's idempotency key, unique per sender. Label fields hold the
+    imported truth (or the latest reviewer decision) and when it became known, so features
+    can respect label delay.
+    """
+
+    class PaymentStatus(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+        DECLINED = "declined", "Declined"
+
+    client = models.ForeignKey("accounts.ApiClient", on_delete=models.PROTECT, related_name="transactions")
+    event_id = models.CharField(max_length=128)
+    account_id = models.CharField(max_length=128)
+    timestamp = models.DateTimeField()
+    event_type = models.CharField(max_length=32, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    payment_status = models.CharField(max_length=10, choices=PaymentStatus.choices, blank=True)
+    device_id = models.CharField(max_length=128, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    country = models.CharField(max_length=64, blank=True)
+    session_duration = models.FloatField(null=True, blank=True, help_text="Minutes")
+    merchant_id = models.CharField(max_length=128, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    account_created_at = models.DateTimeField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+
+    is_fraud = models.BooleanField(null=True, blank=True)
+    label_known_at = models.DateTimeField(null=True, blank=True)
+    label_source = models.CharField(max_length=10, blank=True, help_text="import or review")
+    # The generator's scenario name: for evaluation only, never a feature.
+    scenario = models.CharField(max_length=32, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "event_id"], name="unique_event_per_sender"),
+        ]
+        indexes = [
+            models.Index(fields=["account_id", "timestamp"], name="txn_account_time"),
+            models.Index(fields=["device_id", "timestamp"], name="txn_device_time"),
+            models.Index(fields=["ip_address", "timestamp"], name="txn_ip_time"),
+            models.Index(fields=["merchant_id", "timestamp"], name="txn_merchant_time"),
+            models.Index(fields=["timestamp"], name="txn_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.account_id})"
+
+
+class Score(models.Model):
+    """The score returned for a transaction, its explanation, and the state of its review case."""
+
+    class ExplanationStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    class ReviewStatus(models.TextChoices):
+        OPEN = "open", "Open"
+        CLEARED = "cleared", "Cleared"
+        FLAGGED = "flagged", "Flagged"
+        ESCALATED = "escalated", "Escalated"
+
+    transaction = models.OneToOneField(Transaction, on_delete=models.CASCADE, primary_key=True, related_name="score")
+    probability = models.FloatField()
+    risk_score = models.PositiveSmallIntegerField()
+    tier = models.CharField(max_length=6, choices=Tier.choices)
+    expected_loss = models.FloatField()
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True)
+    # Always set, also for the fallback scorer, so every score says what made it.
+    model_version_name = models.CharField(max_length=64)
+    # The exact feature vector the model saw, so the explanation explains this very score.
+    features = models.JSONField(default=dict)
+    explanation = models.JSONField(null=True, blank=True)
+    explanation_status = models.CharField(
+        max_length=8, choices=ExplanationStatus.choices, default=ExplanationStatus.PENDING
+    )
+    explained_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(auto_now_add=True)
+
+    review_status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claims"
+    )
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The queue: open cases of one tier, highest expected loss first.
+            models.Index(fields=["review_status", "tier", "-expected_loss"], name="score_queue"),
+            models.Index(fields=["explanation_status", "scored_at"], name="score_explanation"),
+            models.Index(fields=["scored_at"], name="score_time"),
+        ]
+
+
+class Decision(models.Model):
+    """A reviewer's verdict on a case. The latest one per transaction is its label."""
+
+    class Verdict(models.TextChoices):
+        CLEAR = "clear", "Clear (legitimate)"
+        FLAG = "flag", "Flag as fraud"
+        ESCALATE = "escalate", "Escalate"
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="decisions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    note = models.TextField(blank=True)
+    model_version_name = models.CharField(max_length=64, blank=True, help_text="The version the reviewer saw")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["transaction", "-created_at"], name="decision_latest")]
+
+
+class AuditEntry(models.Model):
+    """Append-only record of who did what: decisions, claims, key changes, promotions, logins."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    actor_client = models.ForeignKey("accounts.ApiClient", on_delete=models.SET_NULL, null=True, blank=True)
+    action = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["action", "-created_at"], name="audit_action_time")]
