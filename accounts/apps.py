@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "People, roles and API clients"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (login audit)
+        from accounts import schema, signals  # noqa: F401  (OpenAPI auth, login audit)

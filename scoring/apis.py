@@ -5,7 +5,6 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -106,7 +105,7 @@ class ScoreApi(APIView):
             problems.extend(errors)
             clean.append(event)
         if problems:
-            raise ValidationError(problems)
+            return Response({"errors": problems}, status=status.HTTP_400_BAD_REQUEST)
         results = [self._render(r) for r in score_events(client=request.auth, events=clean)]
         return Response({"results": results} if is_batch else results[0])
 

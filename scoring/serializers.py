@@ -57,7 +57,7 @@ class RegisterOutputSerializer(serializers.Serializer):
 
 class ExplanationSerializer(serializers.Serializer):
     event_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    status = serializers.CharField(help_text="pending, ready or failed")
     model_version = serializers.CharField()
     explanation = serializers.JSONField(allow_null=True)
 

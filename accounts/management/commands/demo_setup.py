@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from accounts.models import ApiClient
+from accounts.services import api_client_create, hash_key
+from scoring.generator import WorldConfig, generate_world
+from scoring.models import ModelVersion
+from scoring.services import score_events
+from scoring.validation import validate_event
+
+DEMO_USERS = (("reviewer", "reviewer"), ("manager", "manager"), ("admin", "admin"))
+DEMO_PASSWORD_SUFFIX = "-demo-pass"
+DEMO_API_KEY = "ftw_demo_key_for_local_use_only_0000000000"
+CONTRACT = (
+    "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
+    "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
+    "account_created_at",
+)
+
+
+def _json_value(value):
+    if value is None or value != value or value == "":  # NaN / NaT / empty
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+class Command(BaseCommand):
+    help = "Demo data end to end: history, a first model, live-scored events in the queue, demo users and key."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=1500)
+        parser.add_argument("--days", type=int, default=45)
+        parser.add_argument("--live-events", type=int, default=3000, help="unlabeled events scored into the queue")
+
+    def handle(self, *args, **opts):
+        quiet = opts["verbosity"] == 0
+        call_command("generate_data", accounts=opts["accounts"], days=opts["days"], verbosity=opts["verbosity"])
+        if not ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exists():
+            call_command("train", verbosity=opts["verbosity"])
+        client = ApiClient.objects.filter(key_hash=hash_key(DEMO_API_KEY)).first()
+        if client is None:
+            client, _ = api_client_create(name="demo-checkout", contact="demo@example.com", raw_key=DEMO_API_KEY)
+        if not client.transactions.exists():
+            world = generate_world(WorldConfig(accounts=opts["accounts"], days=opts["days"], unlabeled_days=5, seed=7))
+            live = world[world["period"] == "unlabeled"].head(opts["live_events"])
+            events = []
+            for record in live[list(CONTRACT)].to_dict("records"):
+                clean, problems = validate_event({k: _json_value(v) for k, v in record.items() if _json_value(v) is not None})
+                if clean:
+                    events.append(clean)
+            with tqdm(total=len(events), desc="scoring live events", unit="events", disable=quiet) as bar:
+                for start in range(0, len(events), 500):
+                    score_events(client=client, events=events[start : start + 500])
+                    bar.update(len(events[start : start + 500]))
+        self.stdout.write("")
+        self.stdout.write("Demo logins (http://127.0.0.1:8000/login/):")
+        for username, role in DEMO_USERS:
+            password = username + DEMO_PASSWORD_SUFFIX
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                user.set_password(password)
+                user.is_staff = role == "admin"
+                user.is_superuser = role == "admin"
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+            self.stdout.write(f"  {role:<9} user {username:<9} password {password}")
+        self.stdout.write(f"Demo API key (POST /score): {DEMO_API_KEY}")

@@ -1,0 +1,158 @@
+"""POST /score: authentication, validation, idempotency, fallback, explanations."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import DEMO_PASSWORD, event
+from triage.models import Score, Transaction
+
+pytestmark = pytest.mark.django_db
+
+
+def test_score_returns_probability_score_tier_and_version(service, champion):
+    response = service.post("/score", event(), format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert 0 <= body["probability"] <= 1
+    assert 0 <= body["risk_score"] <= 100
+    assert body["tier"] in {"low", "medium", "high"}
+    assert body["model_version"] == champion.name
+    assert body["duplicate"] is False
+    stored = Score.objects.get(transaction__event_id="evt-1")
+    assert stored.model_version_id == champion.pk
+    assert stored.risk_score == body["risk_score"]
+
+
+def test_explanation_is_ready_after_scoring_with_reasons(service, champion, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = service.post("/score", event(amount=9000), format="json")
+    explanation = service.get(response.json()["explanation_url"]).json()
+    assert explanation["status"] == "ready"
+    reasons = explanation["explanation"]["reasons"]
+    assert reasons and all(r["direction"] in {"raises", "lowers"} and r["text"] for r in reasons)
+
+
+def test_missing_key_is_rejected():
+    response = APIClient().post("/score", event(), format="json")
+    assert response.status_code == 401
+
+
+def test_unknown_key_is_rejected(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer ftw_not-a-real-key")
+    assert client.post("/score", event(), format="json").status_code == 401
+
+
+def test_revoked_key_is_rejected(service, api_client_and_key, champion):
+    from accounts.services import api_client_revoke
+
+    api_client_revoke(client=api_client_and_key[0])
+    assert service.post("/score", event(), format="json").status_code == 401
+
+
+def test_reviewer_session_cannot_score_without_key(reviewer, champion):
+    client = APIClient()
+    client.login(username=reviewer.username, password=DEMO_PASSWORD)
+    assert client.post("/score", event(), format="json").status_code in (401, 403)
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, field, code",
+    [
+        ({"event_id": None}, "event_id", "required"),
+        ({"timestamp": "yesterday"}, "timestamp", "invalid_timestamp"),
+        ({"timestamp": "2026-11-20T10:00:00"}, "timestamp", "invalid_timestamp"),
+        ({"amount": -5}, "amount", "negative"),
+        ({"amount": "lots"}, "amount", "invalid_type"),
+        ({"payment_status": "maybe"}, "payment_status", "invalid_choice"),
+        ({"ip_address": "999.1.1.1"}, "ip_address", "invalid"),
+        ({"latitude": 123}, "latitude", "out_of_range"),
+        ({"colour": "red"}, "colour", "unknown_field"),
+    ],
+)
+def test_invalid_field_answers_400_naming_it_and_stores_nothing(service, champion, overrides, field, code):
+    response = service.post("/score", event(**overrides), format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert {"field": field, "code": code} in [{"field": e["field"], "code": e["code"]} for e in errors]
+    assert not Transaction.objects.exists()
+
+
+def test_batch_with_one_bad_event_stores_nothing(service, champion):
+    batch = [event(event_id="a"), event(event_id="b", amount=-1)]
+    response = service.post("/score", batch, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "[1].amount"
+    assert not Transaction.objects.exists()
+
+
+def test_batch_scores_every_event_in_order(service, champion):
+    batch = [event(event_id=f"e{i}", timestamp=f"2026-11-20T10:0{i}:00Z") for i in range(5)]
+    response = service.post("/score", batch, format="json")
+    assert response.status_code == 200
+    assert [r["event_id"] for r in response.json()["results"]] == [f"e{i}" for i in range(5)]
+    assert Transaction.objects.count() == 5
+    # Later events of the batch see the earlier ones as history.
+    last = Score.objects.get(transaction__event_id="e4")
+    assert last.features["events_1h"] == 4
+
+
+def test_oversized_batch_is_refused(service, settings, champion):
+    settings.SCORE_MAX_BATCH = 3
+    response = service.post("/score", [event(event_id=str(i)) for i in range(4)], format="json")
+    assert response.status_code == 413
+    assert not Transaction.objects.exists()
+
+
+def test_non_json_body_is_refused(service, champion):
+    response = service.post("/score", "event_id=1", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+
+
+def test_same_event_posted_twice_is_stored_once_with_first_result(service, champion):
+    first = service.post("/score", event(), format="json").json()
+    second = service.post("/score", event(amount=99999), format="json").json()
+    assert second["duplicate"] is True
+    assert second["probability"] == first["probability"]
+    assert Transaction.objects.count() == 1
+
+
+def test_without_a_model_the_fallback_answers_and_says_so(service):
+    response = service.post("/score", event(), format="json")
+    assert response.status_code == 200
+    assert response.json()["model_version"] == "fallback-rules-v1"
+    assert Score.objects.get().explanation_status == "ready"
+
+
+def test_corrupt_model_file_falls_back(service, champion):
+    from pathlib import Path
+
+    (Path(champion.bundle_path) / "model.txt").write_text("tree\nbroken")
+    assert service.post("/score", event(), format="json").json()["model_version"] == "fallback-rules-v1"
+
+
+def test_explanation_of_another_clients_event_is_not_found(service, champion, db):
+    from accounts.services import api_client_create
+
+    response = service.post("/score", event(), format="json")
+    _, other_key = api_client_create(name="other")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key}")
+    assert other.get(response.json()["explanation_url"]).status_code == 404
+
+
+def test_register_needs_enrollment_token(db, settings):
+    settings.ENROLLMENT_TOKEN = "let-me-in"
+    client = APIClient()
+    assert client.post("/register", {"name": "checkout"}, format="json").status_code == 403
+    response = client.post("/register", {"name": "checkout"}, format="json", HTTP_X_ENROLLMENT_TOKEN="let-me-in")
+    assert response.status_code == 201
+    key = response.json()["api_key"]
+    from accounts.models import ApiClient
+
+    stored = ApiClient.objects.get(name="checkout")
+    assert key not in (stored.key_hash, stored.key_prefix)  # only a digest is kept
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.post("/score", event(), format="json").status_code == 200
