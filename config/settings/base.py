@@ -82,6 +82,7 @@ DISPLAY_TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "UTC")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise expects it even before collectstatic
 # D3 comes from the npm registry (package.json); it is served straight out of node_modules.
 STATICFILES_DIRS = [("vendor/d3", BASE_DIR / "node_modules" / "d3" / "dist")]
 STORAGES = {
