@@ -27,7 +27,7 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
                 out.extend(_flatten(value, prefix))
         return out
     code = getattr(detail, "code", "invalid")
-    return [{"field": prefix, "code": str(code), "message": str(detail)}]
+    return [{"field": prefix or "body", "code": str(code), "message": str(detail)}]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):

@@ -156,3 +156,9 @@ def test_register_needs_enrollment_token(db, settings):
     assert key not in (stored.key_hash, stored.key_prefix)  # only a digest is kept
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert client.post("/score", event(), format="json").status_code == 200
+
+
+def test_malformed_json_is_a_400_not_a_500(service, champion):
+    response = service.post("/score", '{"event_id": ', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body"
