@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -287,7 +288,8 @@ def model_train(
 
 def model_version_register(*, result: TrainingResult, algorithm: str = "lightgbm") -> ModelVersion:
     created = timezone.now()
-    name = f"lgbm-{created:%Y%m%d-%H%M%S}-{result.fingerprint[:6]}"
+    # A random suffix: two trainings in the same second on the same data stay distinct.
+    name = f"lgbm-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     manifest = {
         "id": name,
         "algorithm": algorithm,

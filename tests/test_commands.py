@@ -21,3 +21,15 @@ def test_generate_then_train_registers_a_champion(capsys):
     version = ModelVersion.objects.get(status="champion")
     assert version.metrics["test"]["roc_auc"] > 0.8
     assert "average_precision" in capsys.readouterr().out
+
+
+def test_promote_and_rollback_switch_the_model_that_scores(champion, service):
+    from tests.conftest import event, trained_result
+    from scoring.services import model_version_register
+
+    challenger = model_version_register(result=trained_result())
+    call_command("promote", challenger.name)
+    assert service.post("/score", event(event_id="x1"), format="json").json()["model_version"] == challenger.name
+    call_command("rollback")
+    assert service.post("/score", event(event_id="x2"), format="json").json()["model_version"] == champion.name
+    assert ModelVersion.objects.get(pk=challenger.pk).status == "retired"
