@@ -63,9 +63,11 @@ def events_load(
                 )
             )
         with transaction.atomic():
-            before = Transaction.objects.filter(client=client).count()
+            # An indexed look-up of this chunk's ids, not a count of the whole table.
+            ids = [row.event_id for row in rows]
+            present = Transaction.objects.filter(client=client, event_id__in=ids).count()
             Transaction.objects.bulk_create(rows, ignore_conflicts=True)
-            added += Transaction.objects.filter(client=client).count() - before
+            added += len(set(ids)) - present
         if progress:
             progress(len(part))
     return added

@@ -18,7 +18,7 @@ from accounts.models import ApiClient
 from scoring import fallback, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import FEATURE_NAMES, online_features
+from scoring.features import online_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
 from scoring.selectors import account_histories, events_frame, history_window
@@ -230,7 +230,7 @@ def explanations_compute(*, transaction_ids: Sequence[int]) -> int:
                 explanation={"error": str(exc)},
             )
             continue
-        results = explain_rows(model.explainer(), [_nan_row(s.features) for s in scores], model.feature_names)
+        results = explain_rows(model.explainer(), [s.features for s in scores], model.feature_names)
         now = timezone.now()
         for score, result in zip(scores, results):
             score.explanation = {"method": "shap", **result}
@@ -239,10 +239,6 @@ def explanations_compute(*, transaction_ids: Sequence[int]) -> int:
         Score.objects.bulk_update(scores, ["explanation", "explanation_status", "explained_at"])
         stored += len(scores)
     return stored
-
-
-def _nan_row(features: dict[str, Any]) -> dict[str, float]:
-    return {name: (math.nan if features.get(name) is None else float(features[name])) for name in FEATURE_NAMES}
 
 
 def pending_explanation_ids(*, older_than_seconds: float = 30.0, limit: int = 5000) -> list[int]:

@@ -139,7 +139,6 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
             lightgbm.early_stopping(config.early_stopping_rounds, verbose=False),
             lightgbm.log_evaluation(0),
         ],
-        feval=None,
     )
     p_valid = booster.predict(X[valid], num_iteration=booster.best_iteration)
     valid_days = (times[valid].max() - times[valid].min()) / MS_PER_DAY
