@@ -46,6 +46,22 @@ def worker(settings, transactional_db):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        _wait_for_other_sessions_to_close(db["NAME"])
+
+
+def _wait_for_other_sessions_to_close(database: str, timeout: float = 10.0) -> None:
+    # PostgreSQL ends a dead client's backend asynchronously; dropping the test database
+    # while the worker's session is still listed fails at teardown.
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [database],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
 
 
 def test_worker_computes_the_explanation_over_the_broker(service, champion, worker):
