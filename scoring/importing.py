@@ -27,6 +27,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
 from django.db import transaction
@@ -322,12 +325,30 @@ def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.Da
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
             yield batch.to_pandas()
         return
-    reader = pd.read_csv(
-        path, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_size,
-        sep=mapping.delimiter, encoding=mapping.encoding,
+    names = file_columns(path, mapping)
+    reader = pa_csv.open_csv(
+        path,
+        read_options=pa_csv.ReadOptions(block_size=8 << 20, encoding=mapping.encoding),
+        parse_options=pa_csv.ParseOptions(delimiter=mapping.delimiter),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
     )
-    with reader:
-        yield from reader
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    try:
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            while rows >= chunk_size:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, chunk_size).to_pandas()
+                rest = table.slice(chunk_size)
+                pending, rows = rest.to_batches(), rest.num_rows
+    except pa.ArrowInvalid as exc:
+        raise ImportFileError(f"cannot read {path.name} as CSV: {exc}") from None
+    if rows:
+        yield pa.Table.from_batches(pending).to_pandas()
 
 
 # --------------------------------------------------------------------------- import
@@ -364,13 +385,14 @@ def events_import(
                 chunk = chunk.reset_index(drop=True)
                 clean, reasons = events_prepare(chunk, mapping, attributes)
                 # The first valid row of an event_id wins; later ones would be skipped silently.
-                ok = (reasons == "").to_numpy()
+                ok = reasons == ""
                 ids = clean["event_id"].to_numpy()
                 repeated = np.fromiter((ok[i] and ids[i] in seen_ids for i in range(len(ids))), bool, len(ids))
                 repeated |= ok & clean["event_id"].where(ok).duplicated().to_numpy()
                 seen_ids.update(ids[ok & ~repeated])
-                reasons = _add_reason(reasons, repeated, "event_id: appears earlier in the file")
-                ok = (reasons == "").to_numpy()
+                reasons = reasons.copy()
+                reasons[repeated] = "event_id: appears earlier in the file"
+                ok = reasons == ""
                 if not ok.all():
                     rejected = chunk.loc[~ok].assign(**{REJECT_COLUMN: reasons[~ok]})
                     rejected.to_csv(partial, mode="a" if result.rejected else "w", header=not result.rejected, index=False)
@@ -408,7 +430,7 @@ def _stem(path: Path) -> str:
     return name or path.name
 
 
-def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Map and validate a chunk of source rows.
 
     Returns the rows in the contract's layout (as `events_load` takes them) and, per row,
@@ -416,7 +438,8 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
     "amount: must not be negative; timestamp: is required".
     """
     n = len(chunk)
-    reasons = pd.Series([""] * n, dtype=object)
+    chunk = chunk.reset_index(drop=True)
+    problems: list[tuple[np.ndarray, str]] = []
     clean: dict[str, Any] = {}
 
     def source(name: str) -> pd.Series | None:
@@ -427,20 +450,20 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
         return None
 
     def reject(mask, message: str) -> None:
-        nonlocal reasons
-        reasons = _add_reason(reasons, mask, message)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            problems.append((mask, message))
 
     for name in ("event_id", "account_id", "event_type", "device_id", "country", "merchant_id", "category", "scenario"):
-        values = source(name)
-        text = _text(values, n)
+        text = _text(source(name), n)
         limit = rules.TEXT_LIMITS.get(name, 64)
         reject(text.str.len() > limit, f"{name}: must be at most {limit} characters")
         clean[name] = text
+    for name in rules.REQUIRED:
+        reject(_text(source(name), n) == "", f"{name}: is required")
     for name in ("timestamp", "account_created_at"):
         clean[name], bad = _times(source(name), n, mapping)
         reject(bad, f"{name}: is not a date-time in the mapping's format ({mapping.timestamp_format})")
-    for name in rules.REQUIRED:
-        reject(_text(source(name), n) == "", f"{name}: is required")
 
     amount, bad = _numbers(source("amount"), n)
     reject(bad, "amount: must be a number")
@@ -462,17 +485,19 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
     clean["ip_address"], bad = _ips(source("ip_address"), n)
     reject(bad, "ip_address: must be an IPv4 or IPv6 address (dotted, or a number)")
 
-    clean["attributes"], problems = _attributes(chunk, attributes)
-    for mask, message in problems:
+    clean["attributes"], attribute_problems = _attributes(chunk, attributes)
+    for mask, message in attribute_problems:
         reject(mask, message)
 
-    is_fraud, known_at = pd.Series([pd.NA] * n, dtype="boolean"), pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
+    is_fraud = pd.Series(pd.NA, index=range(n), dtype="boolean")
+    known_at = pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]")
     if mapping.label:
         label = mapping.label
-        text = _text(chunk[label.column], n).map(_label_text)
-        is_fraud = pd.Series(np.where(text.isin(label.fraud_values), True, np.where(text.isin(label.legit_values), False, None)), dtype="boolean")
-        allowed = sorted(label.fraud_values | label.legit_values)
-        reject((text != "") & is_fraud.isna(), f"is_fraud: {label.column!r} must be one of {', '.join(allowed)} (or empty for unlabeled)")
+        text = _text(chunk[label.column], n)
+        meaning = {value: _label_meaning(value, label) for value in pd.unique(text)}
+        is_fraud = text.map(meaning).astype("boolean")
+        allowed = ", ".join(sorted(label.fraud_values | label.legit_values))
+        reject((text != "") & is_fraud.isna(), f"is_fraud: {label.column!r} must be one of {allowed} (or empty for unlabeled)")
         if label.known_at:
             known_at, bad = _times(chunk[label.known_at], n, mapping)
             reject(bad, "label_known_at: is not a date-time in the mapping's format")
@@ -485,34 +510,45 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
     clean["label_known_at"] = known_at
     # A scenario names how a fraud was committed; a legitimate row has none.
     clean["scenario"] = clean["scenario"].where(is_fraud.fillna(False).astype(bool), "")
-    return pd.DataFrame(clean), reasons
+    return pd.DataFrame(clean), _reasons(n, problems)
 
 
-def _add_reason(reasons: pd.Series, mask, message: str) -> pd.Series:
-    mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
-        return reasons
-    joined = np.where(reasons == "", message, reasons + "; " + message)
-    return pd.Series(np.where(mask, joined, reasons), dtype=object)
+def _reasons(n: int, problems: list[tuple[np.ndarray, str]]) -> np.ndarray:
+    """Per row, its problems joined with "; " ("" for a good row). Only bad rows cost time."""
+    reasons = np.full(n, "", dtype=object)
+    for mask, message in problems:
+        for row in np.flatnonzero(mask):
+            reasons[row] = f"{reasons[row]}; {message}" if reasons[row] else message
+    return reasons
+
+
+def _label_meaning(value: str, label: LabelMapping) -> bool | None:
+    text = _label_text(value)
+    if text in label.fraud_values:
+        return True
+    if text in label.legit_values:
+        return False
+    return None
 
 
 def _text(values: pd.Series | None, n: int) -> pd.Series:
-    """Text with "" for missing; integral numbers without a trailing .0 (ids often are numbers)."""
+    """Text ("" for missing, surrounding spaces removed); integral numbers without a trailing
+    .0, since ids are often numbers."""
     if values is None:
-        return pd.Series([""] * n, dtype=object)
+        return pd.Series("", index=range(n), dtype="str")
     values = values.reset_index(drop=True)
     if pd.api.types.is_bool_dtype(values):
-        return values.map({True: "true", False: "false"}).fillna("").astype(object)
-    if pd.api.types.is_integer_dtype(values):
-        return values.astype("string").fillna("").astype(object)
+        return values.map({True: "true", False: "false"}).fillna("").astype("str")
     if pd.api.types.is_float_dtype(values):
         integral = values.notna() & np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2**53)
-        text = values.astype("string").fillna("").astype(object)
-        text[integral] = values[integral].astype("int64").astype(str)
+        text = values.astype("str").where(values.notna(), "")
+        text[integral] = values[integral].astype("int64").astype("str")
         return text
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values.map(lambda v: "" if pd.isna(v) else v.isoformat()).astype(object)
-    return values.astype("string").fillna("").str.strip().astype(object)
+        return values.map(lambda v: "" if pd.isna(v) else v.isoformat()).astype("str")
+    if not pd.api.types.is_string_dtype(values) or values.dtype == object:
+        values = values.astype("str")
+    return values.fillna("").str.strip()
 
 
 def _numbers(values: pd.Series | None, n: int) -> tuple[pd.Series, np.ndarray]:
@@ -524,13 +560,25 @@ def _numbers(values: pd.Series | None, n: int) -> tuple[pd.Series, np.ndarray]:
         return pd.Series(np.nan, index=range(n)), values.notna().to_numpy()
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype("float64")
+        present = numbers.notna().to_numpy()
     else:
-        text = values.astype("string").fillna("").str.strip()
-        numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
-        unparsed = (text != "").to_numpy() & numbers.isna().to_numpy()
-        return numbers.where(np.isfinite(numbers)), unparsed | np.isinf(numbers.to_numpy())
-    bad = np.isinf(numbers.to_numpy())
+        text = _text(values, n)
+        present = (text != "").to_numpy()
+        # Arrow's parser is fast but all-or-nothing; pandas then finds the bad cells.
+        numbers = _arrow_numbers(text)
+        if numbers is None:
+            numbers = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+    bad = present & ~np.isfinite(numbers.to_numpy())
     return numbers.where(~bad), bad
+
+
+def _arrow_numbers(text: pd.Series) -> pd.Series | None:
+    """Float64 (NaN for "") when every non-empty cell parses as a number, else None."""
+    strings = pa.array(text, type=pa.string())
+    try:
+        return pd.Series(pc.cast(pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings), pa.float64()), dtype="float64")
+    except pa.ArrowInvalid:
+        return None
 
 
 def _times(values: pd.Series | None, n: int, mapping: Mapping) -> tuple[pd.Series, np.ndarray]:
@@ -540,68 +588,72 @@ def _times(values: pd.Series | None, n: int, mapping: Mapping) -> tuple[pd.Serie
         return out, np.zeros(n, bool)
     values = values.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values if values.dt.tz is not None else values.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
-        return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), np.zeros(n, bool)
+        return _to_utc(values, mapping), np.zeros(n, bool)
     fmt = mapping.timestamp_format
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        present = values.notna().to_numpy()
+        epoch = values.astype("float64")
+        numeric = present
         text = None
-        numeric = values.notna()
-        epoch_values = values.astype("float64")
     else:
-        text = values.astype("string").fillna("").str.strip()
-        numeric = text.str.fullmatch(_EPOCH_TEXT.pattern).fillna(False).astype(bool) if fmt in ("auto", "epoch_s", "epoch_ms") else pd.Series(False, index=range(n))
-        epoch_values = pd.to_numeric(text.where(numeric, None), errors="coerce")
+        text = _text(values, n)
+        present = (text != "").to_numpy()
+        numeric = np.zeros(n, bool)
+        if fmt in ("auto", "epoch_s", "epoch_ms"):
+            numeric = text.str.fullmatch(_EPOCH_TEXT.pattern).to_numpy(dtype=bool)
+        epoch = pd.to_numeric(text.where(numeric, None), errors="coerce") if numeric.any() else None
     if numeric.any():
-        ms = epoch_values.where(numeric)
+        ms = epoch.astype("float64")
         if fmt == "epoch_s":
             ms = ms * 1000
         elif fmt != "epoch_ms":  # auto: seconds unless the number is too big to be seconds
             ms = ms.where(ms.abs() >= _EPOCH_MS_FROM, ms * 1000)
-        out[numeric] = pd.to_datetime(ms[numeric].round(), unit="ms", utc=True, errors="coerce").astype("datetime64[us, UTC]")
-    if text is not None:
-        rest = (text != "") & ~numeric
-        if rest.any():
-            out[rest] = _parse_text_times(text[rest], mapping)
-        bad = ((text != "") & out.isna()).to_numpy()
-    else:
-        bad = (numeric & out.isna()).to_numpy()
-    return out, bad
+        out[numeric] = pd.to_datetime(ms[numeric].round(), unit="ms", utc=True, errors="coerce").astype(out.dtype)
+    rest = present & ~numeric
+    if text is not None and rest.any():
+        out[rest] = _parse_text_times(text[rest], mapping)
+    return out, present & out.isna().to_numpy()
 
 
 def _parse_text_times(text: pd.Series, mapping: Mapping) -> pd.Series:
     fmt = mapping.timestamp_format
     if "%" in fmt:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
-        return _to_utc(parsed, mapping)
-    if mapping.dayfirst:
-        kwargs = {"format": "mixed", "dayfirst": True}
-    else:
-        kwargs = {"format": "ISO8601"}
-    zoned = text.str.contains(_ZONE_SUFFIX.pattern, regex=True)
+        return _to_utc(pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt), mapping)
+    options = {"format": "mixed", "dayfirst": True} if mapping.dayfirst else {"format": "ISO8601"}
+    zoned = text.str.contains(_ZONE_SUFFIX.pattern, regex=True).to_numpy(dtype=bool)
     result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
     if zoned.any():
-        result[zoned] = pd.to_datetime(text[zoned], errors="coerce", utc=True, **kwargs).astype("datetime64[us, UTC]")
-    if (~zoned).any():
-        result[~zoned] = _to_utc(pd.to_datetime(text[~zoned], errors="coerce", **kwargs), mapping)
+        result[zoned] = pd.to_datetime(text[zoned], errors="coerce", utc=True, **options).astype(result.dtype)
+    if not zoned.all():
+        result[~zoned] = _to_utc(pd.to_datetime(text[~zoned], errors="coerce", **options), mapping)
     return result
 
 
 def _to_utc(parsed: pd.Series, mapping: Mapping) -> pd.Series:
+    """Times without a zone are in the mapping's `timezone`; all come back in UTC."""
     if parsed.dt.tz is None:
         parsed = parsed.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
     return parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
-def _ips(values: pd.Series | None, n: int) -> tuple[pd.Series, np.ndarray]:
-    """Normalised IP text (None when empty) and which cells are not an address.
+_IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4_DOTTED = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
 
-    Dotted and IPv6 text and plain numbers (IPv4 as a 32-bit integer) are accepted. Each
-    distinct value is checked once: a file has far fewer addresses than rows."""
+
+def _ips(values: pd.Series | None, n: int) -> tuple[pd.Series, np.ndarray]:
+    """Normalised IP text (NaN when empty) and which cells are not an address.
+
+    Plain dotted IPv4 is checked in one vectorised pass; anything else (IPv6, an IPv4 as a
+    32-bit number) is checked by `ipaddress`, once per distinct value."""
     text = _text(values, n)
-    distinct = pd.unique(text[text != ""])
-    normal = {value: _ip_normal(value) for value in distinct}
-    result = text.map(normal)
-    return result.where(result.notna(), None), ((text != "") & result.isna()).to_numpy()
+    present = (text != "").to_numpy()
+    dotted = text.str.fullmatch(_IPV4_DOTTED).to_numpy(dtype=bool)
+    result = text.where(dotted)
+    other = present & ~dotted
+    if other.any():
+        normal = {value: _ip_normal(value) for value in pd.unique(text[other])}
+        result[other] = text[other].map(normal)
+    return result, present & result.isna().to_numpy()
 
 
 def _ip_normal(value: str) -> str | None:
@@ -619,30 +671,29 @@ def _attributes(chunk: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, lis
     n = len(chunk)
     problems: list[tuple[np.ndarray, str]] = []
     if not columns:
-        return pd.Series(["{}"] * n, dtype=object), problems
-    parts = pd.Series([""] * n, dtype=object)
+        return pd.Series("{}", index=range(n), dtype="str"), problems
+    parts = pd.Series("", index=range(n), dtype="str")
     for column in columns:
-        values = chunk[column].reset_index(drop=True)
+        values = chunk[column]
         text = _text(values, n)
-        numbers, unparsed = _numbers(values, n)
         present = (text != "").to_numpy()
-        if present.any() and not unparsed[present].any() and not pd.api.types.is_bool_dtype(values):
-            encoded = numbers.map(_json_number, na_action="ignore")
-            present = numbers.notna().to_numpy()
+        if pd.api.types.is_bool_dtype(values):
+            numbers = None
+        elif pd.api.types.is_numeric_dtype(values):
+            numbers = values.reset_index(drop=True).astype("float64")
         else:
-            too_long = text.str.len() > rules.MAX_ATTRIBUTE_TEXT
+            numbers = _arrow_numbers(text)
+        if numbers is not None and present.any() and np.isfinite(numbers[present]).all():
+            # Arrow writes the shortest text that reads back as the same float: valid JSON.
+            encoded = pd.Series(pc.cast(pa.array(numbers, type=pa.float64()), pa.string()), dtype="str")
+        else:
+            too_long = (text.str.len() > rules.MAX_ATTRIBUTE_TEXT).to_numpy()
             if too_long.any():
-                problems.append((too_long.to_numpy(), f"attributes.{column}: must be at most {rules.MAX_ATTRIBUTE_TEXT} characters"))
-            distinct = pd.unique(text[present])
-            encoded = text.map({value: json.dumps(value) for value in distinct})
+                problems.append((too_long, f"attributes.{column}: must be at most {rules.MAX_ATTRIBUTE_TEXT} characters"))
+            encoded = text.map({value: json.dumps(value) for value in pd.unique(text[present])})
         key = json.dumps(str(column)) + ": "
-        parts = parts + np.where(present, key + encoded.fillna("").astype(str) + ", ", "")
-    body = parts.str[:-2]
-    return ("{" + body + "}").astype(object), problems
-
-
-def _json_number(value: float) -> str:
-    return str(int(value)) if value == int(value) and abs(value) < 2**53 else repr(value)
+        parts = parts + (key + encoded.fillna("") + ", ").where(present, "")
+    return ("{" + parts.str[:-2] + "}"), problems
 
 
 def _label_text(value: Any) -> str:

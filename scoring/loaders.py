@@ -66,7 +66,7 @@ _STAGING_TABLE = "transaction_staging"
 def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame in the loader's layout: every STAGING column, in order, with one dtype each.
 
-    Text is str with "" for missing, `ip_address` is str or None, numbers are float64 with
+    Text is str with "" for missing, `ip_address` str with NaN for missing, numbers are float64 with
     NaN, times datetime64[us, UTC] with NaT, `is_fraud` nullable boolean, `attributes` JSON
     text. `label_source` defaults to "import" where a label is present.
     """
@@ -82,8 +82,8 @@ def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
             values = frame[column] if present else pd.Series(pd.NaT, index=range(n))
             out[column] = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
         elif column == "ip_address":
-            values = frame[column] if present else pd.Series([None] * n)
-            out[column] = values.astype(object).where(values.notna() & (values.astype(str) != ""), None)
+            values = frame[column].astype("str") if present else pd.Series(np.nan, index=range(n), dtype="str")
+            out[column] = values.where(values != "")
         elif column == "attributes":
             out[column] = frame[column].fillna("{}").astype(str) if present else pd.Series(["{}"] * n, dtype=str)
         elif column == "is_fraud":
@@ -158,7 +158,7 @@ def _load_chunk_orm(part: pd.DataFrame, client: ApiClient) -> int:
             Transaction(
                 client=client,
                 amount=None if _missing(record["amount"]) else Decimal(f"{record['amount']:.2f}"),
-                ip_address=record["ip_address"],
+                ip_address=None if _missing(record["ip_address"]) else record["ip_address"],
                 attributes=json.loads(record["attributes"]),
                 is_fraud=None if _missing(record["is_fraud"]) else bool(record["is_fraud"]),
                 **{c: record[c] for c in TEXT_COLUMNS},
