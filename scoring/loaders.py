@@ -103,14 +103,18 @@ def events_load(
     client: ApiClient,
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK,
+    use_copy: bool | None = None,
 ) -> int:
     """Insert rows whose (client, event_id) is not stored yet; returns how many were added.
 
     Each chunk of `chunk_size` rows is one transaction. Rows with the same event_id as an
-    earlier row of the frame are skipped like rows already stored.
+    earlier row of the frame are skipped like rows already stored. `use_copy` defaults to
+    whether the database is PostgreSQL.
     """
     rows = events_frame_normalise(frame)
-    load = _load_chunk_postgres if connection.vendor == "postgresql" else _load_chunk_orm
+    if use_copy is None:
+        use_copy = connection.vendor == "postgresql"
+    load = _load_chunk_postgres if use_copy else _load_chunk_orm
     added = 0
     for start in range(0, len(rows), chunk_size):
         part = rows.iloc[start : start + chunk_size]
