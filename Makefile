@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install demo serve test check-deploy bench clean
+.PHONY: install demo serve test check-deploy bench clean stream
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -53,3 +53,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) node_modules var staticfiles
+
+# Live events into the running demo (make demo in another terminal) so the queue fills.
+stream: install
+	$(BIN)/python manage.py stream --url http://$(HOST):$(PORT) --rate $(or $(RATE),2) --api-key ftw_demo_key_for_local_use_only_0000000000

@@ -16,7 +16,7 @@ MAX_ID = 128
 MAX_ATTRIBUTES = 50
 PAYMENT_STATUSES = ("success", "failed", "declined")
 
-_TEXT_LIMITS = {
+TEXT_LIMITS = {
     "event_id": MAX_ID,
     "account_id": MAX_ID,
     "event_type": 32,
@@ -25,7 +25,11 @@ _TEXT_LIMITS = {
     "merchant_id": 128,
     "category": 64,
 }
-_REQUIRED = ("event_id", "account_id", "timestamp")
+REQUIRED = ("event_id", "account_id", "timestamp")
+# (field, lowest, highest) for the numeric fields other than amount.
+NUMBER_RANGES = (("latitude", -90, 90), ("longitude", -180, 180), ("session_duration", 0, 1e6))
+MAX_AMOUNT = 1e12
+MAX_ATTRIBUTE_TEXT = 256
 KNOWN_FIELDS = frozenset(
     (
         "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",
@@ -67,11 +71,11 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
 
     for field in sorted(set(raw) - KNOWN_FIELDS):
         fail(field, "unknown_field", "is not a field of the data contract; put extra data under `attributes`")
-    for field in _REQUIRED:
+    for field in REQUIRED:
         if raw.get(field) in (None, ""):
             fail(field, "required", "is required")
 
-    for field, limit in _TEXT_LIMITS.items():
+    for field, limit in TEXT_LIMITS.items():
         value = raw.get(field)
         if value is None:
             clean[field] = ""
@@ -103,8 +107,8 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
             fail("amount", "invalid_type", "must be a number")
         elif number < 0:
             fail("amount", "negative", "must not be negative")
-        elif number >= 1e12:
-            fail("amount", "too_large", "must be below 1e12")
+        elif number >= MAX_AMOUNT:
+            fail("amount", "too_large", f"must be below {MAX_AMOUNT:g}")
         else:
             try:
                 clean["amount"] = Decimal(str(number)).quantize(Decimal("0.01"))
@@ -135,7 +139,7 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
         except (ValueError, TypeError):
             fail("ip_address", "invalid", "must be an IPv4 or IPv6 address")
 
-    for field, low, high in (("latitude", -90, 90), ("longitude", -180, 180), ("session_duration", 0, 1e6)):
+    for field, low, high in NUMBER_RANGES:
         value = raw.get(field)
         clean[field] = None
         if value is None:
@@ -161,8 +165,8 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
                     fail(f"attributes.{key}", "invalid_type", "must be a number, string, boolean or null")
                 elif isinstance(value, float) and not math.isfinite(value):
                     fail(f"attributes.{key}", "invalid", "must be a finite number")
-                elif isinstance(value, str) and len(value) > 256:
-                    fail(f"attributes.{key}", "too_long", "must be at most 256 characters")
+                elif isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
+                    fail(f"attributes.{key}", "too_long", f"must be at most {MAX_ATTRIBUTE_TEXT} characters")
             clean["attributes"] = attributes
     if problems:
         return None, problems

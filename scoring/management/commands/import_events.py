@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from accounts.services import import_source_get_or_create
+from scoring.importing import ImportFileError, MappingError, events_import, file_row_estimate, mapping_load
+from scoring.loaders import CHUNK
+
+
+class Command(BaseCommand):
+    help = (
+        "Import labeled event history from a CSV or Parquet file, mapped onto the data contract by a "
+        "JSON or YAML mapping (see docs/data.md). Rejected rows go to a reject file with the reason."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help=".csv (also .csv.gz) or .parquet file")
+        parser.add_argument("--mapping", type=Path, required=True, help="JSON or YAML mapping of the file's columns")
+        parser.add_argument("--source", help="name of the import source (default: the mapping's `source`, else 'import')")
+        parser.add_argument("--rejects", type=Path, help="where to write rejected rows (default: <file>.rejects.csv)")
+        parser.add_argument("--chunk-size", type=int, default=CHUNK, help=f"rows per committed chunk (default {CHUNK})")
+        parser.add_argument(
+            "--single-transaction", action="store_true",
+            help="commit the whole file at once instead of chunk by chunk (all or nothing)",
+        )
+
+    def handle(self, *args, **opts):
+        if opts["chunk_size"] < 1:
+            raise CommandError("--chunk-size must be at least 1")
+        try:
+            mapping = mapping_load(opts["mapping"])
+            total = file_row_estimate(opts["file"]) if opts["file"].is_file() else None
+            client = import_source_get_or_create(name=opts["source"] or mapping.source)
+            with tqdm(total=total, desc="importing", unit="rows", disable=opts["verbosity"] == 0) as bar:
+                result = events_import(
+                    path=opts["file"], mapping=mapping, client=client, rejects_path=opts["rejects"],
+                    chunk_size=opts["chunk_size"], single_transaction=opts["single_transaction"], progress=bar.update,
+                )
+        except (MappingError, ImportFileError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"read {result.rows:,} rows: accepted {result.accepted:,} "
+            f"(added {result.added:,}, already present {result.already_present:,}), rejected {result.rejected:,}"
+        )
+        if result.rejects_path:
+            self.stdout.write(self.style.WARNING(f"rejected rows and their reasons: {result.rejects_path}"))
+        return None

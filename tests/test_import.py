@@ -1,0 +1,316 @@
+"""import_events: a customer's file, mapped onto the contract, stored once, bad rows explained."""
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from scoring import importing, loaders
+from scoring.generator import WorldConfig, generate_world, write_world
+from scoring.importing import events_prepare, mapping_parse
+from scoring.validation import validate_event
+from triage.models import Transaction
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR_MAPPING = ROOT / "examples" / "mappings" / "generator.yaml"
+HANDBOOK_MAPPING = ROOT / "examples" / "mappings" / "fraud-handbook.json"
+HANDBOOK_SAMPLE = ROOT / "examples" / "fraud-handbook-sample.csv"
+
+
+@lru_cache(maxsize=1)
+def world() -> pd.DataFrame:
+    return generate_world(WorldConfig(accounts=40, days=20, unlabeled_days=3, drift_days=10, seed=5))
+
+
+def run_import(path, mapping=GENERATOR_MAPPING, **options) -> str:
+    out = io.StringIO()
+    call_command("import_events", str(path), mapping=str(mapping), stdout=out, verbosity=0, **options)
+    return out.getvalue()
+
+
+def stored(source: str) -> pd.DataFrame:
+    rows = Transaction.objects.filter(client__name=source).order_by("event_id").values()
+    return pd.DataFrame.from_records(list(rows))
+
+
+def generator_csv(tmp_path, frame=None) -> Path:
+    return write_world(world() if frame is None else frame, tmp_path / "world.csv")
+
+
+# --------------------------------------------------------------------------- round trip
+
+
+def test_generator_csv_round_trips_exactly(tmp_path):
+    expected = world().sort_values("event_id").reset_index(drop=True)
+    output = run_import(generator_csv(tmp_path))
+    assert f"accepted {len(expected):,} (added {len(expected):,}, already present 0), rejected 0" in output
+
+    got = stored("synthetic-import")
+    assert list(got["event_id"]) == list(expected["event_id"])
+    for column in ("account_id", "event_type", "currency", "payment_status", "device_id", "ip_address", "country",
+                   "merchant_id", "category"):
+        assert list(got[column].fillna("")) == list(expected[column]), column
+    for column in ("timestamp", "account_created_at", "label_known_at"):
+        assert (pd.to_datetime(got[column], utc=True) == expected[column]).all(), column
+    amounts = got["amount"].map(lambda v: None if v is None else float(v))
+    assert amounts.fillna(-1).tolist() == expected["amount"].round(2).fillna(-1).tolist()
+    for column in ("latitude", "longitude", "session_duration"):
+        assert got[column].fillna(-999).tolist() == pytest.approx(expected[column].fillna(-999).tolist()), column
+    assert got["is_fraud"].tolist() == expected["is_fraud"].tolist()
+    assert set(got.loc[got["is_fraud"], "scenario"]) == set(expected.loc[expected["is_fraud"], "scenario"])
+    assert (got["label_source"] == "import").all()
+    # `period` is no contract field: it is kept as an attribute.
+    assert got["attributes"].tolist() == [{"period": period} for period in expected["period"]]
+
+
+def test_reimporting_the_same_file_adds_nothing(tmp_path):
+    path = generator_csv(tmp_path)
+    run_import(path)
+    count = Transaction.objects.count()
+    output = run_import(path)
+    assert f"added 0, already present {count:,}" in output
+    assert Transaction.objects.count() == count
+
+
+def test_parquet_imports_like_csv(tmp_path):
+    run_import(write_world(world(), tmp_path / "world.csv"), source="from-csv")
+    run_import(write_world(world(), tmp_path / "world.parquet"), source="from-parquet")
+    from_csv, from_parquet = stored("from-csv"), stored("from-parquet")
+    assert len(from_parquet) == len(world())
+    columns = ["event_id", "account_id", "timestamp", "amount", "ip_address", "latitude", "is_fraud",
+               "label_known_at", "scenario", "attributes"]
+    pd.testing.assert_frame_equal(from_csv[columns], from_parquet[columns])
+
+
+def test_the_sqlite_fallback_stores_the_same_rows(tmp_path):
+    frame = world().head(300)
+    client_copy = _source("copy")
+    client_orm = _source("orm")
+    assert loaders.events_load(frame=frame, client=client_copy, use_copy=True) == 300
+    assert loaders.events_load(frame=frame, client=client_orm, use_copy=False) == 300
+    assert loaders.events_load(frame=frame, client=client_orm, use_copy=False) == 0
+    columns = ["event_id", "timestamp", "amount", "ip_address", "session_duration", "is_fraud", "label_known_at",
+               "label_source", "scenario", "attributes", "currency"]
+    pd.testing.assert_frame_equal(stored("copy")[columns], stored("orm")[columns])
+
+
+def _source(name):
+    from accounts.services import import_source_get_or_create
+
+    return import_source_get_or_create(name=name)
+
+
+# --------------------------------------------------------------------------- rejects
+
+
+def test_bad_rows_go_to_the_reject_file_with_their_reasons(tmp_path):
+    path = generator_csv(tmp_path)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw.loc[3, "timestamp"] = "yesterday at noon"
+    raw.loc[4, "amount"] = "-12.50"
+    raw.loc[5, "account_id"] = ""
+    raw.loc[6, "ip_address"] = "300.1.2.3"
+    raw.loc[7, "amount"] = "-1"
+    raw.loc[7, "currency"] = "euro"
+    raw.to_csv(path, index=False)
+    bad_ids = set(raw.loc[3:7, "event_id"])
+
+    output = run_import(path)
+    assert f"accepted {len(raw) - 5:,}" in output and "rejected 5" in output
+    rejects = pd.read_csv(tmp_path / "world.rejects.csv", dtype=str, keep_default_na=False)
+    assert list(rejects.columns) == list(raw.columns) + ["reject_reason"]
+    reasons = dict(zip(rejects["event_id"], rejects["reject_reason"]))
+    assert set(reasons) == bad_ids
+    assert reasons[raw.loc[3, "event_id"]].startswith("timestamp: is not a date-time")
+    assert reasons[raw.loc[4, "event_id"]] == "amount: must not be negative"
+    assert reasons[raw.loc[5, "event_id"]] == "account_id: is required"
+    assert reasons[raw.loc[6, "event_id"]].startswith("ip_address: must be an IPv4 or IPv6 address")
+    assert reasons[raw.loc[7, "event_id"]] == (
+        "amount: must not be negative; currency: must be a three-letter ISO 4217 code such as USD"
+    )
+    # The rejected row is written back as it was read.
+    assert rejects.loc[rejects["event_id"] == raw.loc[4, "event_id"], "amount"].item() == "-12.50"
+    assert not Transaction.objects.filter(event_id__in=bad_ids).exists()
+    assert Transaction.objects.count() == len(raw) - 5
+
+
+def test_a_clean_import_leaves_no_reject_file(tmp_path):
+    path = generator_csv(tmp_path)
+    (tmp_path / "world.rejects.csv").write_text("from an earlier run\n")
+    run_import(path)
+    assert not (tmp_path / "world.rejects.csv").exists()
+
+
+def test_an_event_id_repeated_in_the_file_is_rejected_not_stored_twice(tmp_path):
+    frame = world().head(50).copy()
+    frame.loc[10, "event_id"] = frame.loc[3, "event_id"]
+    path = generator_csv(tmp_path, frame)
+    output = run_import(path, chunk_size=5)  # the repeat lands in another chunk
+    assert "accepted 49" in output and "rejected 1" in output
+    rejects = pd.read_csv(tmp_path / "world.rejects.csv", dtype=str)
+    assert rejects["reject_reason"].tolist() == ["event_id: appears earlier in the file"]
+
+
+def test_importer_and_score_api_reject_the_same_events():
+    rows = [
+        {"event_id": "a", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "amount": "10"},
+        {"event_id": "b", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "amount": "-1"},
+        {"event_id": "c", "account_id": "", "timestamp": "2026-11-20T10:00:00Z", "amount": ""},
+        {"event_id": "d", "account_id": "x", "timestamp": "not a time", "amount": "3"},
+        {"event_id": "e", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "latitude": "91"},
+        {"event_id": "f", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "currency": "EURO"},
+        {"event_id": "g", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "payment_status": "ok"},
+        {"event_id": "h", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "ip_address": "1.2.3"},
+        {"event_id": "i" * 129, "account_id": "x", "timestamp": "2026-11-20T10:00:00Z"},
+        {"event_id": "j", "account_id": "x", "timestamp": "2026-11-20T10:00:00+02:00", "longitude": "-180"},
+    ]
+    fields = ("event_id", "account_id", "timestamp", "amount", "latitude", "longitude", "currency",
+              "payment_status", "ip_address")
+    chunk = pd.DataFrame([{f: row.get(f, "") for f in fields} for row in rows], dtype="str")
+    mapping = mapping_parse({"columns": {f: f for f in fields}})
+    _, reasons = events_prepare(chunk, mapping, [])
+    api_rejects = []
+    for row in rows:
+        body = {k: (float(v) if k in ("amount", "latitude", "longitude") else v) for k, v in row.items() if v != ""}
+        api_rejects.append(bool(validate_event(body)[1]))
+    assert [bool(r) for r in reasons] == api_rejects
+    assert api_rejects == [False, True, True, True, True, True, True, True, True, False]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_common_timestamp_formats_and_numeric_ips_are_understood():
+    chunk = pd.DataFrame(
+        {
+            "id": ["1", "2", "3", "4", "5"],
+            "who": ["a"] * 5,
+            "when": ["2026-11-23T14:05:00Z", "2026-11-23 15:05:00", "1795442700", "1795442700000",
+                     "2026-11-23T16:05:00+01:00"],
+            "ip": ["3232235777", "10.0.0.1", "2001:db8::1", "", "0"],
+        },
+        dtype="str",
+    )
+    mapping = mapping_parse({"columns": {"event_id": "id", "account_id": "who", "timestamp": "when", "ip_address": "ip"}})
+    clean, reasons = events_prepare(chunk, mapping, [])
+    assert list(reasons) == [""] * 5
+    assert [t.isoformat() for t in clean["timestamp"]] == [
+        "2026-11-23T14:05:00+00:00", "2026-11-23T15:05:00+00:00", "2026-11-23T14:05:00+00:00",
+        "2026-11-23T14:05:00+00:00", "2026-11-23T15:05:00+00:00",
+    ]
+    assert clean["ip_address"].fillna("").tolist() == ["192.168.1.1", "10.0.0.1", "2001:db8::1", "", "0.0.0.0"]
+
+
+def test_day_first_times_in_a_local_zone():
+    chunk = pd.DataFrame({"id": ["1", "2"], "who": ["a", "a"], "when": ["03/11/2026 09:30", "25/12/2026 23:00"]}, dtype="str")
+    mapping = mapping_parse({
+        "columns": {"event_id": "id", "account_id": "who", "timestamp": "when"},
+        "timestamps": {"dayfirst": True, "timezone": "Europe/Paris"},
+    })
+    clean, reasons = events_prepare(chunk, mapping, [])
+    assert list(reasons) == ["", ""]
+    assert [t.isoformat() for t in clean["timestamp"]] == ["2026-11-03T08:30:00+00:00", "2026-12-25T22:00:00+00:00"]
+
+
+# --------------------------------------------------------------------------- public layout
+
+
+def test_the_card_transactions_layout_imports_with_its_example_mapping():
+    output = run_import(HANDBOOK_SAMPLE, HANDBOOK_MAPPING)
+    sample = pd.read_csv(HANDBOOK_SAMPLE)
+    assert f"accepted {len(sample)} (added {len(sample)}, already present 0), rejected 0" in output
+
+    got = stored("fraud-handbook").set_index("event_id")
+    assert len(got) == len(sample)
+    fraud = sample[sample["TX_FRAUD"] == 1]
+    assert sorted(got.index[got["is_fraud"]]) == sorted(fraud["TRANSACTION_ID"].astype(str))
+    row = sample.iloc[5]
+    event = got.loc[str(row["TRANSACTION_ID"])]
+    assert event["account_id"] == str(row["CUSTOMER_ID"])
+    assert event["merchant_id"] == str(row["TERMINAL_ID"])  # the terminal is the counter-party
+    assert float(event["amount"]) == pytest.approx(row["TX_AMOUNT"])
+    assert event["timestamp"] == pd.Timestamp(row["TX_DATETIME"], tz="UTC")
+    assert event["label_known_at"] - event["timestamp"] == timedelta(days=7)
+    assert event["scenario"] == str(row["TX_FRAUD_SCENARIO"])
+    assert (event["event_type"], event["currency"], event["attributes"]) == ("payment", "EUR", {})
+    assert set(got.loc[~got["is_fraud"], "scenario"]) == {""}
+
+
+# --------------------------------------------------------------------------- mappings and atomicity
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"columns": {"event_id": "event_id", "account_id": "account_id", "timestamp": "timestamp", "amout": "amount"}},
+         "columns.amout: 'amout' is not a field of the data contract (did you mean 'amount'?)"),
+        ({"columns": {"event_id": "event_id", "timestamp": "timestamp"}},
+         "columns: 'account_id' must be mapped to a source column"),
+        ({"columns": {"event_id": "event_id", "account_id": "acct", "timestamp": "timestamp"}},
+         "columns.account_id: column 'acct' is not in the file"),
+        ({"columns": {"event_id": "event_id", "account_id": "account_id", "timestamp": "timestamp"},
+          "label": {"column": "is_fraud"}},
+         "label: give exactly one of `known_at`"),
+        ({"columns": {"event_id": "event_id", "account_id": "account_id", "timestamp": "timestamp"},
+          "timestamps": {"format": "dd.mm.yyyy"}},
+         "timestamps.format: 'dd.mm.yyyy' is not one of"),
+    ],
+)
+def test_a_bad_mapping_names_the_problem(tmp_path, mapping, message):
+    path = generator_csv(tmp_path)
+    mapping_path = tmp_path / "mapping.json"
+    mapping_path.write_text(json.dumps(mapping))
+    with pytest.raises(CommandError) as error:
+        run_import(path, mapping_path)
+    assert message in str(error.value)
+    assert not Transaction.objects.exists()
+
+
+def test_a_yaml_syntax_error_is_reported(tmp_path):
+    mapping_path = tmp_path / "mapping.yaml"
+    mapping_path.write_text("columns: [event_id: \n")
+    with pytest.raises(CommandError, match="mapping.yaml is not valid YAML"):
+        run_import(generator_csv(tmp_path), mapping_path)
+
+
+def test_a_crash_mid_import_keeps_whole_chunks_only(tmp_path, monkeypatch):
+    path = generator_csv(tmp_path, world().head(250))
+    real_load = loaders._load_chunk_postgres
+    calls = []
+
+    def load_then_crash(part, client):
+        added = real_load(part, client)  # the rows are written, then the process dies
+        calls.append(added)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return added
+
+    monkeypatch.setattr(loaders, "_load_chunk_postgres", load_then_crash)
+    with pytest.raises(RuntimeError):
+        run_import(path, chunk_size=100)
+    assert Transaction.objects.count() == 100  # the first chunk, none of the second
+
+    calls.clear()
+    with pytest.raises(RuntimeError):
+        run_import(path, chunk_size=100, single_transaction=True)
+    assert Transaction.objects.count() == 100  # all or nothing: nothing more
+
+    monkeypatch.setattr(loaders, "_load_chunk_postgres", real_load)
+    assert "added 150, already present 100" in run_import(path, chunk_size=100)
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_importing_module_rejects_an_unknown_file_type(tmp_path):
+    path = tmp_path / "events.xlsx"
+    path.write_bytes(b"")
+    with pytest.raises(importing.ImportFileError, match="use a .csv"):
+        importing.events_import(path=path, mapping=mapping_parse(json.loads(HANDBOOK_MAPPING.read_text())), client=_source("x"))
