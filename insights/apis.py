@@ -53,7 +53,7 @@ class RoiAssumptionsApi(APIView):
 
     @extend_schema(request=RoiAssumptionsSerializer, responses={200: RoiAssumptionsSerializer},
                    summary="Change the ROI assumptions (audited)")
-    def put(self, request):
+    def post(self, request):
         data = RoiAssumptionsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         stored = roi_assumptions_update(actor=request.user, **data.validated_data)

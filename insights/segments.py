@@ -32,6 +32,9 @@ class Criteria:
     offboard_ring_links: int = 3
     offboard_high_events: int = 3
     offboard_failed_payments: int = 6
+    # Share of an account's events that are high risk for "mostly high risk" (tiers are cut to
+    # reviewer capacity, so a single high event is common; a pattern of them is not).
+    high_share: float = 0.5
     max_shared_accounts: int = 50  # a device / IP shared by more accounts is a public network
 
     @classmethod
@@ -83,7 +86,8 @@ def entity_pairs_from_events(events: pd.DataFrame) -> pd.DataFrame:
 
 def is_flagged(profiles: pd.DataFrame, criteria: Criteria) -> pd.Series:
     """Accounts others get linked to: a confirmed fraud, or repeated high-risk events."""
-    return (profiles["confirmed_frauds"] >= 1) | (profiles["high_events"] >= 2)
+    mostly_high = (profiles["high_events"] >= 2) & (profiles["high_events"] >= criteria.high_share * profiles["events"])
+    return (profiles["confirmed_frauds"] >= 1) | mostly_high
 
 
 def ring_links(pairs: pd.DataFrame, flagged_accounts: set[str], criteria: Criteria) -> pd.Series:
@@ -113,12 +117,11 @@ def _score_one(row, c: Criteria) -> tuple[int, list[dict[str, str]], list[dict[s
     if frauds:
         points += 4
         why.append(_reason("confirmed_fraud", f"{frauds} confirmed fraud event{'s' if frauds > 1 else ''}"))
+    mostly_high = high >= 2 and high >= c.high_share * row.events
     if high:
-        points += 2
-        why.append(_reason("high_risk_events", f"{high} high-risk event{'s' if high > 1 else ''} (score ≥ {c.high_score})"))
-    elif pd.notna(row.max_score) and row.max_score >= 50:
-        points += 1
-        why.append(_reason("medium_risk_event", f"highest risk score {int(row.max_score)}"))
+        points += 3 if mostly_high else 1
+        share = f", {high / row.events:.0%} of its events" if mostly_high else ""
+        why.append(_reason("high_risk_events", f"{high} high-risk event{'s' if high > 1 else ''} (score ≥ {c.high_score}{share})"))
     if failed >= c.many_failed_payments:
         points += 1
         why.append(_reason("failed_payments", f"{failed} failed or declined payments"))
@@ -135,8 +138,11 @@ def _score_one(row, c: Criteria) -> tuple[int, list[dict[str, str]], list[dict[s
         offboard.append(_reason("fraud_in_ring", f"confirmed fraud and linked to {links} flagged account{'s' if links > 1 else ''}"))
     if links >= c.offboard_ring_links:
         offboard.append(_reason("ring_hub", f"linked to {links} flagged accounts (criterion: ≥ {c.offboard_ring_links})"))
-    if high >= c.offboard_high_events:
-        offboard.append(_reason("repeated_high_risk", f"{high} high-risk events (criterion: ≥ {c.offboard_high_events})"))
+    if high >= c.offboard_high_events and mostly_high:
+        offboard.append(_reason(
+            "repeated_high_risk",
+            f"{high} high-risk events, {high / row.events:.0%} of its events (criterion: ≥ {c.offboard_high_events} and ≥ {c.high_share:.0%})",
+        ))
     if failed >= c.offboard_failed_payments and high >= 1:
         offboard.append(_reason("card_testing", f"{failed} failed payments with high-risk activity (criterion: ≥ {c.offboard_failed_payments})"))
     return points, why, offboard

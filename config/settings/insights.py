@@ -37,3 +37,5 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A device or IP shared by more accounts than this is a public network, not a ring link.
 INSIGHTS_MAX_SHARED_ACCOUNTS = env_int("INSIGHTS_MAX_SHARED_ACCOUNTS", 50)
+# "Mostly high risk": at least this share of an account's events are high risk.
+INSIGHTS_HIGH_SHARE = env_float("INSIGHTS_HIGH_SHARE", 0.5)
