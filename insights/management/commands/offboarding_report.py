@@ -34,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--all-accounts", action="store_true", help="write every account, not only those to off-board")
 
     def handle(self, *args, **opts):
+        opts["out"] = Path(opts["out"])
+        opts["file"] = Path(opts["file"]) if opts["file"] else None
         events = self._events(opts)
         if events.empty:
             raise CommandError("no events in the batch")
