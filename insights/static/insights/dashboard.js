@@ -179,16 +179,16 @@ function cellText(d) {
 // ------------------------------------------------------------------ daily trends
 
 function drawLegend() {
-  const items = d3.select('#tier-legend').selectAll('span').data(TIERS).join((enter) => {
-    const span = enter.append('span').attr('class', (t) => `tier-${t}`);
+  const items = d3.select('#tier-legend').selectAll('span.item').data(TIERS).join((enter) => {
+    const span = enter.append('span').attr('class', (t) => `item tier-${t}`);
     const svg = span.append('svg').attr('viewBox', '0 0 28 14').attr('aria-hidden', 'true');
     svg.append('line').attr('class', (t) => `line tier-${t}`).attr('x1', 0).attr('x2', 28).attr('y1', 7).attr('y2', 7);
     svg.append('path').attr('class', (t) => `marker tier-${t}`).attr('transform', 'translate(14,7)')
       .attr('d', (t) => d3.symbol(TIER_SYMBOL[t], 40)());
-    span.append('span');
+    span.append('span').attr('class', 'name');
     return span;
   });
-  items.select('span').text((t) => TIER_LABEL[t]);
+  items.select('span.name').text((t) => TIER_LABEL[t]);
 }
 
 function drawTrends(data) {
@@ -249,9 +249,9 @@ function drawTrends(data) {
 function drawPrecision(rows) {
   const width = 520;
   const rowHeight = 30;
-  const left = 100;
+  const left = 90;
   const svg = svgFor('#precision', width, rows.length * rowHeight + 20, 'Precision of each tier');
-  const x = d3.scaleLinear().domain([0, 1]).range([left, width - 150]);
+  const x = d3.scaleLinear().domain([0, 1]).range([left, width - 215]);
   const g = svg.selectAll('g.row').data(rows, (d) => d.tier).join((enter) => {
     const row = enter.append('g').attr('class', 'row');
     row.append('text').attr('class', 'label').attr('x', 0).attr('y', 18);
@@ -267,10 +267,10 @@ function drawPrecision(rows) {
   g.select('line.whisker')
     .attr('x1', (d) => x(d.ci_low)).attr('x2', (d) => x(d.ci_high)).attr('y1', 14).attr('y2', 14)
     .attr('visibility', (d) => (d.precision === null ? 'hidden' : 'visible'));
-  g.select('text.value').attr('x', width - 145)
+  g.select('text.value').attr('x', width - 208)
     .text((d) => (d.precision === null
       ? 'no decisions yet'
-      : `${pct(d.precision)} of ${count(d.flagged + d.cleared)} (${pct(d.ci_low)}–${pct(d.ci_high)})`));
+      : `${pct(d.precision)} of ${count(d.flagged + d.cleared)} (95% CI ${d3.format('.0%')(d.ci_low)}–${d3.format('.0%')(d.ci_high)})`));
 }
 
 function drawScoreDistribution(days) {
@@ -423,7 +423,7 @@ async function decideAccount(accountId, decision) {
 }
 
 function drawOffboarding(data) {
-  d3.select('#offboarding-total').text(`(${count(data.total)} awaiting a decision)`);
+  d3.select('#offboarding-total').text(`(${count(data.items.length)} of ${count(data.total)} awaiting a decision; the CSV has them all)`);
   const rows = d3.select('#offboarding tbody').selectAll('tr').data(data.items, (d) => d.account_id).join((enter) => {
     const tr = enter.append('tr');
     for (let i = 0; i < 6; i += 1) tr.append('td');
