@@ -23,4 +23,5 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
+    path("", include("insights.urls")),
 ]

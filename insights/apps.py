@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class InsightsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "insights"
+    verbose_name = "Managers' dashboards"
+
+    def ready(self) -> None:
+        from insights import signals  # noqa: F401
