@@ -49,13 +49,15 @@ class QueueApi(APIView):
         query.is_valid(raise_exception=True)
         params, filters = query.validated_data, query.filters()
         now = timezone.now()
-        counts, capped = selectors.queue_counts(filters=filters)
+        counts, capped = selectors.queue_counts()
         since = params.get("since")
         body = {
             "counts": counts,
             "capped": capped,
             "count_cap": settings.QUEUE_COUNT_CAP,
             "tier": params["tier"],
+            "matching": selectors.queue_matching_count(tier=params["tier"], filters=filters),
+            "matching_cap": selectors.MATCH_COUNT_CAP,
             "as_of": now,
             "new_count": selectors.queue_new_count(filters=filters, since=since) if since else 0,
             "items": selectors.queue_list(

@@ -15,6 +15,7 @@ from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
 FAILED_STATUSES = ("failed", "declined")
+MATCH_COUNT_CAP = 1000
 
 QUEUE_FIELDS = (
     "transaction_id", "transaction__event_id", "transaction__account_id", "transaction__timestamp",
@@ -65,21 +66,32 @@ def _open(cases: QuerySet[Score]) -> QuerySet[Score]:
     return cases.filter(review_status=Score.ReviewStatus.OPEN)
 
 
-def queue_counts(*, filters: QueueFilters | None = None, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
-    """Open cases per tier, exact up to `cap`; the second value names tiers with more than that.
+def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
+    """Open cases per tier in the whole queue, exact up to `cap`; also the tiers with more.
 
     Counting stops at the cap so a tier with millions of open low-risk events costs a short
     index walk, not a full count.
     """
     cap = cap or settings.QUEUE_COUNT_CAP
-    cases = _open(queue_cases(filters=filters or QueueFilters()))
     counts, capped = {}, []
     for tier in TIER_ORDER:
-        n = cases.filter(tier=tier).order_by()[: cap + 1].count()
+        n = _open(Score.objects.filter(tier=tier)).order_by()[: cap + 1].count()
         counts[tier] = min(n, cap)
         if n > cap:
             capped.append(tier)
     return counts, capped
+
+
+def queue_matching_count(*, tier: str, filters: QueueFilters) -> int | None:
+    """Open cases of the tier that match the filters, up to MATCH_COUNT_CAP + 1; None without filters.
+
+    A sparse filter over a large tier has to look at many rows to count its matches, so this
+    count stops early ("1,000+") to keep the queue quick.
+    """
+    if filters == QueueFilters():
+        return None
+    cases = _open(queue_cases(filters=filters)).filter(tier=tier).order_by()
+    return cases[: MATCH_COUNT_CAP + 1].count()
 
 
 def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:

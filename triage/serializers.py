@@ -77,10 +77,16 @@ class QueueItemSerializer(serializers.Serializer):
 
 
 class QueueSerializer(serializers.Serializer):
-    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Open cases per tier (up to count_cap)")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Open cases per tier in the whole queue (up to count_cap)"
+    )
     capped = serializers.ListField(child=serializers.CharField(), help_text="Tiers with more than count_cap open cases")
     count_cap = serializers.IntegerField()
     tier = serializers.CharField()
+    matching = serializers.IntegerField(
+        allow_null=True, help_text="Open cases of this tier matching the filters (null without filters; matching_cap + 1 means more)"
+    )
+    matching_cap = serializers.IntegerField()
     as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")
     new_count = serializers.IntegerField(help_text="Open cases scored after `since` (0 without it)")
     items = QueueItemSerializer(many=True)
