@@ -12,6 +12,14 @@ api_patterns = [
     path("api/scores/<int:transaction_id>/explanation", scoring_apis.ExplanationApi.as_view(), name="score-explanation"),
     path("api/queue", triage_apis.QueueApi.as_view(), name="api-queue"),
     path("api/cases/<int:transaction_id>/decision", triage_apis.DecisionApi.as_view(), name="api-decision"),
+    path("api/queue/next", triage_apis.NextCaseApi.as_view(), name="api-queue-next"),
+    path("api/cases/bulk", triage_apis.BulkDecisionApi.as_view(), name="api-cases-bulk"),
+    path("api/cases/<int:transaction_id>", triage_apis.CaseApi.as_view(), name="api-case"),
+    path("api/cases/<int:transaction_id>/history", triage_apis.CaseHistoryApi.as_view(), name="api-case-history"),
+    path("api/cases/<int:transaction_id>/network", triage_apis.CaseNetworkApi.as_view(), name="api-case-network"),
+    path("api/cases/<int:transaction_id>/claim", triage_apis.ClaimApi.as_view(), name="api-case-claim"),
+    path("api/cases/<int:transaction_id>/undo", triage_apis.UndoApi.as_view(), name="api-case-undo"),
+    path("api/audit", triage_apis.AuditApi.as_view(), name="api-audit"),
 ]
 
 urlpatterns = [

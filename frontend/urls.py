@@ -8,4 +8,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("queue/", views.queue, name="queue"),
+    path("cases/<int:transaction_id>/", views.case, name="case"),
+    path("audit/", views.audit, name="audit"),
 ]

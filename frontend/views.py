@@ -5,9 +5,12 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.http import Http404
 from django.shortcuts import redirect, render
 
-from accounts.roles import REVIEWER, user_has_role
+from accounts.roles import MANAGER, REVIEWER, user_has_role
+from triage.models import Score
 
 
 def role_required(role: str):
@@ -30,4 +33,17 @@ def home(request):
 
 @role_required(REVIEWER)
 def queue(request):
-    return render(request, "frontend/queue.html")
+    return render(request, "frontend/queue.html", {"claim_seconds": settings.CLAIM_SECONDS})
+
+
+@role_required(REVIEWER)
+def case(request, transaction_id: int):
+    if not Score.objects.filter(pk=transaction_id).exists():
+        raise Http404("no such case")
+    context = {"transaction_id": transaction_id, "undo_seconds": settings.UNDO_SECONDS, "claim_seconds": settings.CLAIM_SECONDS}
+    return render(request, "frontend/case.html", context)
+
+
+@role_required(MANAGER)
+def audit(request):
+    return render(request, "frontend/audit.html")

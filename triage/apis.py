@@ -1,62 +1,180 @@
-"""The reviewers' API: the queue and decisions. Session login + reviewer role."""
+"""The reviewers' API: queue, next case, claims, case view data, decisions, undo, bulk, audit.
+
+Session login only (API keys never reach these): reviewer role for cases, manager role for
+bulk decisions and the audit log.
+"""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsReviewer
-from triage import selectors
+from accounts.permissions import IsManager, IsReviewer
+from triage import selectors, services
+from triage import serializers as s
 from triage.models import Score
-from triage.serializers import DecisionInputSerializer, DecisionOutputSerializer, QueueQuerySerializer, QueueSerializer
-from triage.services import DecisionConflict, decision_record
+
+CASE_ID = OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)
+
+
+def _error(field: str, code: str, message: str, http_status: int, **extra) -> Response:
+    return Response({"errors": [{"field": field, "code": code, "message": message, **extra}]}, status=http_status)
+
+
+def _not_found() -> Response:
+    return _error("transaction_id", "not_found", "no such case", status.HTTP_404_NOT_FOUND)
+
+
+def _conflict(message: str, field: str = "transaction_id") -> Response:
+    return _error(field, "conflict", message, status.HTTP_409_CONFLICT)
 
 
 class QueueApi(APIView):
     permission_classes = [IsReviewer]
 
     @extend_schema(
-        parameters=[QueueQuerySerializer],
-        responses={200: QueueSerializer},
+        parameters=[s.QueueQuerySerializer],
+        responses={200: s.QueueSerializer},
         summary="Open cases of a tier, highest expected loss first, with counts per tier",
+        description="Poll with `since` set to the last answer's `as_of` to learn how many new cases arrived.",
     )
     def get(self, request):
-        query = QueueQuerySerializer(data=request.query_params)
+        query = s.QueueQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params, filters = query.validated_data, query.filters()
+        now = timezone.now()
+        counts, capped = selectors.queue_counts()
+        since = params.get("since")
         body = {
-            "counts": selectors.queue_counts(),
+            "counts": counts,
+            "capped": capped,
+            "count_cap": settings.QUEUE_COUNT_CAP,
             "tier": params["tier"],
-            "items": selectors.queue_list(tier=params["tier"], limit=params["limit"], offset=params["offset"]),
+            "matching": selectors.queue_matching_count(tier=params["tier"], filters=filters),
+            "matching_cap": selectors.MATCH_COUNT_CAP,
+            "as_of": now,
+            "new_count": selectors.queue_new_count(filters=filters, since=since) if since else 0,
+            "items": selectors.queue_list(
+                tier=params["tier"], filters=filters, limit=params["limit"], offset=params["offset"], since=since
+            ),
         }
-        return Response(QueueSerializer(body).data)
+        return Response(s.QueueSerializer(body).data)
+
+
+class NextCaseApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[s.NextCaseQuerySerializer],
+        request=None,
+        responses={200: s.NextCaseSerializer},
+        summary="Claim the open case with the highest expected loss that nobody else holds",
+        description=(
+            f"Holds the case for CLAIM_SECONDS (default {settings.CLAIM_SECONDS} s) and releases your other claims. "
+            "Honours the queue filters. `case` is null when nothing is left."
+        ),
+    )
+    def post(self, request):
+        query = s.NextCaseQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tier = query.validated_data.get("tier")
+        tiers = [tier] if tier else list(selectors.TIER_ORDER)
+        score = services.case_claim_next(
+            reviewer=request.user, tiers=tiers, cases=selectors.queue_cases(filters=query.filters())
+        )
+        if score is None:
+            return Response({"case": None, "message": "No unclaimed open cases match; the queue is clear."})
+        body = {
+            "case": selectors.queue_item(transaction_id=score.pk),
+            "message": f"Case {score.pk} is yours for {settings.CLAIM_SECONDS // 60} minutes.",
+        }
+        return Response(s.NextCaseSerializer(body).data)
+
+
+class CaseApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(parameters=[CASE_ID], responses={200: OpenApiTypes.OBJECT}, summary="Everything about one case")
+    def get(self, request, transaction_id: int):
+        score = selectors.case_get(transaction_id=transaction_id)
+        if score is None:
+            return _not_found()
+        return Response(selectors.case_detail(score=score))
+
+
+class CaseHistoryApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[CASE_ID], responses={200: OpenApiTypes.OBJECT},
+        summary="The account's events, earlier decisions and risk summary",
+    )
+    def get(self, request, transaction_id: int):
+        score = selectors.case_get(transaction_id=transaction_id)
+        if score is None:
+            return _not_found()
+        return Response(selectors.account_history(txn=score.transaction))
+
+
+class CaseNetworkApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[CASE_ID], responses={200: OpenApiTypes.OBJECT},
+        summary="Accounts sharing the account's devices, IPs or merchants (bounded)",
+    )
+    def get(self, request, transaction_id: int):
+        score = selectors.case_get(transaction_id=transaction_id)
+        if score is None:
+            return _not_found()
+        return Response(selectors.account_network(txn=score.transaction))
+
+
+class ClaimApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(parameters=[CASE_ID], request=None, responses={200: s.ClaimSerializer}, summary="Claim a case you opened")
+    def post(self, request, transaction_id: int):
+        if not Score.objects.filter(pk=transaction_id).exists():
+            return _not_found()
+        try:
+            score = services.case_claim(transaction_id=transaction_id, reviewer=request.user)
+        except services.ClaimConflict as exc:
+            return _conflict(str(exc))
+        body = {"transaction_id": score.pk, "claimed_by": request.user.get_username(), "claim_expires_at": score.claim_expires_at}
+        return Response(s.ClaimSerializer(body).data)
+
+    @extend_schema(parameters=[CASE_ID], responses={204: None}, summary="Release your claim on a case")
+    def delete(self, request, transaction_id: int):
+        services.claim_release(transaction_id=transaction_id, reviewer=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DecisionApi(APIView):
     permission_classes = [IsReviewer]
 
     @extend_schema(
-        request=DecisionInputSerializer,
-        responses={201: DecisionOutputSerializer},
-        parameters=[OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)],
+        request=s.DecisionInputSerializer,
+        responses={201: s.DecisionOutputSerializer},
+        parameters=[CASE_ID],
         summary="Clear, flag or escalate a case",
+        description="409 when the case changed since you saw it or another reviewer holds it.",
     )
     def post(self, request, transaction_id: int):
-        data = DecisionInputSerializer(data=request.data)
+        data = s.DecisionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if not Score.objects.filter(transaction_id=transaction_id).exists():
-            return Response(
-                {"errors": [{"field": "transaction_id", "code": "not_found", "message": "no such case"}]},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            return _not_found()
         try:
-            decision = decision_record(transaction_id=transaction_id, reviewer=request.user, **data.validated_data)
-        except DecisionConflict as exc:
-            return Response(
-                {"errors": [{"field": "expected_status", "code": "conflict", "message": str(exc)}]},
-                status=status.HTTP_409_CONFLICT,
-            )
+            decision = services.decision_record(transaction_id=transaction_id, reviewer=request.user, **data.validated_data)
+        except services.DecisionConflict as exc:
+            return _conflict(str(exc), field="expected_status")
         body = {
             "id": decision.pk,
             "transaction_id": transaction_id,
@@ -64,5 +182,70 @@ class DecisionApi(APIView):
             "note": decision.note,
             "reviewer": request.user.get_username(),
             "created_at": decision.created_at,
+            "undo_until": decision.created_at + timedelta(seconds=settings.UNDO_SECONDS),
         }
-        return Response(DecisionOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(s.DecisionOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class UndoApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[CASE_ID], request=None, responses={200: s.UndoOutputSerializer},
+        summary="Undo your latest decision on a case",
+        description=f"Within UNDO_SECONDS (default {settings.UNDO_SECONDS} s) and only if nobody decided since; else 409.",
+    )
+    def post(self, request, transaction_id: int):
+        if not Score.objects.filter(transaction_id=transaction_id).exists():
+            return _not_found()
+        try:
+            decision = services.decision_undo(transaction_id=transaction_id, reviewer=request.user)
+        except services.UndoRefused as exc:
+            return _conflict(str(exc))
+        restored = Score.objects.values_list("review_status", flat=True).get(pk=transaction_id)
+        body = {"transaction_id": transaction_id, "undone_decision": decision.pk, "review_status": restored}
+        return Response(s.UndoOutputSerializer(body).data)
+
+
+class BulkDecisionApi(APIView):
+    """Managers clear or flag many open cases at once (all or nothing)."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(
+        request=s.BulkInputSerializer,
+        responses={201: s.BulkOutputSerializer},
+        summary="Clear or flag selected open cases, all or nothing (managers)",
+        description="If any case is not open or is held by another reviewer, answers 409 listing each one; nothing is written.",
+    )
+    def post(self, request):
+        data = s.BulkInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            decisions = services.decisions_bulk_record(reviewer=request.user, **data.validated_data)
+        except services.BulkRefused as exc:
+            errors = [
+                {"field": "transaction_ids", "code": "conflict", "message": f"case {c.transaction_id}: {c.reason}",
+                 "transaction_id": c.transaction_id}
+                for c in exc.conflicts
+            ]
+            return Response({"errors": errors}, status=status.HTTP_409_CONFLICT)
+        body = {"verdict": data.validated_data["verdict"], "decided": [d.transaction_id for d in decisions]}
+        return Response(s.BulkOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class AuditApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(
+        parameters=[s.AuditQuerySerializer], responses={200: s.AuditPageSerializer},
+        summary="The audit log, newest first, filtered and paginated (managers)",
+    )
+    def get(self, request):
+        query = s.AuditQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = selectors.audit_list(
+            filters=query.filters(), page=query.validated_data["page"], page_size=query.validated_data["page_size"]
+        )
+        return Response(s.AuditPageSerializer(page).data)
+

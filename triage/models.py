@@ -59,6 +59,8 @@ class Transaction(models.Model):
             models.Index(fields=["ip_address", "timestamp"], name="txn_ip_time"),
             models.Index(fields=["merchant_id", "timestamp"], name="txn_merchant_time"),
             models.Index(fields=["timestamp"], name="txn_time"),
+            # Reviewers search by event id without knowing which sender it came from.
+            models.Index(fields=["event_id"], name="txn_event_id"),
         ]
 
     def __str__(self) -> str:
@@ -107,6 +109,14 @@ class Score(models.Model):
         indexes = [
             # The queue: open cases of one tier, highest expected loss first.
             models.Index(fields=["review_status", "tier", "-expected_loss"], name="score_queue"),
+            # Open cases only (the queue's hot set): small even when millions are decided, and
+            # it carries the tie-breaker so "top N" is one ordered index walk.
+            models.Index(
+                fields=["tier", "-expected_loss", "transaction"],
+                name="score_open_queue",
+                condition=models.Q(review_status="open"),
+            ),
+            models.Index(fields=["claimed_by", "claim_expires_at"], name="score_claims"),
             models.Index(fields=["explanation_status", "scored_at"], name="score_explanation"),
             models.Index(fields=["scored_at"], name="score_time"),
         ]
@@ -126,6 +136,14 @@ class Decision(models.Model):
     note = models.TextField(blank=True)
     model_version_name = models.CharField(max_length=64, blank=True, help_text="The version the reviewer saw")
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the case and the label were before this decision, so an undo can put them back.
+    previous_status = models.CharField(max_length=10, blank=True)
+    previous_decided_at = models.DateTimeField(null=True, blank=True)
+    previous_is_fraud = models.BooleanField(null=True, blank=True)
+    previous_label_known_at = models.DateTimeField(null=True, blank=True)
+    previous_label_source = models.CharField(max_length=10, blank=True)
+    # Set when the reviewer took the decision back; the row stays as history.
+    undone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -146,4 +164,8 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["action", "-created_at"], name="audit_action_time")]
+        indexes = [
+            models.Index(fields=["action", "-created_at"], name="audit_action_time"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_time"),
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_time"),
+        ]

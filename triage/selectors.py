@@ -1,51 +1,429 @@
-"""Triage reads: queue listings and tier counts."""
+"""Triage reads: the queue with its filters and counts, cases, account history, linked accounts, audit."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
 
-from triage.models import Score, Tier
+from triage.models import AuditEntry, Decision, Score, Tier, Transaction
+from triage.services import claim_holder
+
+TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
+FAILED_STATUSES = ("failed", "declined")
+MATCH_COUNT_CAP = 1000
 
 QUEUE_FIELDS = (
     "transaction_id", "transaction__event_id", "transaction__account_id", "transaction__timestamp",
     "transaction__event_type", "transaction__amount", "transaction__currency", "probability", "risk_score",
-    "tier", "expected_loss", "model_version_name", "review_status", "explanation_status",
+    "tier", "expected_loss", "model_version_name", "review_status", "explanation_status", "scored_at",
+    "claimed_by__username", "claim_expires_at",
 )
 
 
-def queue_counts() -> dict[str, int]:
-    """Open cases per tier."""
-    counts = {tier.value: 0 for tier in Tier}
-    rows = Score.objects.filter(review_status=Score.ReviewStatus.OPEN).values("tier").annotate(n=Count("pk"))
-    for row in rows:
-        counts[row["tier"]] = row["n"]
-    return counts
+@dataclass(frozen=True)
+class QueueFilters:
+    """What a reviewer narrowed the queue to. Empty fields do not filter."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    event_type: str = ""
+    account: str = ""
+    search: str = ""
 
 
-def queue_list(*, tier: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-    """Open cases of one tier, highest expected loss first."""
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+def queue_cases(*, filters: QueueFilters) -> QuerySet[Score]:
+    """Scores matching the filters (any status); callers add status, tier and order."""
+    cases = Score.objects.all()
+    if filters.date_from:
+        cases = cases.filter(transaction__timestamp__gte=_day_start(filters.date_from))
+    if filters.date_to:  # inclusive: the whole last day counts
+        cases = cases.filter(transaction__timestamp__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.amount_min is not None:
+        cases = cases.filter(transaction__amount__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        cases = cases.filter(transaction__amount__lte=filters.amount_max)
+    if filters.event_type:
+        cases = cases.filter(transaction__event_type=filters.event_type)
+    if filters.account:
+        cases = cases.filter(transaction__account_id=filters.account)
+    if filters.search:
+        cases = cases.filter(Q(transaction__event_id=filters.search) | Q(transaction__account_id=filters.search))
+    return cases
+
+
+def _open(cases: QuerySet[Score]) -> QuerySet[Score]:
+    return cases.filter(review_status=Score.ReviewStatus.OPEN)
+
+
+def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
+    """Open cases per tier in the whole queue, exact up to `cap`; also the tiers with more.
+
+    Counting stops at the cap so a tier with millions of open low-risk events costs a short
+    index walk, not a full count.
+    """
+    cap = cap or settings.QUEUE_COUNT_CAP
+    counts, capped = {}, []
+    for tier in TIER_ORDER:
+        n = _open(Score.objects.filter(tier=tier)).order_by()[: cap + 1].count()
+        counts[tier] = min(n, cap)
+        if n > cap:
+            capped.append(tier)
+    return counts, capped
+
+
+def queue_matching_count(*, tier: str, filters: QueueFilters) -> int | None:
+    """Open cases of the tier that match the filters, up to MATCH_COUNT_CAP + 1; None without filters.
+
+    A sparse filter over a large tier has to look at many rows to count its matches, so this
+    count stops early ("1,000+") to keep the queue quick.
+    """
+    if filters == QueueFilters():
+        return None
+    cases = _open(queue_cases(filters=filters)).filter(tier=tier).order_by()
+    return cases[: MATCH_COUNT_CAP + 1].count()
+
+
+def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:
+    """Open cases scored after `since` (for the "new cases arrived" notice), capped."""
+    cases = _open(queue_cases(filters=filters)).filter(scored_at__gt=since).order_by()
+    return cases[: settings.QUEUE_COUNT_CAP].count()
+
+
+def queue_list(
+    *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Open cases of one tier, highest expected loss first, with who holds each one."""
     rows = (
-        Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier=tier)
+        _open(queue_cases(filters=filters or QueueFilters()))
+        .filter(tier=tier)
         .order_by("-expected_loss", "transaction_id")
         .values(*QUEUE_FIELDS)[offset : offset + limit]
     )
-    return [
+    now = timezone.now()
+    return [_queue_item(r, now=now, since=since) for r in rows]
+
+
+def queue_item(*, transaction_id: int) -> dict[str, Any] | None:
+    """One case in the queue's shape (any status)."""
+    row = Score.objects.filter(pk=transaction_id).values(*QUEUE_FIELDS).first()
+    return _queue_item(row, now=timezone.now(), since=None) if row else None
+
+
+def _queue_item(r: dict[str, Any], *, now: datetime, since: datetime | None) -> dict[str, Any]:
+    held = bool(r["claimed_by__username"] and r["claim_expires_at"] and r["claim_expires_at"] > now)
+    return {
+        "transaction_id": r["transaction_id"],
+        "event_id": r["transaction__event_id"],
+        "account_id": r["transaction__account_id"],
+        "timestamp": r["transaction__timestamp"],
+        "event_type": r["transaction__event_type"],
+        "amount": _plain(r["transaction__amount"]),
+        "currency": r["transaction__currency"],
+        "probability": r["probability"],
+        "risk_score": r["risk_score"],
+        "tier": r["tier"],
+        "expected_loss": r["expected_loss"],
+        "model_version": r["model_version_name"],
+        "review_status": r["review_status"],
+        "explanation_status": r["explanation_status"],
+        "scored_at": r["scored_at"],
+        "claimed_by": r["claimed_by__username"] if held else None,
+        "claim_expires_at": r["claim_expires_at"] if held else None,
+        "is_new": bool(since and r["scored_at"] > since),
+    }
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+# --------------------------------------------------------------------------- one case
+
+EVENT_FIELDS = (
+    "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
+    "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
+    "account_created_at", "attributes",
+)
+
+
+def case_get(*, transaction_id: int) -> Score | None:
+    return (
+        Score.objects.select_related("transaction", "transaction__client", "claimed_by")
+        .filter(transaction_id=transaction_id)
+        .first()
+    )
+
+
+def case_detail(*, score: Score) -> dict[str, Any]:
+    """Everything about one case: the event, its score and explanation, who holds it, its decisions."""
+    txn = score.transaction
+    holder = claim_holder(score)
+    decisions = [
         {
-            "transaction_id": r["transaction_id"],
-            "event_id": r["transaction__event_id"],
-            "account_id": r["transaction__account_id"],
-            "timestamp": r["transaction__timestamp"],
-            "event_type": r["transaction__event_type"],
-            "amount": None if r["transaction__amount"] is None else float(r["transaction__amount"]),
-            "currency": r["transaction__currency"],
-            "probability": r["probability"],
-            "risk_score": r["risk_score"],
-            "tier": r["tier"],
-            "expected_loss": r["expected_loss"],
-            "model_version": r["model_version_name"],
-            "review_status": r["review_status"],
-            "explanation_status": r["explanation_status"],
+            "id": d.pk,
+            "verdict": d.verdict,
+            "note": d.note,
+            "reviewer": d.reviewer.get_username(),
+            "model_version": d.model_version_name,
+            "created_at": d.created_at,
+            "undone_at": d.undone_at,
         }
-        for r in rows
+        for d in Decision.objects.filter(transaction=txn).select_related("reviewer").order_by("-created_at", "-pk")
     ]
+    return {
+        "transaction_id": txn.pk,
+        "client": txn.client.name,
+        "event": {name: _plain(getattr(txn, name)) for name in EVENT_FIELDS},
+        "received_at": txn.received_at,
+        "label": {"is_fraud": txn.is_fraud, "source": txn.label_source, "known_at": txn.label_known_at},
+        "score": {
+            "probability": score.probability,
+            "risk_score": score.risk_score,
+            "tier": score.tier,
+            "expected_loss": score.expected_loss,
+            "model_version": score.model_version_name,
+            "scored_at": score.scored_at,
+        },
+        "explanation_status": score.explanation_status,
+        "explanation": score.explanation,
+        "review_status": score.review_status,
+        "decided_at": score.decided_at,
+        "claimed_by": holder.get_username() if holder else None,
+        "claim_expires_at": score.claim_expires_at if holder else None,
+        "decisions": decisions,
+        "undo_seconds": settings.UNDO_SECONDS,
+    }
+
+
+# --------------------------------------------------------------------------- account history
+
+HISTORY_LIMIT = 200
+
+
+def _account_events(txn: Transaction) -> QuerySet[Transaction]:
+    return Transaction.objects.filter(client_id=txn.client_id, account_id=txn.account_id)
+
+
+def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str, Any]:
+    """The account's latest events (oldest first) with score, failed payments and device changes,
+    its earlier decisions, and a risk summary over its whole history."""
+    events = _account_events(txn)
+    rows = list(
+        events.order_by("-timestamp", "-pk").values(
+            "pk", "event_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
+            "ip_address", "country", "is_fraud", "label_source", "score__risk_score", "score__tier",
+            "score__review_status",
+        )[:limit]
+    )
+    rows.reverse()
+    timeline, previous_device = [], None
+    for r in rows:
+        device = r["device_id"] or None
+        timeline.append(
+            {
+                "transaction_id": r["pk"],
+                "event_id": r["event_id"],
+                "timestamp": r["timestamp"],
+                "event_type": r["event_type"],
+                "amount": _plain(r["amount"]),
+                "currency": r["currency"],
+                "payment_failed": r["payment_status"] in FAILED_STATUSES,
+                "device_id": r["device_id"],
+                "device_changed": bool(device and previous_device and device != previous_device),
+                "country": r["country"],
+                "is_fraud": r["is_fraud"],
+                "label_source": r["label_source"],
+                "risk_score": r["score__risk_score"],
+                "tier": r["score__tier"],
+                "review_status": r["score__review_status"],
+                "is_this_case": r["pk"] == txn.pk,
+            }
+        )
+        previous_device = device or previous_device
+    summary = events.aggregate(
+        events=Count("pk"),
+        first_seen=Min("timestamp"),
+        last_seen=Max("timestamp"),
+        total_amount=Sum("amount"),
+        failed_payments=Count("pk", filter=Q(payment_status__in=FAILED_STATUSES)),
+        devices=Count("device_id", distinct=True, filter=~Q(device_id="")),
+        ip_addresses=Count("ip_address", distinct=True),
+        countries=Count("country", distinct=True, filter=~Q(country="")),
+        known_fraud=Count("pk", filter=Q(is_fraud=True)),
+        known_legitimate=Count("pk", filter=Q(is_fraud=False)),
+        mean_risk_score=Avg("score__risk_score"),
+        max_risk_score=Max("score__risk_score"),
+        high_tier_events=Count("pk", filter=Q(score__tier=Tier.HIGH)),
+    )
+    summary["total_amount"] = _plain(summary["total_amount"])
+    summary["state"] = _state(summary["known_fraud"], summary["known_legitimate"])
+    decisions = [
+        {
+            "transaction_id": d.transaction_id,
+            "event_id": d.transaction.event_id,
+            "verdict": d.verdict,
+            "note": d.note,
+            "reviewer": d.reviewer.get_username(),
+            "created_at": d.created_at,
+            "undone": d.undone_at is not None,
+        }
+        for d in Decision.objects.filter(transaction__client_id=txn.client_id, transaction__account_id=txn.account_id)
+        .select_related("transaction", "reviewer")
+        .order_by("-created_at")[:20]
+    ]
+    return {"account_id": txn.account_id, "events": timeline, "shown": len(timeline), "summary": summary, "decisions": decisions}
+
+
+def _state(fraud: int, legitimate: int) -> str:
+    """Known state of an account from its labels: any fraud wins, else any legitimate label."""
+    if fraud:
+        return "fraud"
+    if legitimate:
+        return "cleared"
+    return "unknown"
+
+
+# --------------------------------------------------------------------------- linked accounts
+
+# Shared devices and IPs say more about rings than a shared merchant, so they are kept first
+# when the node budget runs out.
+LINK_KINDS = (("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id"))
+ENTITIES_PER_KIND = 8
+
+
+def account_network(*, txn: Transaction) -> dict[str, Any]:
+    """Accounts sharing a device, IP address or merchant with this account in the last NETWORK_DAYS.
+
+    Nodes are accounts and the shared entities (a bipartite graph: account — device — account),
+    at most NETWORK_MAX_NODES of them; `truncated` says when the budget cut neighbours off.
+    Each account carries its known state (fraud / cleared / unknown) and its latest case.
+    """
+    since = txn.timestamp - timedelta(days=settings.NETWORK_DAYS)
+    recent = Transaction.objects.filter(client_id=txn.client_id, timestamp__gte=since)
+    own = recent.filter(account_id=txn.account_id)
+    budget = max(settings.NETWORK_MAX_NODES - 1, 1)
+    nodes: dict[str, dict[str, Any]] = {}
+    links: list[dict[str, str]] = []
+    truncated = False
+    center = f"account:{txn.account_id}"
+    nodes[center] = {"id": center, "kind": "account", "label": txn.account_id, "center": True}
+    for kind, field in LINK_KINDS:
+        present = Q(**{f"{field}__isnull": False})
+        if field != "ip_address":  # an IP column holds NULL, never ""
+            present &= ~Q(**{field: ""})
+        values = list(own.filter(present).values_list(field, flat=True).order_by(field).distinct()[: ENTITIES_PER_KIND + 1])
+        if len(values) > ENTITIES_PER_KIND:
+            truncated, values = True, values[:ENTITIES_PER_KIND]
+        if not values:
+            continue
+        pairs = (
+            recent.filter(**{f"{field}__in": values})
+            .exclude(account_id=txn.account_id)
+            .values(field, "account_id")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "account_id")[: budget + 1]
+        )
+        for pair in pairs:
+            entity_id = f"{kind}:{pair[field]}"
+            account_id = f"account:{pair['account_id']}"
+            needed = (entity_id not in nodes) + (account_id not in nodes)
+            if len(nodes) + needed > budget + 1:
+                truncated = True
+                break
+            if entity_id not in nodes:
+                nodes[entity_id] = {"id": entity_id, "kind": kind, "label": str(pair[field])}
+                links.append({"source": center, "target": entity_id, "kind": kind})
+            if account_id not in nodes:
+                nodes[account_id] = {"id": account_id, "kind": "account", "label": pair["account_id"], "center": False}
+            links.append({"source": entity_id, "target": account_id, "kind": kind})
+    accounts = [n["label"] for n in nodes.values() if n["kind"] == "account"]
+    states = (
+        Transaction.objects.filter(client_id=txn.client_id, account_id__in=accounts)
+        .values("account_id")
+        .annotate(
+            fraud=Count("pk", filter=Q(is_fraud=True)),
+            legitimate=Count("pk", filter=Q(is_fraud=False)),
+            latest_case=Max("pk", filter=Q(score__isnull=False)),
+            events=Count("pk"),
+        )
+    )
+    for row in states:
+        node = nodes[f"account:{row['account_id']}"]
+        node.update(state=_state(row["fraud"], row["legitimate"]), latest_case=row["latest_case"], events=row["events"])
+    return {
+        "account_id": txn.account_id,
+        "days": settings.NETWORK_DAYS,
+        "max_nodes": settings.NETWORK_MAX_NODES,
+        "truncated": truncated,
+        "nodes": list(nodes.values()),
+        "links": links,
+    }
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor: str = ""
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def audit_list(*, filters: AuditFilters, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+    """Audit entries newest first, filtered and paginated (page numbers from 1)."""
+    entries = AuditEntry.objects.select_related("actor", "actor_client")
+    if filters.actor:
+        entries = entries.filter(Q(actor__username=filters.actor) | Q(actor_client__name=filters.actor))
+    if filters.action:
+        entries = entries.filter(action=filters.action)
+    if filters.object_type:
+        entries = entries.filter(object_type=filters.object_type)
+    if filters.object_id:
+        entries = entries.filter(object_id=filters.object_id)
+    if filters.date_from:
+        entries = entries.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        entries = entries.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    total = entries.count()
+    start = (page - 1) * page_size
+    rows = entries.order_by("-created_at", "-pk")[start : start + page_size]
+    items = [
+        {
+            "id": e.pk,
+            "created_at": e.created_at,
+            "actor": e.actor.get_username() if e.actor else (f"key: {e.actor_client.name}" if e.actor_client else ""),
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "detail": e.detail,
+        }
+        for e in rows
+    ]
+    return {
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "pages": max(1, -(-total // page_size)),
+        "items": items,
+        "actions": audit_actions(),
+    }
+
+
+def audit_actions() -> list[str]:
+    """Every action name seen in the log, for the filter's choices."""
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())

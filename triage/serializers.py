@@ -3,12 +3,56 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from triage.models import Decision, Score, Tier
+from triage.selectors import AuditFilters, QueueFilters
 
 
-class QueueQuerySerializer(serializers.Serializer):
+class QueueFilterSerializer(serializers.Serializer):
+    """The queue's filters, shared by the list, "Next case" and the counts."""
+
+    date_from = serializers.DateField(required=False, help_text="Events on or after this day (YYYY-MM-DD)")
+    date_to = serializers.DateField(required=False, help_text="Events on or before this day (YYYY-MM-DD)")
+    amount_min = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    amount_max = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    event_type = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    account = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    q = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, help_text="An exact account id or event id"
+    )
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": "must be on or after date_from"})
+        low, high = attrs.get("amount_min"), attrs.get("amount_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"amount_max": "must be at least amount_min"})
+        return attrs
+
+    def filters(self) -> QueueFilters:
+        data = self.validated_data
+        return QueueFilters(
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            amount_min=data.get("amount_min"),
+            amount_max=data.get("amount_max"),
+            event_type=data.get("event_type", "").strip(),
+            account=data.get("account", "").strip(),
+            search=data.get("q", "").strip(),
+        )
+
+
+class QueueQuerySerializer(QueueFilterSerializer):
     tier = serializers.ChoiceField(choices=Tier.choices, default=Tier.HIGH)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
     offset = serializers.IntegerField(min_value=0, default=0)
+    since = serializers.DateTimeField(
+        required=False, help_text="The `as_of` of your last poll: cases scored after it are marked new"
+    )
+
+
+class NextCaseQuerySerializer(QueueFilterSerializer):
+    tier = serializers.ChoiceField(
+        choices=Tier.choices, required=False, help_text="Only this tier; without it high, then medium, then low"
+    )
 
 
 class QueueItemSerializer(serializers.Serializer):
@@ -26,12 +70,37 @@ class QueueItemSerializer(serializers.Serializer):
     model_version = serializers.CharField()
     review_status = serializers.CharField()
     explanation_status = serializers.CharField()
+    scored_at = serializers.DateTimeField()
+    claimed_by = serializers.CharField(allow_null=True, help_text="Who is working this case now")
+    claim_expires_at = serializers.DateTimeField(allow_null=True)
+    is_new = serializers.BooleanField(help_text="Scored after `since`")
 
 
 class QueueSerializer(serializers.Serializer):
-    counts = serializers.DictField(child=serializers.IntegerField())
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Open cases per tier in the whole queue (up to count_cap)"
+    )
+    capped = serializers.ListField(child=serializers.CharField(), help_text="Tiers with more than count_cap open cases")
+    count_cap = serializers.IntegerField()
     tier = serializers.CharField()
+    matching = serializers.IntegerField(
+        allow_null=True, help_text="Open cases of this tier matching the filters (null without filters; matching_cap + 1 means more)"
+    )
+    matching_cap = serializers.IntegerField()
+    as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")
+    new_count = serializers.IntegerField(help_text="Open cases scored after `since` (0 without it)")
     items = QueueItemSerializer(many=True)
+
+
+class NextCaseSerializer(serializers.Serializer):
+    case = QueueItemSerializer(allow_null=True)
+    message = serializers.CharField()
+
+
+class ClaimSerializer(serializers.Serializer):
+    transaction_id = serializers.IntegerField()
+    claimed_by = serializers.CharField(allow_null=True)
+    claim_expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class DecisionInputSerializer(serializers.Serializer):
@@ -51,3 +120,71 @@ class DecisionOutputSerializer(serializers.Serializer):
     note = serializers.CharField()
     reviewer = serializers.CharField()
     created_at = serializers.DateTimeField()
+    undo_until = serializers.DateTimeField(help_text="The decision can be undone until then")
+
+
+class UndoOutputSerializer(serializers.Serializer):
+    transaction_id = serializers.IntegerField()
+    undone_decision = serializers.IntegerField()
+    review_status = serializers.CharField(help_text="The case's status after the undo")
+
+
+class BulkInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=[Decision.Verdict.CLEAR, Decision.Verdict.FLAG])
+    transaction_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate_transaction_ids(self, value):
+        from django.conf import settings
+
+        if len(value) > settings.BULK_MAX_CASES:
+            raise serializers.ValidationError(f"at most {settings.BULK_MAX_CASES} cases at once")
+        return value
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    verdict = serializers.CharField()
+    decided = serializers.ListField(child=serializers.IntegerField())
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    actor = serializers.CharField(max_length=150, required=False, allow_blank=True, help_text="A username or API client name")
+    action = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    object_type = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    object_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    page = serializers.IntegerField(min_value=1, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": "must be on or after date_from"})
+        return attrs
+
+    def filters(self) -> AuditFilters:
+        data = self.validated_data
+        return AuditFilters(
+            **{k: data.get(k, "").strip() for k in ("actor", "action", "object_type", "object_id")},
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )
+
+
+class AuditEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    detail = serializers.JSONField()
+
+
+class AuditPageSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    items = AuditEntrySerializer(many=True)
+    actions = serializers.ListField(child=serializers.CharField())

@@ -1,9 +1,13 @@
-"""Triage writes: the audit log and reviewer decisions."""
+"""Triage writes: the audit log, reviewer decisions and their undo, claims, bulk decisions."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Sequence
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triage.models import AuditEntry, Decision, Score, Transaction
@@ -34,26 +38,43 @@ def decision_record(
 ) -> Decision:
     """Store a reviewer's verdict; it becomes the event's label (flag = fraud, clear = legit).
 
-    `expected_status` is the review status the reviewer saw. If the case changed since,
-    DecisionConflict is raised and nothing is written, so two reviewers deciding at once
-    cannot silently overwrite each other.
+    `expected_status` is the review status the reviewer saw. If the case changed since, or
+    another reviewer holds an unexpired claim on it, DecisionConflict is raised and nothing
+    is written, so two reviewers deciding at once cannot silently overwrite each other.
+    The decision keeps the case's and label's previous state so `decision_undo` can restore it.
     """
     if verdict not in _VERDICT_EFFECT:
         raise ValueError(f"unknown verdict {verdict!r}")
     review_status, label = _VERDICT_EFFECT[Decision.Verdict(verdict)]
     now = timezone.now()
     with transaction.atomic():
-        score = Score.objects.select_for_update().select_related("transaction").get(transaction_id=transaction_id)
+        score = (
+            Score.objects.select_for_update(of=("self",))
+            .select_related("transaction", "claimed_by")
+            .get(transaction_id=transaction_id)
+        )
         if expected_status is not None and score.review_status != expected_status:
             raise DecisionConflict(
                 f"this case was already {score.review_status} by someone else; reload to see their decision"
             )
+        holder = claim_holder(score, now=now)
+        if holder is not None and holder.pk != reviewer.pk:
+            raise DecisionConflict(
+                f"{holder.get_username()} is working this case (claimed until "
+                f"{timezone.localtime(score.claim_expires_at):%H:%M:%S}); pick another case"
+            )
+        txn = score.transaction
         decision = Decision.objects.create(
             transaction_id=transaction_id,
             reviewer=reviewer,
             verdict=verdict,
             note=note,
             model_version_name=score.model_version_name,
+            previous_status=score.review_status,
+            previous_decided_at=score.decided_at,
+            previous_is_fraud=txn.is_fraud,
+            previous_label_known_at=txn.label_known_at,
+            previous_label_source=txn.label_source,
         )
         score.review_status = review_status
         score.decided_at = now
@@ -69,6 +90,207 @@ def decision_record(
             action="decision",
             object_type="transaction",
             object_id=str(transaction_id),
-            detail={"verdict": verdict, "note": note, "previous_status": expected_status or "", "event_id": score.transaction.event_id},
+            detail={
+                "verdict": verdict, "note": note, "previous_status": decision.previous_status,
+                "event_id": txn.event_id, "decision_id": decision.pk,
+            },
         )
+        # Webhook notification: the client's webhook is told about the decision after commit
+        # (transaction.on_commit) from here; keep this the single place decisions are written.
     return decision
+
+
+class UndoRefused(Exception):
+    """The decision cannot be taken back: window passed, someone decided later, or not yours."""
+
+
+def decision_undo(*, transaction_id: int, reviewer: Any) -> Decision:
+    """Take back the reviewer's latest decision on a case within UNDO_SECONDS.
+
+    The case and its label go back to what they were before; the case is claimed for the
+    reviewer again so they can decide afresh. The decision row stays (marked undone) and the
+    undo is audited. Only the latest standing decision can be undone: a later decision wins.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        score = Score.objects.select_for_update(of=("self",)).select_related("transaction").get(
+            transaction_id=transaction_id
+        )
+        latest = Decision.objects.filter(transaction_id=transaction_id, undone_at__isnull=True).order_by(
+            "-created_at", "-pk"
+        ).first()
+        if latest is None:
+            raise UndoRefused("there is no decision on this case to undo")
+        if latest.reviewer_id != reviewer.pk:
+            raise UndoRefused(f"the latest decision is {latest.reviewer.get_username()}'s, not yours")
+        age = (now - latest.created_at).total_seconds()
+        if age > settings.UNDO_SECONDS:
+            raise UndoRefused(f"decisions can be undone for {settings.UNDO_SECONDS} s; this one is {age:.0f} s old")
+        latest.undone_at = now
+        latest.save(update_fields=["undone_at"])
+        score.review_status = latest.previous_status or Score.ReviewStatus.OPEN
+        score.decided_at = latest.previous_decided_at
+        reopened = score.review_status == Score.ReviewStatus.OPEN
+        score.claimed_by = reviewer if reopened else None
+        score.claim_expires_at = now + timedelta(seconds=settings.CLAIM_SECONDS) if reopened else None
+        score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at"])
+        Transaction.objects.filter(pk=transaction_id).update(
+            is_fraud=latest.previous_is_fraud,
+            label_known_at=latest.previous_label_known_at,
+            label_source=latest.previous_label_source,
+        )
+        audit_record(
+            actor=reviewer,
+            action="decision_undone",
+            object_type="transaction",
+            object_id=str(transaction_id),
+            detail={"decision_id": latest.pk, "verdict": latest.verdict, "restored_status": score.review_status},
+        )
+    return latest
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claim_holder(score: Score, *, now: datetime | None = None) -> Any:
+    """The user holding an unexpired claim on the case, or None."""
+    now = now or timezone.now()
+    if score.claimed_by_id and score.claim_expires_at and score.claim_expires_at > now:
+        return score.claimed_by
+    return None
+
+
+class ClaimConflict(Exception):
+    """Another reviewer holds the case."""
+
+
+def _claim(score: Score, *, reviewer: Any, now: datetime, how: str) -> Score:
+    previous = score.claimed_by.get_username() if score.claimed_by_id and score.claimed_by else ""
+    score.claimed_by = reviewer
+    score.claim_expires_at = now + timedelta(seconds=settings.CLAIM_SECONDS)
+    score.save(update_fields=["claimed_by", "claim_expires_at"])
+    detail = {"how": how, "expires_at": score.claim_expires_at.isoformat()}
+    if previous and previous != reviewer.get_username():
+        detail["took_over_expired_claim_of"] = previous
+    audit_record(actor=reviewer, action="claim", object_type="transaction", object_id=str(score.pk), detail=detail)
+    return score
+
+
+def claims_release(*, reviewer: Any, keep: int | None = None) -> int:
+    """Drop the reviewer's other claims: a reviewer works one case at a time."""
+    held = Score.objects.filter(claimed_by=reviewer, claim_expires_at__gt=timezone.now())
+    if keep is not None:
+        held = held.exclude(pk=keep)
+    ids = list(held.values_list("pk", flat=True))
+    if ids:
+        Score.objects.filter(pk__in=ids, claimed_by=reviewer).update(claimed_by=None, claim_expires_at=None)
+        for pk in ids:
+            audit_record(actor=reviewer, action="claim_released", object_type="transaction", object_id=str(pk))
+    return len(ids)
+
+
+def claim_release(*, transaction_id: int, reviewer: Any) -> bool:
+    """Give back the reviewer's claim on one case (no-op if they do not hold it)."""
+    released = Score.objects.filter(pk=transaction_id, claimed_by=reviewer).update(claimed_by=None, claim_expires_at=None)
+    if released:
+        audit_record(actor=reviewer, action="claim_released", object_type="transaction", object_id=str(transaction_id))
+    return bool(released)
+
+
+def case_claim_next(*, reviewer: Any, tiers: Sequence[str], cases: QuerySet[Score]) -> Score | None:
+    """Claim the open case with the highest expected loss that nobody else holds.
+
+    Tiers are tried in the given order. Rows another reviewer is claiming at this very
+    moment are skipped (SKIP LOCKED), so two reviewers pressing "Next" together get two
+    different cases instead of waiting on, or both taking, the same one. `cases` carries the
+    reviewer's filters. Returns None when nothing is left.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claims_release(reviewer=reviewer)
+        free = cases.filter(review_status=Score.ReviewStatus.OPEN).filter(
+            Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now)
+        )
+        for tier in tiers:
+            score = (
+                free.filter(tier=tier)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("claimed_by")
+                .order_by("-expected_loss", "transaction_id")
+                .first()
+            )
+            if score is not None:
+                return _claim(score, reviewer=reviewer, now=now, how="next")
+    return None
+
+
+def case_claim(*, transaction_id: int, reviewer: Any) -> Score:
+    """Claim one case the reviewer opened; refuses if another reviewer holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        score = Score.objects.select_for_update(of=("self",)).select_related("claimed_by").get(
+            transaction_id=transaction_id
+        )
+        holder = claim_holder(score, now=now)
+        if holder is not None and holder.pk != reviewer.pk:
+            raise ClaimConflict(
+                f"{holder.get_username()} is working this case until {timezone.localtime(score.claim_expires_at):%H:%M:%S}"
+            )
+        if score.review_status != Score.ReviewStatus.OPEN:
+            raise ClaimConflict(f"this case is already {score.review_status}")
+        claims_release(reviewer=reviewer, keep=score.pk)
+        return _claim(score, reviewer=reviewer, now=now, how="open")
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+@dataclass(frozen=True)
+class BulkConflict:
+    transaction_id: int
+    reason: str
+
+
+class BulkRefused(Exception):
+    """Some selected cases cannot be decided; nothing was written."""
+
+    def __init__(self, conflicts: list[BulkConflict]):
+        super().__init__(f"{len(conflicts)} of the selected cases cannot be decided")
+        self.conflicts = conflicts
+
+
+def decisions_bulk_record(*, transaction_ids: Sequence[int], reviewer: Any, verdict: str, note: str = "") -> list[Decision]:
+    """Decide many open cases at once, all or nothing.
+
+    Every case is locked first (in id order, so two bulk actions cannot deadlock) and
+    checked: it must exist, still be open, and not be held by another reviewer. If any
+    fails, BulkRefused lists each failing case and its reason and nothing is written.
+    """
+    ids = sorted(set(transaction_ids))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = {
+            s.pk: s
+            for s in Score.objects.select_for_update(of=("self",)).select_related("claimed_by").filter(pk__in=ids).order_by("pk")
+        }
+        conflicts = []
+        for pk in ids:
+            score = locked.get(pk)
+            holder = claim_holder(score, now=now) if score else None
+            if score is None:
+                conflicts.append(BulkConflict(pk, "no such case"))
+            elif score.review_status != Score.ReviewStatus.OPEN:
+                conflicts.append(BulkConflict(pk, f"already {score.review_status}"))
+            elif holder is not None and holder.pk != reviewer.pk:
+                conflicts.append(BulkConflict(pk, f"{holder.get_username()} is working this case"))
+        if conflicts:
+            raise BulkRefused(conflicts)
+        decisions = [
+            decision_record(transaction_id=pk, reviewer=reviewer, verdict=verdict, note=note, expected_status="open")
+            for pk in ids
+        ]
+        audit_record(
+            actor=reviewer, action="bulk_decision", object_type="transaction", object_id="",
+            detail={"verdict": verdict, "note": note, "transaction_ids": ids},
+        )
+    return decisions

@@ -20,3 +20,12 @@ SCORE_MAX_BODY_BYTES = env_int("SCORE_MAX_BODY_BYTES", 2_000_000)
 ENROLLMENT_TOKEN = env_str("ENROLLMENT_TOKEN", "")
 # How long the process keeps the champion model before checking for a newer one.
 MODEL_CACHE_SECONDS = env_float("MODEL_CACHE_SECONDS", 5.0)
+# Reviewer workbench: how long "Next case" holds a case for one reviewer, how long a decision
+# can be undone, how far back and how wide the linked-accounts network reaches, and where
+# queue counts stop being exact ("10,000+") so counting never scans millions of rows.
+CLAIM_SECONDS = env_int("CLAIM_SECONDS", 600)
+UNDO_SECONDS = env_int("UNDO_SECONDS", 30)
+NETWORK_DAYS = env_int("NETWORK_DAYS", 90)
+NETWORK_MAX_NODES = env_int("NETWORK_MAX_NODES", 60)
+QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10000)
+BULK_MAX_CASES = env_int("BULK_MAX_CASES", 200)

@@ -23,4 +23,15 @@ async function request(method, url, body) {
 }
 
 export const getJson = (url) => request('GET', url);
-export const postJson = (url, body) => request('POST', url, body);
+export const postJson = (url, body = {}) => request('POST', url, body);
+export const deleteJson = (url) => request('DELETE', url, {});
+
+// Query string from an object, leaving out empty values.
+export function query(params) {
+  const search = new URLSearchParams();
+  Object.entries(params).forEach(([key, value]) => {
+    if (value !== undefined && value !== null && String(value).trim() !== '') search.set(key, String(value).trim());
+  });
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}

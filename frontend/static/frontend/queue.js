@@ -1,77 +1,138 @@
-// The review queue: tier counts drawn with D3, the open cases of one tier, clear / flag.
-// Every piece of data is written with .text(), never as HTML.
-import { getJson, postJson } from './api.js';
+// The review queue: tier counts, filters, the open cases of one tier, "Next case", bulk
+// decisions for managers. Polls for new scores. Every piece of data is written with
+// .text(), never as HTML.
+import { getJson, postJson, query } from './api.js';
+import {
+  TIERS, TIER_SHAPE, TIER_NAME, countText, helpDialog, money, onShortcut, tierLabel, when, VERDICT_DONE,
+} from './common.js';
 
 const d3 = window.d3;
-const TIERS = ['high', 'medium', 'low'];
-const TIER_LABEL = { high: '▲ High', medium: '◆ Medium', low: '○ Low' };
-const REFRESH_MS = 10000;
-const money = d3.format(',.2f');
-let currentTier = new URLSearchParams(window.location.search).get('tier') || 'high';
+const POLL_MS = 5000;
+const PAGE = 50;
+const isManager = document.querySelector('section.queue').dataset.manager === 'true';
+const params = new URLSearchParams(window.location.search);
+let currentTier = TIERS.includes(params.get('tier')) ? params.get('tier') : 'high';
+let limit = PAGE;
+let since = null;
 let busy = false;
+const selected = new Set();
 
 const statusLine = d3.select('#status');
-const say = (message) => statusLine.text(message);
+const say = (message, isError = false) => statusLine.text(message).classed('error', isError);
+const form = document.getElementById('filters');
 
-function drawCounts(counts) {
-  const data = TIERS.map((tier) => ({ tier, count: counts[tier] || 0 }));
-  const width = 420;
-  const barHeight = 26;
-  const x = d3.scaleLinear().domain([0, d3.max(data, (d) => d.count) || 1]).range([0, width - 190]);
+function filterValues() {
+  const values = Object.fromEntries(new FormData(form).entries());
+  return values;
+}
+
+function fillFiltersFromUrl() {
+  for (const element of form.elements) {
+    if (element.name && params.has(element.name)) element.value = params.get(element.name);
+  }
+}
+
+function showFilterErrors(errors) {
+  form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+  errors.forEach((e) => { if (form.elements[e.field]) form.elements[e.field].setAttribute('aria-invalid', 'true'); });
+  d3.select('#filter-errors').text(errors.map((e) => `${e.field}: ${e.message}`).join(' · '));
+}
+
+function drawCounts(counts, capped) {
+  const data = TIERS.map((tier) => ({ tier, count: counts[tier] || 0, capped: capped.includes(tier) }));
+  const width = 360;
+  const barHeight = 18;
+  const x = d3.scaleSqrt().domain([0, d3.max(data, (d) => d.count) || 1]).range([0, width - 170]);
   const svg = d3.select('#tier-chart').selectAll('svg').data([null]).join('svg')
-    .attr('viewBox', `0 0 ${width} ${data.length * (barHeight + 6)}`)
+    .attr('viewBox', `0 0 ${width} ${data.length * (barHeight + 4)}`)
     .attr('role', 'img')
     .attr('aria-label', 'Open cases per tier');
   const rows = svg.selectAll('g.row').data(data, (d) => d.tier).join((enter) => {
     const g = enter.append('g').attr('class', (d) => `row tier-${d.tier}`);
-    g.append('text').attr('class', 'label').attr('x', 0).attr('y', barHeight * 0.7);
-    g.append('rect').attr('x', 100).attr('height', barHeight).attr('rx', 3);
-    g.append('text').attr('class', 'value').attr('y', barHeight * 0.7);
+    g.append('text').attr('class', 'label').attr('x', 0).attr('y', barHeight * 0.75);
+    g.append('rect').attr('x', 90).attr('height', barHeight).attr('rx', 2);
+    g.append('text').attr('class', 'value').attr('y', barHeight * 0.75);
     return g;
   });
-  rows.attr('transform', (d, i) => `translate(0,${i * (barHeight + 6)})`);
-  rows.select('text.label').text((d) => TIER_LABEL[d.tier]);
+  rows.attr('transform', (d, i) => `translate(0,${i * (barHeight + 4)})`);
+  rows.select('text.label').text((d) => tierLabel(d.tier));
   rows.select('rect').transition().duration(300).attr('width', (d) => Math.max(2, x(d.count)));
-  rows.select('text.value').attr('x', (d) => 106 + Math.max(2, x(d.count))).text((d) => d.count.toLocaleString());
+  rows.select('text.value').attr('x', (d) => 96 + Math.max(2, x(d.count))).text((d) => countText(d.count, d.capped));
 }
 
-function drawTabs(counts) {
-  const tabs = d3.select('#tier-tabs').selectAll('button').data(TIERS).join('button')
+function drawTabs(counts, capped) {
+  d3.select('#tier-tabs').selectAll('button').data(TIERS).join('button')
     .attr('type', 'button')
     .attr('role', 'tab')
     .attr('class', (tier) => `tab tier-${tier}`)
     .attr('aria-selected', (tier) => String(tier === currentTier))
-    .text((tier) => `${TIER_LABEL[tier]} (${(counts[tier] || 0).toLocaleString()})`)
-    .on('click', (event, tier) => {
-      currentTier = tier;
-      refresh();
-    });
-  return tabs;
+    .attr('aria-keyshortcuts', (tier) => String(TIERS.indexOf(tier) + 1))
+    .each(function fill(tier) {
+      const button = d3.select(this);
+      button.selectAll('*').remove();
+      button.append('span').attr('class', 'shape').attr('aria-hidden', 'true').text(TIER_SHAPE[tier]);
+      button.append('span').text(` ${TIER_NAME[tier]} `);
+      button.append('span').attr('class', 'count').text(countText(counts[tier] || 0, capped.includes(tier)));
+    })
+    .on('click', (event, tier) => selectTier(tier));
 }
+
+function selectTier(tier) {
+  currentTier = tier;
+  limit = PAGE;
+  selected.clear();
+  refresh();
+}
+
+const COLUMNS = (d) => [
+  tierLabel(d.tier), String(d.risk_score), money(d.expected_loss),
+  d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`, d.account_id, null, d.event_type || '—',
+  when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${d.claim_expires_at.slice(11, 19)}` : '—',
+];
 
 function drawCases(items) {
   const rows = d3.select('#cases tbody').selectAll('tr').data(items, (d) => d.transaction_id).join((enter) => {
     const tr = enter.append('tr');
-    for (let i = 0; i < 8; i += 1) tr.append('td');
+    if (isManager) {
+      tr.append('td').append('input').attr('type', 'checkbox').attr('class', 'pick');
+    }
+    for (let i = 0; i < 9; i += 1) tr.append('td').attr('class', `c${i}`);
+    tr.select('td.c5').append('a').attr('class', 'open-case');
     const actions = tr.append('td').attr('class', 'actions');
     actions.append('button').attr('type', 'button').attr('class', 'clear').text('Clear');
     actions.append('button').attr('type', 'button').attr('class', 'flag').text('Flag fraud');
     return tr;
   });
-  rows.attr('data-transaction-id', (d) => d.transaction_id);
+  rows.attr('data-transaction-id', (d) => d.transaction_id)
+    .classed('is-new', (d) => d.is_new)
+    .classed('taken', (d) => Boolean(d.claimed_by));
   rows.each(function fill(d) {
-    const cells = d3.select(this).selectAll('td').nodes();
-    const values = [
-      TIER_LABEL[d.tier], String(d.risk_score), money(d.expected_loss),
-      d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`,
-      d.account_id, d.event_id, d.event_type || '—', d.timestamp.replace('T', ' ').slice(0, 19),
-    ];
-    values.forEach((value, i) => d3.select(cells[i]).text(value));
-    d3.select(cells[0]).attr('class', `tier-cell tier-${d.tier}`);
+    const row = d3.select(this);
+    COLUMNS(d).forEach((value, i) => { if (value !== null) row.select(`td.c${i}`).text(value); });
+    row.select('td.c0').attr('class', `c0 tier-cell tier-${d.tier}`);
+    row.select('a.open-case').attr('href', `/cases/${d.transaction_id}/`).text(d.event_id);
+    row.select('input.pick')
+      .property('checked', selected.has(d.transaction_id))
+      .attr('aria-label', `Select case ${d.event_id}`)
+      .on('change', (event) => {
+        if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
+        drawBulkBar();
+      });
+    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== window.currentUser;
+    row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
+      .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
   });
   rows.select('button.clear').on('click', (event, d) => decide(d, 'clear'));
   rows.select('button.flag').on('click', (event, d) => decide(d, 'flag'));
-  if (!items.length) say(`No open ${currentTier}-tier cases.`);
+}
+
+function drawBulkBar() {
+  if (!isManager) return;
+  const n = selected.size;
+  d3.select('#selected-count').text(n ? `${n} case${n === 1 ? '' : 's'} selected` : 'No cases selected');
+  d3.selectAll('#bulk-clear, #bulk-flag').property('disabled', n === 0);
+  const shown = d3.selectAll('#cases tbody input.pick').nodes();
+  d3.select('#select-all').property('checked', shown.length > 0 && shown.every((el) => el.checked));
 }
 
 async function decide(item, verdict) {
@@ -81,23 +142,116 @@ async function decide(item, verdict) {
     await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: 'open' });
     say(`${verdict === 'flag' ? 'Flagged' : 'Cleared'} ${item.event_id} (account ${item.account_id}).`);
   } catch (error) {
-    say(`Could not save the decision: ${error.message}`);
+    say(`${error.status === 409 ? 'Conflict' : 'Could not save the decision'}: ${error.message}`, true);
   } finally {
     busy = false;
     await refresh();
   }
 }
 
-async function refresh() {
+async function nextCase() {
   try {
-    const data = await getJson(`/api/queue?tier=${encodeURIComponent(currentTier)}&limit=50`);
-    drawCounts(data.counts);
-    drawTabs(data.counts);
-    drawCases(data.items);
+    const body = await postJson(`/api/queue/next${query({ ...filterValues() })}`);
+    if (!body.case) { say(body.message); return; }
+    window.location.assign(`/cases/${body.case.transaction_id}/`);
   } catch (error) {
-    say(`Could not load the queue: ${error.message}`);
+    if (error.status === 400) showFilterErrors(error.errors);
+    say(`Could not take the next case: ${error.message}`, true);
   }
 }
 
+async function refresh({ poll = false } = {}) {
+  try {
+    const filters = filterValues();
+    const data = await getJson(`/api/queue${query({ ...filters, tier: currentTier, limit, since: poll ? since : null })}`);
+    showFilterErrors([]);
+    if (poll && data.new_count) {
+      d3.select('#new-cases').attr('hidden', null)
+        .text(`${data.new_count.toLocaleString()} new case${data.new_count === 1 ? '' : 's'} scored since the last look (highlighted).`);
+    }
+    since = data.as_of;
+    drawCounts(data.counts, data.capped);
+    drawTabs(data.counts, data.capped);
+    drawCases(data.items);
+    drawBulkBar();
+    d3.select('#more').attr('hidden', data.items.length < limit ? '' : null);
+    const shown = data.items.length;
+    if (!shown) say(`No open ${currentTier}-tier cases${data.matching === null ? '' : ' match the filters'}.`);
+    else if (data.matching !== null) say(`${countText(Math.min(data.matching, data.matching_cap), data.matching > data.matching_cap)} ${currentTier}-tier cases match the filters.`);
+    else if (!statusLine.classed('error') && !poll) say('');
+  } catch (error) {
+    if (error.status === 400) showFilterErrors(error.errors);
+    say(`Could not load the queue: ${error.message}`, true);
+  }
+}
+
+function setupBulk() {
+  if (!isManager) return;
+  const dialog = document.getElementById('bulk-dialog');
+  let verdict = null;
+  const open = (v) => {
+    verdict = v;
+    d3.select('#bulk-title').text(v === 'flag' ? 'Flag selected cases as fraud?' : 'Clear selected cases as legitimate?');
+    d3.select('#bulk-summary').text(`${selected.size} case${selected.size === 1 ? '' : 's'} will be ${VERDICT_DONE[v].toLowerCase()}. `
+      + 'All or nothing: if any case was decided or taken meanwhile, nothing is saved and the cases are listed.');
+    d3.select('#bulk-errors').text('');
+    d3.select('#bulk-conflicts').selectAll('li').remove();
+    d3.select('#bulk-confirm').property('disabled', false);
+    dialog.showModal();
+  };
+  d3.select('#bulk-clear').on('click', () => open('clear'));
+  d3.select('#bulk-flag').on('click', () => open('flag'));
+  d3.select('#bulk-cancel').on('click', () => dialog.close());
+  d3.select('#select-all').on('change', (event) => {
+    d3.selectAll('#cases tbody tr').each(function pick(d) {
+      if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
+    });
+    d3.selectAll('#cases tbody input.pick').property('checked', event.target.checked);
+    drawBulkBar();
+  });
+  d3.select('#bulk-confirm').on('click', async () => {
+    d3.select('#bulk-confirm').property('disabled', true);
+    try {
+      const body = await postJson('/api/cases/bulk', {
+        verdict, transaction_ids: [...selected], note: document.getElementById('bulk-note').value,
+      });
+      dialog.close();
+      selected.clear();
+      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} case${body.decided.length === 1 ? '' : 's'}.`);
+      refresh();
+    } catch (error) {
+      d3.select('#bulk-errors').text(error.status === 409 ? 'Nothing was saved. These cases cannot be decided now:' : error.message);
+      d3.select('#bulk-conflicts').selectAll('li').data(error.errors.filter((e) => e.transaction_id)).join('li').text((e) => e.message);
+      d3.select('#bulk-confirm').property('disabled', false);
+    }
+  });
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  limit = PAGE;
+  const url = new URL(window.location.href);
+  url.search = query({ ...filterValues(), tier: currentTier });
+  window.history.replaceState(null, '', url);
+  refresh();
+});
+form.addEventListener('reset', () => setTimeout(() => form.requestSubmit(), 0));
+d3.select('#more').on('click', () => { limit += PAGE; refresh(); });
+d3.select('#next-case').on('click', nextCase);
+const toggleHelp = helpDialog();
+d3.select('#show-help').on('click', toggleHelp);
+onShortcut({
+  n: nextCase,
+  j: nextCase,
+  '/': () => form.elements.q.focus(),
+  1: () => selectTier('high'),
+  2: () => selectTier('medium'),
+  3: () => selectTier('low'),
+  '?': toggleHelp,
+});
+
+window.currentUser = document.querySelector('.topbar .who')?.textContent || '';
+fillFiltersFromUrl();
+setupBulk();
 refresh();
-setInterval(() => { if (!busy && document.visibilityState === 'visible') refresh(); }, REFRESH_MS);
+setInterval(() => { if (!busy && document.visibilityState === 'visible') refresh({ poll: true }); }, POLL_MS);

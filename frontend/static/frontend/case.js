@@ -1,0 +1,291 @@
+// One case: the event, why it scored, the account's history and linked accounts, and the
+// decision buttons with keyboard shortcuts and a short undo window.
+// All data is written with .text() / textContent, never as HTML.
+import { getJson, postJson } from './api.js';
+import { drawNetwork, STATE_WORD } from './charts/network.js';
+import { drawReasons, listReasons } from './charts/reasons.js';
+import { drawTimeline } from './charts/timeline.js';
+import {
+  STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, helpDialog, money, onShortcut, tierBadge, tierLabel, when,
+} from './common.js';
+
+const d3 = window.d3;
+const page = document.querySelector('section.case');
+const caseId = Number(page.dataset.transactionId);
+const undoSeconds = Number(page.dataset.undoSeconds);
+const me = document.querySelector('.topbar .who')?.textContent || '';
+const EXPLANATION_POLL_MS = 2000;
+const HISTORY_KEY = 'workbench.visited';
+const UNDO_KEY = 'workbench.lastDecision';
+let current = null;
+let busy = false;
+let undoTimer = null;
+
+const message = d3.select('#message');
+const say = (text, kind = 'info') => message.attr('class', `message ${kind}`).text(text);
+
+// ------------------------------------------------------------------ loading
+
+async function loadCase() {
+  current = await getJson(`/api/cases/${caseId}`);
+  drawHeader();
+  drawFields(current.event);
+  drawCaseDecisions(current.decisions);
+  drawWhy();
+  return current;
+}
+
+function drawHeader() {
+  const { event, score } = current;
+  tierBadge(d3.select('#tier-badge'), score.tier);
+  d3.select('#case-title').text(`Case ${current.transaction_id} · ${event.event_id}`);
+  d3.select('#case-facts').text([
+    `risk score ${score.risk_score}/100`,
+    `probability ${(score.probability * 100).toFixed(1)}%`,
+    `expected loss ${money(score.expected_loss)}`,
+    event.amount === null ? 'no amount' : `amount ${money(event.amount)} ${event.currency}`,
+    `account ${event.account_id}`,
+    `model ${score.model_version}`,
+  ].join(' · '));
+  d3.select('#why-score').text(`${score.risk_score} (${tierLabel(score.tier)})`);
+  d3.select('#case-status').attr('class', `case-status status-${current.review_status}`)
+    .text(STATUS_WORD[current.review_status] || current.review_status);
+  const claim = d3.select('#claim');
+  if (!current.claimed_by) claim.attr('class', 'claim').text(current.review_status === 'open' ? 'Not claimed' : '');
+  else if (current.claimed_by === me) claim.attr('class', 'claim mine').text(`Yours until ${clock(current.claim_expires_at)}`);
+  else claim.attr('class', 'claim taken').text(`Taken by ${current.claimed_by} until ${clock(current.claim_expires_at)}`);
+}
+
+function drawFields(event) {
+  const rows = Object.entries(event).filter(([name]) => name !== 'attributes');
+  Object.entries(event.attributes || {}).forEach(([name, value]) => rows.push([`attributes.${name}`, value]));
+  const dl = d3.select('#event-fields');
+  dl.selectAll('*').remove();
+  rows.forEach(([name, value]) => {
+    dl.append('dt').text(name.replaceAll('_', ' '));
+    const shown = value === null || value === '' ? '—' : (name.endsWith('timestamp') || name.endsWith('_at')) ? when(value) : String(value);
+    dl.append('dd').text(shown);
+  });
+  dl.append('dt').text('client');
+  dl.append('dd').text(current.client);
+  dl.append('dt').text('label');
+  dl.append('dd').text(current.label.is_fraud === null ? 'none yet'
+    : `${current.label.is_fraud ? 'fraud' : 'legitimate'} (${current.label.source || 'import'})`);
+}
+
+function drawCaseDecisions(decisions) {
+  d3.select('#case-decisions').selectAll('li').data(decisions.length ? decisions : [null]).join('li')
+    .attr('class', (d) => (d && d.undone_at ? 'undone' : null))
+    .text((d) => (d === null ? 'No decisions yet.'
+      : `${when(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${d.note ? ` — “${d.note}”` : ''}${d.undone_at ? ' (undone)' : ''}`));
+}
+
+async function drawWhy() {
+  const status = d3.select('#why-status');
+  if (current.explanation_status === 'ready' && current.explanation) {
+    status.text('Bars to the right raised the risk, to the left lowered it (SHAP values).');
+    drawReasons('#reasons-chart', current.explanation);
+    listReasons('#reasons', current.explanation);
+    return;
+  }
+  if (current.explanation_status === 'failed') {
+    status.text('The explanation could not be computed for this score.');
+    return;
+  }
+  status.text('Explanation pending… it appears here as soon as it is ready.');
+  setTimeout(async () => {
+    try {
+      const fresh = await getJson(`/api/cases/${caseId}`);
+      current.explanation_status = fresh.explanation_status;
+      current.explanation = fresh.explanation;
+      drawWhy();
+    } catch (error) { status.text(`Could not load the explanation: ${error.message}`); }
+  }, EXPLANATION_POLL_MS);
+}
+
+async function loadHistory() {
+  const history = await getJson(`/api/cases/${caseId}/history`);
+  d3.select('#history-account').text(history.account_id);
+  const s = history.summary;
+  const facts = [
+    ['State', STATE_WORD[s.state]],
+    ['Events', `${s.events.toLocaleString()}${history.shown < s.events ? ` (latest ${history.shown} drawn)` : ''}`],
+    ['Seen', `${when(s.first_seen).slice(0, 10)} → ${when(s.last_seen).slice(0, 10)}`],
+    ['Total amount', money(s.total_amount)],
+    ['Failed payments', String(s.failed_payments)],
+    ['Devices / IPs / countries', `${s.devices} / ${s.ip_addresses} / ${s.countries}`],
+    ['Risk score mean / max', s.mean_risk_score === null ? '—' : `${s.mean_risk_score.toFixed(0)} / ${s.max_risk_score}`],
+    ['Labels fraud / legit', `${s.known_fraud} / ${s.known_legitimate}`],
+  ];
+  const summary = d3.select('#risk-summary');
+  summary.selectAll('div').data(facts).join('div').attr('class', 'fact')
+    .each(function fill([name, value]) {
+      const el = d3.select(this);
+      el.selectAll('*').remove();
+      el.append('span').attr('class', 'name').text(name);
+      el.append('span').attr('class', 'value').text(value);
+    });
+  drawTimeline('#timeline', history);
+  d3.select('#account-decisions').selectAll('li').data(history.decisions.length ? history.decisions : [null]).join('li')
+    .attr('class', (d) => (d && d.undone ? 'undone' : null))
+    .text((d) => (d === null ? 'None.'
+      : `${when(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]} ${d.event_id}${d.note ? ` — “${d.note}”` : ''}${d.undone ? ' (undone)' : ''}`));
+}
+
+async function loadNetwork() {
+  const network = await getJson(`/api/cases/${caseId}/network`);
+  const neighbours = network.nodes.filter((n) => n.kind === 'account' && !n.center);
+  d3.select('#network-status').text(neighbours.length
+    ? `${neighbours.length} account${neighbours.length === 1 ? '' : 's'} shared a device, IP or merchant in the last ${network.days} days${network.truncated ? ` (showing the closest ${network.max_nodes} nodes)` : ''}.`
+    : `No other account shared a device, IP or merchant in the last ${network.days} days.`);
+  const open = (n) => window.location.assign(`/cases/${n.latest_case}/`);
+  drawNetwork('#network-chart', network, { onOpen: open });
+  d3.select('#neighbours').selectAll('li').data(neighbours).join('li')
+    .each(function fill(n) {
+      const li = d3.select(this);
+      li.selectAll('*').remove();
+      if (n.latest_case) li.append('a').attr('href', `/cases/${n.latest_case}/`).text(n.label);
+      else li.append('span').text(n.label);
+      li.append('span').attr('class', `state state-${n.state}`).text(` ${STATE_WORD[n.state]}`);
+    });
+}
+
+async function loadCounts() {
+  const data = await getJson('/api/queue?limit=1');
+  const strip = d3.select('#queue-counts');
+  strip.selectAll('span').data(TIERS).join('span')
+    .attr('class', (t) => `count tier-${t}`)
+    .attr('data-tier', (t) => t)
+    .text((t) => `${tierLabel(t)} ${countText(data.counts[t], data.capped.includes(t))}`);
+}
+
+// ------------------------------------------------------------------ actions
+
+async function claimIfFree() {
+  if (current.review_status !== 'open' || current.claimed_by) return;
+  try {
+    await postJson(`/api/cases/${caseId}/claim`);
+    await loadCase();
+  } catch (error) {
+    if (error.status === 409) say(`Conflict: ${error.message}`, 'error');
+  }
+}
+
+async function decide(verdict) {
+  if (busy) return;
+  busy = true;
+  const note = document.getElementById('note').value;
+  try {
+    const decision = await postJson(`/api/cases/${caseId}/decision`, {
+      verdict, note, expected_status: current.review_status,
+    });
+    sessionStorage.setItem(UNDO_KEY, JSON.stringify({ caseId, until: decision.undo_until }));
+    document.getElementById('note').value = '';
+    say(`${VERDICT_DONE[verdict]}. Press u to undo within ${undoSeconds} s, n for the next case.`, 'ok');
+    await Promise.all([loadCase(), loadCounts(), loadHistory()]);
+    armUndo();
+  } catch (error) {
+    if (error.status === 409) {
+      say(`Conflict — your decision was not saved: ${error.message}`, 'error');
+      await loadCase();
+    } else {
+      say(`Could not save the decision: ${error.message}`, 'error');
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+function lastDecision() {
+  try { return JSON.parse(sessionStorage.getItem(UNDO_KEY)); } catch { return null; }
+}
+
+function armUndo() {
+  const last = lastDecision();
+  const button = d3.select('#undo');
+  clearInterval(undoTimer);
+  const tick = () => {
+    const left = last ? Math.ceil((new Date(last.until) - Date.now()) / 1000) : 0;
+    if (left <= 0) {
+      button.property('disabled', true).text('Undo ').append('kbd').text('u');
+      clearInterval(undoTimer);
+      return;
+    }
+    button.property('disabled', false).text(`Undo (${left} s) `).append('kbd').text('u');
+  };
+  tick();
+  undoTimer = setInterval(tick, 1000);
+}
+
+async function undo() {
+  const last = lastDecision();
+  if (!last || new Date(last.until) < Date.now()) { say('Nothing to undo: the undo window has passed.', 'error'); return; }
+  try {
+    const body = await postJson(`/api/cases/${last.caseId}/undo`);
+    sessionStorage.removeItem(UNDO_KEY);
+    armUndo();
+    if (last.caseId !== caseId) { window.location.assign(`/cases/${last.caseId}/`); return; }
+    say(`Decision undone; the case is ${STATUS_WORD[body.review_status].toLowerCase()} again.`, 'ok');
+    await Promise.all([loadCase(), loadCounts(), loadHistory()]);
+  } catch (error) {
+    say(`Could not undo: ${error.message}`, 'error');
+  }
+}
+
+async function nextCase() {
+  try {
+    const body = await postJson('/api/queue/next');
+    if (!body.case) { say(body.message, 'ok'); return; }
+    window.location.assign(`/cases/${body.case.transaction_id}/`);
+  } catch (error) { say(`Could not take the next case: ${error.message}`, 'error'); }
+}
+
+function visited() {
+  try { return JSON.parse(sessionStorage.getItem(HISTORY_KEY)) || []; } catch { return []; }
+}
+
+function previousCase() {
+  const trail = visited();
+  const here = trail.lastIndexOf(caseId);
+  const before = here > 0 ? trail[here - 1] : null;
+  if (!before) { say('This is the first case you opened in this session.', 'info'); return; }
+  sessionStorage.setItem(HISTORY_KEY, JSON.stringify(trail.slice(0, here)));
+  window.location.assign(`/cases/${before}/`);
+}
+
+function rememberVisit() {
+  const trail = visited().filter((id) => id !== caseId);
+  trail.push(caseId);
+  sessionStorage.setItem(HISTORY_KEY, JSON.stringify(trail.slice(-50)));
+}
+
+// ------------------------------------------------------------------ wiring
+
+d3.selectAll('.action-bar button[data-verdict]').on('click', function click() { decide(this.dataset.verdict); });
+d3.select('#undo').on('click', undo);
+d3.select('#next').on('click', nextCase);
+d3.select('#prev').on('click', previousCase);
+const toggleHelp = helpDialog();
+d3.select('#show-help').on('click', toggleHelp);
+onShortcut({
+  c: () => decide('clear'),
+  f: () => decide('flag'),
+  e: () => decide('escalate'),
+  u: undo,
+  n: nextCase,
+  j: nextCase,
+  p: previousCase,
+  k: previousCase,
+  m: () => document.getElementById('note').focus(),
+  q: () => window.location.assign('/queue/'),
+  '?': toggleHelp,
+});
+
+rememberVisit();
+armUndo();
+loadCase()
+  .then(claimIfFree)
+  .catch((error) => say(`Could not load the case: ${error.message}`, 'error'));
+loadHistory().catch((error) => d3.select('#timeline').text(`Could not load the history: ${error.message}`));
+loadNetwork().catch((error) => d3.select('#network-status').text(`Could not load linked accounts: ${error.message}`));
+loadCounts().catch(() => {});

@@ -1,0 +1,139 @@
+"""A reviewer works cases in headless Chromium: next case, reasons, history, network, keyboard, undo, conflict."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import DEMO_PASSWORD, event
+from tests.test_browser import ARGS, CHROMIUM, SCREENSHOTS, page  # noqa: F401  (the shared page fixture)
+from triage.models import Decision, Score, Transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _log_in(page, live_server, user, path="/queue/"):
+    page.goto(f"{live_server.url}{path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+
+
+def _ring(service):
+    """Accounts sharing one device and IP, one already known as fraud, with some history."""
+    batch = []
+    for i in range(4):
+        for j in range(3):
+            batch.append(event(
+                event_id=f"ring-{i}-{j}", account_id=f"ring-acct-{i}", amount=80.0 * (j + 1) + 400 * i,
+                timestamp=f"2026-11-{18 + j}T1{i}:00:00Z", device_id="dev-shared" if j == 2 else f"dev-{i}",
+                ip_address="198.51.100.7", payment_status="failed" if j == 1 else "success",
+            ))
+    results = service.post("/score", batch, format="json").json()["results"]
+    Transaction.objects.filter(account_id="ring-acct-1").update(is_fraud=True, label_source="import")
+    return results
+
+
+def _tier_count(page, tier):
+    text = page.locator(f"#queue-counts span[data-tier={tier}]").inner_text()
+    return int(re.sub(r"[^0-9]", "", text))
+
+
+def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_server, reviewer, service, champion):  # noqa: F811
+    _ring(service)
+    _log_in(page, live_server, reviewer)
+    expect(page.locator("#cases tbody tr").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    page.keyboard.press("n")
+    expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
+    case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    score = Score.objects.get(pk=case_id)
+    assert score.claimed_by == reviewer
+    top = Score.objects.filter(review_status="open").order_by("-expected_loss").first()
+    assert top.pk == case_id or top.tier != score.tier  # next case = highest tier first, then expected loss
+    expect(page.locator("#claim")).to_contain_text("Yours until")
+
+    # Why: a signed bar chart drawn with the explanation's reasons.
+    reasons = page.locator("#reasons-chart svg g.reason")
+    expect(reasons.first).to_be_visible()
+    first_reason = score.explanation["contributions"][0]["text"][:20]
+    expect(page.locator("#reasons-chart svg")).to_contain_text(first_reason)
+    # History timeline and linked accounts network, drawn with data.
+    expect(page.locator("#timeline svg g.event")).to_have_count(3)
+    expect(page.locator("#network-chart svg .node.account")).to_have_count(4)
+    expect(page.locator("#network-chart svg .node.state-fraud")).to_have_count(1)
+    expect(page.locator("#network-chart svg")).to_contain_text("device dev-shared")
+    page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+
+    tier = score.tier
+    before = _tier_count(page, tier)
+    page.keyboard.press("f")
+    expect(page.locator("#case-status")).to_have_text("Flagged as fraud")
+    expect(page.locator("#queue-counts span[data-tier=" + tier + "]")).not_to_contain_text(str(before))
+    assert _tier_count(page, tier) == before - 1
+    decision = Decision.objects.get(transaction_id=case_id)
+    assert decision.verdict == "flag" and decision.reviewer == reviewer
+    assert Transaction.objects.get(pk=case_id).is_fraud is True
+
+    page.keyboard.press("u")
+    expect(page.locator("#case-status")).to_have_text("Open")
+    expect(page.locator("#message")).to_contain_text("undone")
+    assert _tier_count(page, tier) == before
+    decision.refresh_from_db()
+    assert decision.undone_at is not None and Transaction.objects.get(pk=case_id).is_fraud is None
+    assert page.console_errors == []
+
+
+def test_second_reviewer_sees_the_case_taken_and_a_conflict_message(page, live_server, reviewer, second_reviewer, service, champion):  # noqa: F811
+    _ring(service)
+    _log_in(page, live_server, reviewer)
+    page.click("#next-case")
+    expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
+    case_url = page.url
+
+    other = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    _log_in(other, live_server, second_reviewer, path=case_url.replace(live_server.url, ""))
+    expect(other.locator("#claim")).to_contain_text(f"Taken by {reviewer.username}")
+    other.keyboard.press("c")
+    expect(other.locator("#message")).to_contain_text("Conflict")
+    expect(other.locator("#message")).to_contain_text(reviewer.username)
+    assert not Decision.objects.exists()
+    other.goto(f"{live_server.url}/queue/?tier={Score.objects.get(claimed_by=reviewer).tier}")
+    expect(other.locator("#cases tbody tr.taken")).to_contain_text(reviewer.username)
+    assert page.console_errors == []
+
+
+def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live_server, manager, reviewer, service, champion):  # noqa: F811
+    results = _ring(service)
+    tier = results[0]["tier"]
+    _log_in(page, live_server, manager, path=f"/queue/?tier={tier}")
+    rows = page.locator("#cases tbody tr")
+    expect(rows.first).to_be_visible()
+    count = rows.count()
+    rows.nth(0).locator("input.pick").check()
+    rows.nth(1).locator("input.pick").check()
+    expect(page.locator("#selected-count")).to_have_text("2 cases selected")
+    page.click("#bulk-flag")
+    expect(page.locator("#bulk-dialog")).to_be_visible()
+    expect(page.locator("#bulk-summary")).to_contain_text("2 cases")
+    page.fill("#bulk-note", "shared device ring")
+    page.click("#bulk-confirm")
+    expect(page.locator("#status")).to_contain_text("Flagged as fraud: 2 cases")
+    expect(rows).to_have_count(count - 2)
+    assert Decision.objects.filter(verdict="flag", note="shared device ring").count() == 2
+
+    page.goto(f"{live_server.url}/audit/")
+    table = page.locator("#audit-table tbody")
+    expect(table).to_contain_text("bulk_decision")
+    page.select_option("select[name=action]", "decision")
+    page.click("#audit-filters button[type=submit]")
+    expect(page.locator("#page-info")).to_contain_text("2 entries")
+    page.select_option("select[name=action]", "")
+    page.click("#audit-filters button[type=submit]")
+    expect(table).to_contain_text("login")
+    page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+    assert page.console_errors == []
