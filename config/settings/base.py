@@ -30,9 +30,11 @@ INSTALLED_APPS = [
     "scoring",
     "triage",
     "frontend",
+    "learning",
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -100,3 +102,4 @@ from config.settings.celery import *  # noqa: E402,F401,F403
 from config.settings.database import *  # noqa: E402,F401,F403
 from config.settings.fraud import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
+from config.settings.learning import *  # noqa: E402,F401,F403
