@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from learning.models import DriftAlert, DriftCheck, DriftReference
 from learning.psi import psi_against, reference_bins
-from scoring.features import batch_features
+from scoring.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
 from scoring.models import ModelVersion
 from scoring.registry import load_version
 from scoring.selectors import events_frame
@@ -29,6 +29,20 @@ log = logging.getLogger(__name__)
 # Enough rows for stable quantile bins; more only costs time.
 REFERENCE_MAX_ROWS = 200_000
 SCORE_KEY = "score"
+
+
+def mature_rows(timestamps: pd.Series, among: np.ndarray) -> np.ndarray:
+    """Rows of `among` late enough that every look-back window was full of history.
+
+    The first month of any event table has short histories (no previous event, few events in
+    30 days); comparing live traffic against that would report drift that is only warm-up.
+    Falls back to all of `among` when too few of its rows are mature.
+    """
+    times = to_epoch_ms(timestamps)
+    if not among.any():
+        return among
+    mature = among & (times >= times.min() + HISTORY_WINDOW_MS)
+    return mature if mature.sum() >= max(settings.DRIFT_MIN_ROWS, 0.2 * among.sum()) else among
 
 
 def drift_reference_store(*, version: ModelVersion, features: pd.DataFrame, source: str) -> DriftReference:
@@ -59,7 +73,8 @@ def drift_reference_for(version: ModelVersion) -> DriftReference:
     before = (frame["id"] <= last_id).to_numpy()
     if not before.any():  # nothing older: the whole store is the best reference there is
         before[:] = True
-    return drift_reference_store(version=version, features=features.loc[before], source="stored events")
+    rows = mature_rows(frame["timestamp"], among=before)
+    return drift_reference_store(version=version, features=features.loc[rows], source="stored events")
 
 
 def drift_check(*, now: datetime | None = None) -> DriftCheck | None:
@@ -85,6 +100,8 @@ def drift_check(*, now: datetime | None = None) -> DriftCheck | None:
     recent = pd.DataFrame.from_records([features for features, _ in rows])
     values: dict[str, float] = {}
     for name, bins in reference.bins["features"].items():
+        if name in settings.DRIFT_IGNORED_FEATURES:
+            continue
         column = recent[name] if name in recent else pd.Series(np.nan, index=recent.index)
         values[name] = round(psi_against(bins, pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")), 4)
     score_psi = round(psi_against(reference.bins[SCORE_KEY], np.array([p for _, p in rows])), 4)

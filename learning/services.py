@@ -17,7 +17,7 @@ from learning import selectors
 from learning.evaluation import PromotionRule, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from scoring import tiers
-from scoring.features import batch_features
+from scoring.features import batch_features, to_epoch_ms
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
 from scoring.services import model_version_promote, model_version_register
@@ -120,9 +120,9 @@ def _finish(run: TrainingRun, status: str, reason: str) -> None:
 def holdout_mask(frame: pd.DataFrame, fraction: float) -> np.ndarray:
     """The most recent `fraction` of labeled events, by event time."""
     labeled = frame["is_fraud"].notna().to_numpy()
-    times = frame["timestamp"].to_numpy()
-    cut = np.quantile(times[labeled].astype("int64"), 1 - fraction)
-    return labeled & (times.astype("int64") >= cut)
+    times = to_epoch_ms(frame["timestamp"])
+    cut = np.quantile(times[labeled], 1 - fraction)
+    return labeled & (times >= cut)
 
 
 def _retrain(run: TrainingRun) -> None:
@@ -166,10 +166,11 @@ def _retrain(run: TrainingRun) -> None:
             log.warning("champion %s cannot be evaluated: %s", run.champion.name, exc)
     run.champion_metrics = champion_metrics or {}
 
-    from learning.drift import drift_reference_store
+    from learning.drift import drift_reference_store, mature_rows
 
-    before_holdout = frame["timestamp"] < frame.loc[mask, "timestamp"].min()
-    drift_reference_store(version=challenger, features=features.loc[before_holdout], source="training")
+    before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
+    reference_rows = mature_rows(frame["timestamp"], among=before_holdout)
+    drift_reference_store(version=challenger, features=features.loc[reference_rows], source="training")
 
     rule = PromotionRule(
         min_ap_gain=settings.RETRAIN_MIN_AP_GAIN,

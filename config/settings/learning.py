@@ -27,6 +27,8 @@ DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0)
 DRIFT_CHECK_MINUTES = env_float("DRIFT_CHECK_MINUTES", 60.0)
 # Too few recent scores make PSI noise; below this the check waits.
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 500)
+# A window shorter than a week never has the reference's weekday mix: no PSI for these.
+DRIFT_IGNORED_FEATURES = env_list("DRIFT_IGNORED_FEATURES", ["day_of_week"])
 DRIFT_TRIGGERS_RETRAINING = env_bool("DRIFT_TRIGGERS_RETRAINING", True)
 # Optional: POST each new alert as JSON here, signed with HMAC-SHA256 of the body when a secret is set.
 DRIFT_WEBHOOK_URL = env_str("DRIFT_WEBHOOK_URL", "")
