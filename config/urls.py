@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import health
+from config import metrics
 from scoring import apis as scoring_apis
 from triage import apis as triage_apis
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("", include("learning.urls")),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
     path("", include("insights.urls")),

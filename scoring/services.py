@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from config import metrics
 from scoring import fallback, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
@@ -97,6 +98,7 @@ def _score_events_once(client: ApiClient, events: Sequence[dict[str, Any]]) -> l
             for txn, score in zip(txns, scores):
                 score.transaction = txn
             Score.objects.bulk_create(scores)
+            transaction.on_commit(lambda: metrics.observe_scores(s.tier for s in scores))
             pending = [s.transaction_id for s in scores if s.explanation_status == Score.ExplanationStatus.PENDING]
             if pending:
                 transaction.on_commit(lambda: enqueue_explanations(pending))

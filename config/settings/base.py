@@ -31,9 +31,11 @@ INSTALLED_APPS = [
     "triage",
     "frontend",
     "insights",
+    "learning",
 ]
 
 MIDDLEWARE = [
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -102,3 +104,4 @@ from config.settings.database import *  # noqa: E402,F401,F403
 from config.settings.fraud import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
 from config.settings.insights import *  # noqa: E402,F401,F403
+from config.settings.learning import *  # noqa: E402,F401,F403

@@ -36,4 +36,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.sweep_pending_explanations",
         "schedule": 60.0,
     },
+    # Retrain on a schedule (the learning loop judges whether the challenger is promoted).
+    "retrain-scheduled": {
+        "task": "learning.tasks.retrain_scheduled",
+        "schedule": env_float("RETRAIN_INTERVAL_HOURS", 24.0) * 3600,
+    },
+    # Retrain early once enough reviewer decisions arrived since the last run.
+    "retrain-if-enough-decisions": {
+        "task": "learning.tasks.retrain_if_enough_decisions",
+        "schedule": 600.0,
+    },
+    # Score newly stored events with a challenger in shadow mode, off the /score path.
+    "shadow-score": {
+        "task": "learning.tasks.shadow_score",
+        "schedule": 15.0,
+    },
+    # PSI of every feature and of the score, recent window against the champion's training data.
+    "drift-check": {
+        "task": "learning.tasks.drift_check",
+        "schedule": env_float("DRIFT_CHECK_MINUTES", 60.0) * 60,
+    },
 }

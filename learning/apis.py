@@ -1,0 +1,122 @@
+"""The managers' model API: versions, retraining, promotion, rollback, shadow mode, drift alerts."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsManager
+from learning import drift, selectors, services
+from learning import serializers as s
+from learning.models import DriftAlert, DriftCheck, TrainingRun
+from scoring.models import ModelVersion
+from scoring.registry import ModelUnavailable
+
+
+def _error(field: str, code: str, message: str, http_status: int) -> Response:
+    return Response({"errors": [{"field": field, "code": code, "message": message}]}, status=http_status)
+
+
+def _version_or_404(version_id: int) -> ModelVersion | Response:
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    return version or _error("version_id", "not_found", f"no model version {version_id}", status.HTTP_404_NOT_FOUND)
+
+
+class ModelsOverviewApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: s.ModelsOverviewSerializer}, summary="Model versions, training runs, drift")
+    def get(self, request):
+        return Response(s.ModelsOverviewSerializer(selectors.models_overview()).data)
+
+
+class RetrainApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={202: s.TrainingRunSerializer}, summary="Queue a retraining")
+    def post(self, request):
+        try:
+            run = services.training_run_request(trigger=TrainingRun.Trigger.MANUAL, actor=request.user)
+        except services.RetrainingBusy as exc:
+            return _error("body", "busy", str(exc), status.HTTP_409_CONFLICT)
+        run.refresh_from_db()
+        return Response(s.TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PromoteApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={200: s.ChampionSerializer}, summary="Make a version the champion")
+    def post(self, request, version_id: int):
+        version = _version_or_404(version_id)
+        if isinstance(version, Response):
+            return version
+        if version.status == ModelVersion.Status.CHAMPION:
+            return _error("version_id", "already_champion", f"{version.name} is already the champion", 409)
+        try:
+            services.model_promote(version=version, actor=request.user)
+        except ModelUnavailable as exc:
+            return _error("version_id", "unloadable", str(exc), status.HTTP_409_CONFLICT)
+        return Response(s.ChampionSerializer(version).data)
+
+
+class RollbackApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={200: s.ChampionSerializer}, summary="Roll back to the previous champion")
+    def post(self, request):
+        try:
+            version = services.model_rollback(actor=request.user)
+        except services.NoEarlierChampion as exc:
+            return _error("body", "no_previous_champion", str(exc), status.HTTP_409_CONFLICT)
+        except ModelUnavailable as exc:
+            return _error("body", "unloadable", str(exc), status.HTTP_409_CONFLICT)
+        return Response(s.ChampionSerializer(version).data)
+
+
+class ShadowApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=s.ShadowInputSerializer, responses={200: s.ModelVersionSerializer},
+                   summary="Start or stop shadow scoring with a challenger")
+    def post(self, request, version_id: int):
+        data = s.ShadowInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = _version_or_404(version_id)
+        if isinstance(version, Response):
+            return version
+        try:
+            services.shadow_set(version=version, active=data.validated_data["active"], actor=request.user)
+        except services.ShadowNotAllowed as exc:
+            return _error("version_id", "not_allowed", str(exc), status.HTTP_409_CONFLICT)
+        row = next(v for v in selectors.models_overview()["versions"] if v["id"] == version.pk)
+        return Response(s.ModelVersionSerializer(row).data)
+
+
+class DriftAlertsApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(parameters=[s.DriftAlertsQuerySerializer], responses={200: s.DriftAlertsSerializer},
+                   summary="Drift alerts (open by default) and the latest PSI check")
+    def get(self, request):
+        query = s.DriftAlertsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        alerts = DriftAlert.objects.select_related("model_version")
+        if query.validated_data["status"] == "open":
+            alerts = alerts.filter(acknowledged_at=None)
+        body = {"alerts": list(alerts[:100]), "latest_check": DriftCheck.objects.select_related("model_version").first()}
+        return Response(s.DriftAlertsSerializer(body).data)
+
+
+class DriftAlertAcknowledgeApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={200: s.DriftAlertSerializer}, summary="Acknowledge a drift alert")
+    def post(self, request, alert_id: int):
+        alert = DriftAlert.objects.select_related("model_version").filter(pk=alert_id).first()
+        if alert is None:
+            return _error("alert_id", "not_found", f"no drift alert {alert_id}", status.HTTP_404_NOT_FOUND)
+        if alert.acknowledged_at is None:
+            drift.drift_alert_acknowledge(alert=alert, actor=request.user)
+        return Response(s.DriftAlertSerializer(alert).data)

@@ -1,0 +1,196 @@
+"""Drift: reference distributions per model version, periodic PSI checks, alerts."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import urllib.request
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from learning.models import DriftAlert, DriftCheck, DriftReference
+from learning.psi import psi_against, reference_bins
+from scoring.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
+from scoring.models import ModelVersion
+from scoring.registry import load_version
+from scoring.selectors import events_frame
+from triage.models import Score, Transaction
+from triage.services import audit_record
+
+log = logging.getLogger(__name__)
+# Enough rows for stable quantile bins; more only costs time.
+REFERENCE_MAX_ROWS = 200_000
+SCORE_KEY = "score"
+
+
+def mature_rows(timestamps: pd.Series, among: np.ndarray) -> np.ndarray:
+    """Rows of `among` late enough that every look-back window was full of history.
+
+    The first month of any event table has short histories (no previous event, few events in
+    30 days); comparing live traffic against that would report drift that is only warm-up.
+    Falls back to all of `among` when too few of its rows are mature.
+    """
+    times = to_epoch_ms(timestamps)
+    if not among.any():
+        return among
+    mature = among & (times >= times.min() + HISTORY_WINDOW_MS)
+    return mature if mature.sum() >= max(settings.DRIFT_MIN_ROWS, 0.2 * among.sum()) else among
+
+
+def drift_reference_store(*, version: ModelVersion, features: pd.DataFrame, source: str) -> DriftReference:
+    """Bin each of the version's features, and its predicted probability, over `features`."""
+    model = load_version(version)
+    sample = features.tail(REFERENCE_MAX_ROWS)
+    matrix = sample[model.feature_names].to_numpy(dtype="float64")
+    bins = {
+        "features": {name: reference_bins(matrix[:, i]) for i, name in enumerate(model.feature_names)},
+        SCORE_KEY: reference_bins(model.predict(matrix)),
+    }
+    reference, _ = DriftReference.objects.update_or_create(
+        model_version=version, defaults={"bins": bins, "rows": len(sample), "source": source}
+    )
+    return reference
+
+
+def drift_reference_for(version: ModelVersion) -> DriftReference:
+    """The stored reference, or one built from the events stored before the version was made
+    (for versions trained outside the learning loop, e.g. by `manage.py train`)."""
+    existing = DriftReference.objects.filter(model_version=version).first()
+    if existing is not None:
+        return existing
+    frame = events_frame()
+    features = batch_features(frame)
+    # Ids grow with arrival, so "stored before the version was made" is an id cut.
+    last_id = Transaction.objects.filter(received_at__lte=version.created_at).aggregate(m=Max("id"))["m"] or 0
+    before = (frame["id"] <= last_id).to_numpy()
+    if not before.any():  # nothing older: the whole store is the best reference there is
+        before[:] = True
+    rows = mature_rows(frame["timestamp"], among=before)
+    return drift_reference_store(version=version, features=features.loc[rows], source="stored events")
+
+
+def drift_check(*, now: datetime | None = None) -> DriftCheck | None:
+    """Compare the champion's recent live scores with its reference; raise an alert on drift.
+
+    The recent window is the scores the champion made in the last DRIFT_WINDOW_HOURS, using
+    the feature vectors stored with them: what the model actually saw. Returns None when
+    there is no champion or too few recent scores to judge.
+    """
+    now = now or timezone.now()
+    champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+    if champion is None:
+        return None
+    window_start = now - timedelta(hours=settings.DRIFT_WINDOW_HOURS)
+    rows = list(
+        Score.objects.filter(model_version=champion, scored_at__gte=window_start, scored_at__lte=now).values_list(
+            "features", "probability"
+        )
+    )
+    if len(rows) < settings.DRIFT_MIN_ROWS:
+        return None
+    reference = drift_reference_for(champion)
+    recent = pd.DataFrame.from_records([features for features, _ in rows])
+    values: dict[str, float] = {}
+    for name, bins in reference.bins["features"].items():
+        if name in settings.DRIFT_IGNORED_FEATURES:
+            continue
+        column = recent[name] if name in recent else pd.Series(np.nan, index=recent.index)
+        values[name] = round(psi_against(bins, pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")), 4)
+    score_psi = round(psi_against(reference.bins[SCORE_KEY], np.array([p for _, p in rows])), 4)
+    threshold = settings.DRIFT_PSI_THRESHOLD
+    check = DriftCheck.objects.create(
+        model_version=champion, window_start=window_start, window_end=now, rows=len(rows), psi=values,
+        score_psi=score_psi, max_psi=max([score_psi, *values.values()]), threshold=threshold,
+    )
+    drifted = {name: value for name, value in values.items() if value > threshold}
+    if score_psi > threshold:
+        drifted[SCORE_KEY] = score_psi
+    if drifted:
+        drift_alert_raise(check=check, drifted=drifted)
+    return check
+
+
+def drift_alert_raise(*, check: DriftCheck, drifted: dict[str, float]) -> DriftAlert:
+    """Open an alert (audited, webhook, retraining) or refresh the one already open for this version."""
+    open_alert = DriftAlert.objects.filter(model_version=check.model_version, acknowledged_at=None).first()
+    if open_alert is not None:
+        open_alert.drifted, open_alert.max_psi, open_alert.check_run = drifted, max(drifted.values()), check
+        open_alert.save()
+        return open_alert
+    try:
+        with transaction.atomic():
+            alert = DriftAlert.objects.create(
+                model_version=check.model_version, check_run=check, drifted=drifted,
+                max_psi=max(drifted.values()), threshold=check.threshold,
+            )
+            audit_record(
+                actor=None, action="drift_alert", object_type="model_version",
+                object_id=str(check.model_version_id),
+                detail={"model": check.model_version.name, "drifted": drifted, "threshold": check.threshold},
+            )
+    except IntegrityError:  # another check opened it a moment ago
+        return DriftAlert.objects.get(model_version=check.model_version, acknowledged_at=None)
+    if settings.DRIFT_WEBHOOK_URL:
+        from learning.tasks import notify_drift_alert
+
+        transaction.on_commit(lambda: _quietly(notify_drift_alert.delay, alert.pk))
+    if settings.DRIFT_TRIGGERS_RETRAINING:
+        from learning.services import retrain_if_due
+
+        alert.retraining_requested = retrain_if_due(trigger="drift") is not None
+        alert.save(update_fields=["retraining_requested"])
+    return alert
+
+
+def _quietly(call, *args) -> None:
+    try:
+        call(*args)
+    except Exception as exc:  # broker down: the alert is stored and shown anyway
+        log.warning("could not queue the drift webhook: %s", exc)
+
+
+def drift_alert_payload(alert: DriftAlert) -> dict[str, Any]:
+    return {
+        "event": "drift_alert",
+        "alert_id": alert.pk,
+        "model_version": alert.model_version.name,
+        "drifted": alert.drifted,
+        "max_psi": alert.max_psi,
+        "threshold": alert.threshold,
+        "raised_at": alert.raised_at.isoformat(),
+    }
+
+
+def drift_alert_notify(*, alert_id: int) -> bool:
+    """POST the alert to DRIFT_WEBHOOK_URL; raises on network errors so the task retries."""
+    alert = DriftAlert.objects.select_related("model_version").filter(pk=alert_id).first()
+    if alert is None or not settings.DRIFT_WEBHOOK_URL:
+        return False
+    body = json.dumps(drift_alert_payload(alert), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json"}
+    if settings.DRIFT_WEBHOOK_SECRET:
+        digest = hmac.new(settings.DRIFT_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        headers["X-Fraud-Signature"] = f"sha256={digest}"
+    request = urllib.request.Request(settings.DRIFT_WEBHOOK_URL, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (URL is operator-configured)
+        return 200 <= response.status < 300
+
+
+def drift_alert_acknowledge(*, alert: DriftAlert, actor: Any) -> DriftAlert:
+    with transaction.atomic():
+        alert.acknowledged_by = actor
+        alert.acknowledged_at = timezone.now()
+        alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        audit_record(
+            actor=actor, action="drift_alert_acknowledged", object_type="drift_alert", object_id=str(alert.pk),
+            detail={"model": alert.model_version.name},
+        )
+    return alert

@@ -1,0 +1,130 @@
+"""What the learning loop remembers: training runs, shadow scores, drift references and alerts."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TrainingRun(models.Model):
+    """One retraining attempt: what started it, both models' holdout metrics, the verdict."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manager"
+        DECISIONS = "decisions", "New decisions"
+        DRIFT = "drift", "Drift alert"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PROMOTED = "promoted", "Promoted"
+        KEPT = "kept", "Kept as challenger"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    champion = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    challenger = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="training_runs"
+    )
+    labeled_rows = models.PositiveIntegerField(default=0)
+    decisions_used = models.PositiveIntegerField(default=0)
+    holdout = models.JSONField(default=dict, blank=True, help_text="Rows, fraud rows and period of the holdout")
+    champion_metrics = models.JSONField(default=dict, blank=True)
+    challenger_metrics = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            # One retraining at a time: a second request while one is queued or running fails here.
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status__in=["queued", "running"]), name="one_active_training_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.trigger}, {self.status})"
+
+
+class ShadowModel(models.Model):
+    """A challenger that scores live traffic beside the champion; its scores are stored, never returned."""
+
+    model_version = models.OneToOneField("scoring.ModelVersion", on_delete=models.CASCADE, related_name="shadow")
+    is_active = models.BooleanField(default=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # Scores are shadowed in transaction order; this is the last one done.
+    last_transaction_id = models.BigIntegerField(default=0)
+
+
+class ShadowScore(models.Model):
+    score = models.ForeignKey("triage.Score", on_delete=models.CASCADE, related_name="shadow_scores")
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.CASCADE, related_name="shadow_scores")
+    probability = models.FloatField()
+    risk_score = models.PositiveSmallIntegerField()
+    tier = models.CharField(max_length=6)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["score", "model_version"], name="one_shadow_score_per_version")]
+
+
+class DriftReference(models.Model):
+    """The binned training distribution of each feature and of the score, per model version."""
+
+    model_version = models.OneToOneField("scoring.ModelVersion", on_delete=models.CASCADE, related_name="drift_reference")
+    # {"features": {name: {"edges": [...], "shares": [...]}}, "score": {...}}
+    bins = models.JSONField()
+    rows = models.PositiveIntegerField()
+    source = models.CharField(max_length=20, help_text="training frame or stored events")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DriftCheck(models.Model):
+    """One comparison of a recent window against the reference."""
+
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.CASCADE, related_name="drift_checks")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    rows = models.PositiveIntegerField()
+    psi = models.JSONField(help_text="PSI per feature")
+    score_psi = models.FloatField(null=True)
+    max_psi = models.FloatField()
+    threshold = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class DriftAlert(models.Model):
+    """Raised when a check finds PSI above the threshold; open until a manager acknowledges it."""
+
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.CASCADE, related_name="drift_alerts")
+    check_run = models.ForeignKey(DriftCheck, on_delete=models.SET_NULL, null=True, related_name="alerts")
+    drifted = models.JSONField(help_text="{name: psi} of everything over the threshold; 'score' for the score")
+    max_psi = models.FloatField()
+    threshold = models.FloatField()
+    retraining_requested = models.BooleanField(default=False)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            # At most one open alert per model version: later checks update it.
+            models.UniqueConstraint(
+                fields=["model_version"], condition=models.Q(acknowledged_at__isnull=True), name="one_open_drift_alert"
+            )
+        ]

@@ -1,0 +1,126 @@
+"""Reads for the learning loop: the training set, shadow comparison, what the models page shows."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.utils import timezone
+
+from learning.evaluation import holdout_metrics
+from learning.models import DriftAlert, DriftCheck, ShadowModel, ShadowScore, TrainingRun
+from scoring.models import ModelVersion
+from scoring.selectors import events_frame
+from triage.models import Decision
+
+# What a reviewer's verdict says about the event; escalations say nothing yet.
+_VERDICT_LABEL = {Decision.Verdict.FLAG: 1.0, Decision.Verdict.CLEAR: 0.0}
+
+
+def latest_decision_labels(*, since: datetime | None = None) -> dict[int, float]:
+    """{transaction id: 1.0 fraud / 0.0 legitimate} from each event's latest flag or clear."""
+    rows = Decision.objects.filter(verdict__in=list(_VERDICT_LABEL)).order_by("transaction_id", "created_at", "id")
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    labels: dict[int, float] = {}
+    for transaction_id, verdict in rows.values_list("transaction_id", "verdict"):
+        labels[transaction_id] = _VERDICT_LABEL[verdict]  # later rows overwrite earlier ones
+    return labels
+
+
+def training_frame(*, now: datetime | None = None) -> tuple[pd.DataFrame, int]:
+    """Every stored event with the label known by `now`, and how many labels came from reviewers.
+
+    Imported labels count once their label time has passed; a reviewer's latest flag or clear
+    overrides the imported label, since the reviewer saw the case most recently.
+    """
+    now = now or timezone.now()
+    frame = events_frame()
+    known = frame["label_known_at"].isna() | (frame["label_known_at"] <= now)
+    frame.loc[~known, "is_fraud"] = np.nan
+    decisions = latest_decision_labels()
+    if decisions:
+        reviewed = frame["id"].map(decisions)
+        frame["is_fraud"] = reviewed.where(reviewed.notna(), frame["is_fraud"])
+    return frame, int(frame["id"].isin(list(decisions)).sum())
+
+
+def decisions_since_last_run() -> int:
+    """Reviewer flags and clears made since the last retraining started (all of them if none ran)."""
+    last = TrainingRun.objects.exclude(started_at=None).order_by("-started_at").first()
+    queryset = Decision.objects.filter(verdict__in=list(_VERDICT_LABEL))
+    if last is not None:
+        queryset = queryset.filter(created_at__gte=last.started_at)
+    return queryset.count()
+
+
+def shadow_comparison(*, version: ModelVersion) -> dict[str, Any]:
+    """The shadow model against the champion on the same live events.
+
+    Agreement by the champion's tier (share of events the shadow put in the same tier), and
+    average precision of both on the shadowed events whose label is known.
+    """
+    rows = list(
+        ShadowScore.objects.filter(model_version=version).values_list(
+            "tier", "probability", "score__tier", "score__probability", "score__transaction__is_fraud"
+        )
+    )
+    if not rows:
+        return {"events": 0, "agreement": {}, "labeled": {}}
+    frame = pd.DataFrame(rows, columns=["shadow_tier", "shadow_p", "champion_tier", "champion_p", "is_fraud"])
+    agreement = {}
+    for tier in ("high", "medium", "low"):
+        part = frame[frame["champion_tier"] == tier]
+        agreement[tier] = {
+            "events": int(len(part)),
+            "same_tier": float((part["shadow_tier"] == tier).mean()) if len(part) else None,
+        }
+    labeled = frame[frame["is_fraud"].notna()]
+    y = labeled["is_fraud"].astype(int).to_numpy()
+    return {
+        "events": int(len(frame)),
+        "agreement": agreement,
+        "overall_agreement": float((frame["shadow_tier"] == frame["champion_tier"]).mean()),
+        "labeled": {
+            "events": int(len(labeled)),
+            "champion": holdout_metrics(y, labeled["champion_p"].to_numpy()),
+            "shadow": holdout_metrics(y, labeled["shadow_p"].to_numpy()),
+        },
+    }
+
+
+def open_drift_alerts() -> list[DriftAlert]:
+    return list(DriftAlert.objects.filter(acknowledged_at=None).select_related("model_version"))
+
+
+def models_overview() -> dict[str, Any]:
+    """Everything the models page shows, in one read."""
+    shadows = {s.model_version_id: s for s in ShadowModel.objects.all()}
+    versions = []
+    for version in ModelVersion.objects.all()[:50]:
+        shadow = shadows.get(version.pk)
+        versions.append(
+            {
+                "id": version.pk,
+                "name": version.name,
+                "status": version.status,
+                "algorithm": version.algorithm,
+                "created_at": version.created_at,
+                "promoted_at": version.promoted_at,
+                "metrics": version.metrics.get("test", {}),
+                "shadow": bool(shadow and shadow.is_active),
+                "shadow_comparison": shadow_comparison(version=version) if shadow else None,
+            }
+        )
+    latest_check = DriftCheck.objects.select_related("model_version").first()
+    return {
+        "versions": versions,
+        "runs": list(TrainingRun.objects.select_related("champion", "challenger", "requested_by")[:20]),
+        "alerts": open_drift_alerts(),
+        "latest_check": latest_check,
+        "decisions_since_last_run": decisions_since_last_run(),
+        "can_roll_back": ModelVersion.objects.filter(
+            status=ModelVersion.Status.RETIRED, promoted_at__isnull=False
+        ).exists(),
+    }

@@ -1,0 +1,58 @@
+"""Celery tasks of the learning loop: thin wrappers that call a service and report a short status."""
+from __future__ import annotations
+
+from urllib.error import URLError
+
+from celery import shared_task
+from django.conf import settings
+
+from learning import drift, services
+from learning.models import TrainingRun
+
+
+@shared_task(soft_time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS, time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS + 60)
+def retrain(run_id: int) -> str:
+    """Run one queued retraining. Training outlasts the default task limits, so it has its own;
+    a run whose worker dies is marked abandoned after RETRAIN_STALE_MINUTES."""
+    run = services.training_run_execute(run_id=run_id)
+    if run is None:
+        return f"no training run {run_id}"
+    return f"training run {run_id}: {run.status}"
+
+
+@shared_task
+def retrain_scheduled() -> str:
+    run = services.retrain_if_due(trigger=TrainingRun.Trigger.SCHEDULE)
+    return f"queued training run {run.pk}" if run else "a retraining is already active"
+
+
+@shared_task
+def retrain_if_enough_decisions() -> str:
+    run = services.retrain_if_due(trigger=TrainingRun.Trigger.DECISIONS)
+    return f"queued training run {run.pk}" if run else "not enough new decisions, or a retraining is active"
+
+
+@shared_task
+def shadow_score() -> str:
+    """Score newly stored events with the challengers in shadow mode."""
+    return f"shadow-scored {services.shadow_score_pending()}"
+
+
+@shared_task
+def drift_check() -> str:
+    check = drift.drift_check()
+    if check is None:
+        return "no champion or too few recent scores"
+    return f"max PSI {check.max_psi:.3f} over {check.rows} scores"
+
+
+@shared_task(
+    autoretry_for=(URLError, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def notify_drift_alert(alert_id: int) -> str:
+    sent = drift.drift_alert_notify(alert_id=alert_id)
+    return "sent" if sent else "nothing to send"

@@ -1,0 +1,134 @@
+"""The generator's drift period raises a drift alert; the weeks before it do not."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from learning.drift import drift_check
+from learning.models import DriftAlert, DriftCheck, TrainingRun
+from learning.psi import psi, psi_against, reference_bins
+from scoring.features import batch_features
+from scoring.loaders import events_load
+from scoring.services import model_version_promote, model_version_register
+from scoring.training import TrainingConfig, train_model
+from tests.conftest import DEMO_PASSWORD
+from tests.worlds import drifting_world, score_all
+from triage.models import AuditEntry
+
+WINDOW_DAYS = 3
+
+
+def _windows(world: pd.DataFrame):
+    end = world["timestamp"].max()
+    drift_from = end - pd.Timedelta(days=WINDOW_DAYS)
+    control_from = drift_from - pd.Timedelta(days=WINDOW_DAYS)
+    return world[world["timestamp"] < control_from], world[
+        (world["timestamp"] >= control_from) & (world["timestamp"] < drift_from)
+    ], world[world["timestamp"] >= drift_from]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.received.append({"body": json.loads(body), "signature": self.headers.get("X-Fraud-Signature", "")})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook_receiver():
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/drift", _Receiver.received
+    server.shutdown()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
+    settings, api_client_and_key, service, manager, webhook_receiver
+):
+    url, received = webhook_receiver
+    settings.DRIFT_WEBHOOK_URL = url
+    settings.DRIFT_WEBHOOK_SECRET = "s3cret"
+    settings.RETRAIN_MAX_ROUNDS = 30
+    history, control, drifting = _windows(drifting_world())
+    events_load(frame=history, client=api_client_and_key[0])
+    frame = history.copy()
+    frame["is_fraud"] = frame["is_fraud"].astype("float64")
+    result = train_model(frame, TrainingConfig(capacity_per_day=20, max_rounds=60))
+    champion = model_version_promote(version=model_version_register(result=result), actor=None)
+
+    # Three days just before the drift period: live traffic like the history.
+    score_all(service, control)
+    calm = drift_check()
+    assert calm is not None and calm.rows == len(control)
+    assert calm.max_psi < settings.DRIFT_PSI_THRESHOLD, calm.psi
+    assert not DriftAlert.objects.exists()
+
+    # The drift period's three days, judged on their own.
+    control_end = timezone.now()
+    score_all(service, drifting)
+    settings.DRIFT_WINDOW_HOURS = (timezone.now() - control_end + timedelta(seconds=1)).total_seconds() / 3600
+    check = drift_check()
+    assert check.rows == len(drifting)
+    alert = DriftAlert.objects.get()
+    assert alert.model_version == champion and alert.check_run == check
+    assert alert.max_psi > settings.DRIFT_PSI_THRESHOLD
+    # The new pattern is far from home at odd hours: distance and travel speed move.
+    assert {"km_from_prev_event", "travel_speed_kmh"} & set(alert.drifted)
+    assert "day_of_week" not in check.psi
+    assert AuditEntry.objects.filter(action="drift_alert", object_id=str(champion.pk)).exists()
+    # Webhook delivered, signed; retraining started by the alert.
+    assert [r["body"]["alert_id"] for r in received] == [alert.pk]
+    assert received[0]["signature"].startswith("sha256=")
+    assert alert.retraining_requested
+    assert TrainingRun.objects.filter(trigger="drift").exists()
+
+    # A second check keeps the one open alert; the dashboard and its API show it.
+    drift_check()
+    assert DriftAlert.objects.count() == 1 and len(received) == 1
+    desk = Client()
+    assert desk.login(username=manager.username, password=DEMO_PASSWORD)
+    body = desk.get("/api/drift/alerts").json()
+    assert [a["id"] for a in body["alerts"]] == [alert.pk]
+    assert body["latest_check"]["max_psi"] == pytest.approx(DriftCheck.objects.first().max_psi)
+    assert desk.post(f"/api/drift/alerts/{alert.pk}/acknowledge").status_code == 200
+    assert desk.get("/api/drift/alerts").json()["alerts"] == []
+    assert AuditEntry.objects.filter(action="drift_alert_acknowledged").exists()
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift():
+    rng = np.random.default_rng(3)
+    reference = reference_bins(rng.normal(0, 1, 20_000))
+    assert psi_against(reference, rng.normal(0, 1, 5_000)) < 0.01
+    assert psi_against(reference, rng.normal(0.5, 1, 5_000)) > 0.2
+    # A feature that starts arriving empty drifts through its missing-value bin.
+    assert psi_against(reference, np.full(1000, np.nan)) > 1
+    assert psi([0.5, 0.5], [0.5, 0.5]) == 0
+
+
+def test_features_of_the_weeks_before_the_drift_period_stay_below_the_threshold():
+    """The same comparison on batch features, without the database: no false alarm."""
+    world = drifting_world().copy()
+    world["seq"] = np.arange(len(world))
+    features = batch_features(world)
+    history, control, _ = _windows(world)
+    reference = features.loc[history.index[history["timestamp"] >= history["timestamp"].min() + pd.Timedelta(days=30)]]
+    for name in features.columns.drop("day_of_week"):
+        value = psi_against(reference_bins(reference[name].to_numpy()), features.loc[control.index, name].to_numpy())
+        assert value < 0.2, (name, value)
