@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import ApiClient
 from scoring import fallback, tiers
 from scoring.bundle import save_bundle
+from scoring.entity_stats import entity_history_for
 from scoring.explain import explain_rows
 from scoring.features import online_features
 from scoring.models import ModelVersion
@@ -123,6 +124,7 @@ def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         account_ids=[e["account_id"] for e in events], since=min(times) - window, until=max(times)
     )
     next_seq = 1 << 62  # events of this request sort after everything stored
+    entities = entity_history_for(events)  # devices / IPs / merchants: bounded window queries
     rows = []
     for event in events:
         t: datetime = event["timestamp"]
@@ -130,7 +132,8 @@ def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         in_window = [r for r in account_rows if t - window <= r["timestamp"] <= t]
         earlier = [r for r in account_rows if r["timestamp"] <= t]
         previous = max(earlier, key=lambda r: (r["timestamp"], r["id"])) if earlier else older.get(event["account_id"])
-        rows.append(online_features(event, in_window, previous_event=previous))
+        rows.append(online_features(event, in_window, previous_event=previous, entities=entities.rows_for(event)))
+        entities.add(event)
         account_rows.append({**event, "id": next_seq})
         next_seq += 1
     return rows
