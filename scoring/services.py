@@ -278,6 +278,10 @@ def model_train(
     result = train_model(frame, config, progress=say)
     version = model_version_register(result=result)
     say(f"saved model {version.name} to {version.bundle_path}")
+    from scoring.report import write_report  # plotting libraries load only when training
+
+    report = write_report(Path(version.bundle_path) / "report", result=result, manifest=version.manifest)
+    say(f"wrote the model report to {report}")
     has_champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exists()
     if promote == "always" or (promote == "if-none" and not has_champion):
         model_version_promote(version=version, actor=None)
@@ -296,8 +300,12 @@ def model_version_register(*, result: TrainingResult, algorithm: str = "lightgbm
         "features": [{"name": n, "type": "float"} for n in result.feature_names],
         "label": "is_fraud: 1 = fraud (imported label or reviewer flag), 0 = legitimate",
         "thresholds": result.thresholds,
+        "calibration": result.calibration,
         "metrics": result.metrics,
         "training_data": {"fingerprint": result.fingerprint, "rows": result.rows, "periods": result.periods},
+        "tuning": result.tuning,
+        "global_importance": result.importance,
+        "timings_seconds": result.timings,
     }
     directory = save_bundle(Path(settings.MODEL_DIR) / name, result.booster, manifest)
     return ModelVersion.objects.create(
