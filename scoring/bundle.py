@@ -18,9 +18,11 @@ import lightgbm
 import numpy
 import sklearn
 
+from scoring.calibration import calibrated_probability, check_calibration
 from scoring.features import FEATURE_NAMES
 
-FORMAT_VERSION = 1
+# 2: the manifest carries the probability calibration (Platt slope and intercept).
+FORMAT_VERSION = 2
 MODEL_FILE = "model.txt"
 MANIFEST_FILE = "manifest.json"
 
@@ -50,6 +52,10 @@ class Bundle:
     @property
     def feature_names(self) -> list[str]:
         return [f["name"] for f in self.manifest["features"]]
+
+    def predict(self, matrix) -> numpy.ndarray:
+        """Calibrated fraud probabilities for rows of features in `feature_names` order."""
+        return calibrated_probability(self.manifest["calibration"], self.booster.predict(matrix, raw_score=True))
 
 
 def library_versions() -> dict[str, str]:
@@ -133,3 +139,6 @@ def check_manifest(manifest: dict[str, Any]) -> None:
     thresholds = manifest.get("thresholds", {})
     if not {"medium", "high"} <= set(thresholds):
         raise BundleCorrupt("manifest has no tier thresholds")
+    problem = check_calibration(manifest.get("calibration"))
+    if problem:
+        raise BundleCorrupt(problem)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -35,6 +36,14 @@ HISTORY_WINDOW_MS = WINDOW_30D
 NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
 EARTH_RADIUS_KM = 6371.0088
 FAILED_STATUSES = ("failed", "declined")
+WEEKEND_DAYS = (5, 6)
+# Entities (device, IP, merchant) are looked at over this window; an event's own entity
+# rows older than this are never fetched, so live cost stays bounded.
+ENTITY_WINDOW_MS = WINDOW_30D
+# When a dataset gives a label but not when it became known, assume it took this long.
+DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
+# A label is never usable at the instant of its own event (no feature sees its own label).
+MIN_LABEL_DELAY_MS = 1
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,30 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("day_of_week", (), "on {value_weekday}"),
     FeatureSpec("is_night", (), "{value_yesno} at night (00:00–05:59 UTC)"),
     FeatureSpec("account_age_days", ("account_created_at",), "account is {value:,.1f} days old"),
+    # Spending over shorter windows.
+    FeatureSpec("amount_to_mean_24h", ("amount",), "amount is {value:,.1f}× the account's average of the last 24 hours"),
+    FeatureSpec("amount_to_mean_7d", ("amount",), "amount is {value:,.1f}× the account's 7-day average"),
+    FeatureSpec("amount_zscore_7d", ("amount",), "amount is {value:+.1f} standard deviations from the account's 7-day normal"),
+    FeatureSpec("hours_since_failed_payment", ("payment_status",), "{value:,.1f} hours since the account's last failed payment"),
+    # Devices and networks.
+    FeatureSpec("distinct_devices_30d", ("device_id",), "{value:.0f} devices used by this account in the last 30 days"),
+    FeatureSpec("distinct_ips_30d", ("ip_address",), "{value:.0f} IP addresses used by this account in the last 30 days"),
+    FeatureSpec("accounts_on_device_30d", ("device_id",), "{value:.0f} other accounts used this device in the last 30 days"),
+    FeatureSpec("accounts_on_ip_30d", ("ip_address",), "{value:.0f} other accounts used this IP address in the last 30 days"),
+    # Geography.
+    FeatureSpec("distinct_countries_30d", ("country",), "{value:.0f} countries seen on this account in the last 30 days"),
+    FeatureSpec("km_from_usual_location_30d", ("latitude", "longitude"), "{value:,.0f} km from where this account usually is (30-day average location)"),
+    # Sessions.
+    FeatureSpec("session_to_mean_30d", ("session_duration",), "session is {value:,.1f}× the account's usual length"),
+    FeatureSpec("logins_24h", ("event_type",), "{value:.0f} logins from this account in the last 24 hours"),
+    FeatureSpec("logins_24h_to_daily_mean_30d", ("event_type",), "{value:,.1f}× the account's usual number of logins per day"),
+    # Time.
+    FeatureSpec("is_weekend", (), "{value_yesno} weekend day"),
+    # Entities and rings: fraud rates use only labels known before the event.
+    FeatureSpec("device_fraud_rate_30d", ("device_id", "is_fraud"), "{value_pct} of this device's events with a known label in the last 30 days were fraud"),
+    FeatureSpec("ip_fraud_rate_30d", ("ip_address", "is_fraud"), "{value_pct} of this IP address's events with a known label in the last 30 days were fraud"),
+    FeatureSpec("merchant_fraud_rate_30d", ("merchant_id", "is_fraud"), "{value_pct} of this merchant's events with a known label in the last 30 days were fraud"),
+    FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "group of {value:.0f} accounts linked by this device or IP address in the last 30 days"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}
@@ -79,6 +112,7 @@ def describe_feature(name: str, value: float | None) -> str:
         value=value,
         value_yesno="a" if value >= 0.5 else "not a",
         value_weekday=_WEEKDAYS[int(value) % 7],
+        value_pct=f"{value:.0%}",
     ).replace("not a at night", "not at night").replace("a at night", "at night")
 
 
@@ -210,10 +244,198 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
     else:
         result["account_age_days"] = np.full(n, np.nan)
 
+    # Shorter spending windows and the account's last failed payment.
+    for label, width in (("24h", WINDOW_24H), ("7d", WINDOW_7D)):
+        n_w = window_sum(has_amount.astype("float64"), width)
+        s_w = window_sum(amount0, width)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_w = np.where(n_w > 0, s_w / np.maximum(n_w, 1), np.nan)
+            result[f"amount_to_mean_{label}"] = np.where(has_amount & (mean_w > 0), amount / mean_w, np.nan)
+            if label == "7d":
+                ss_w = window_sum(amount0 * amount0, width)
+                std_w = np.sqrt(np.where(n_w > 1, np.maximum(ss_w / np.maximum(n_w, 1) - mean_w * mean_w, 0.0), np.nan))
+                result["amount_zscore_7d"] = np.where(has_amount & (std_w > 1e-9), (amount - mean_w) / std_w, np.nan)
+    last_failed = np.maximum.accumulate(np.where(failed > 0, position, -1))
+    last_failed_before = np.r_[-1, last_failed[:-1]]
+    usable = (last_failed_before >= first_of_group) & (last_failed_before >= window_start(WINDOW_30D))
+    failed_ts = ts[np.maximum(last_failed_before, 0)]
+    result["hours_since_failed_payment"] = np.where(usable, (ts - failed_ts) / MS_PER_HOUR, np.nan)
+
+    # Sessions and logins against the account's normal.
+    session = _float(events, "session_duration")[order]
+    has_session = ~np.isnan(session)
+    n_sess = window_sum(has_session.astype("float64"), WINDOW_30D)
+    s_sess = window_sum(np.where(has_session, session, 0.0), WINDOW_30D)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_sess = np.where(n_sess > 0, s_sess / np.maximum(n_sess, 1), np.nan)
+        result["session_to_mean_30d"] = np.where(has_session & (mean_sess > 0), session / mean_sess, np.nan)
+    is_login = (_text(events, "event_type")[order] == "login").astype("float64")
+    logins_24h = window_sum(is_login, WINDOW_24H)
+    logins_30d = window_sum(is_login, WINDOW_30D)
+    result["logins_24h"] = logins_24h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result["logins_24h_to_daily_mean_30d"] = np.where(logins_30d > 0, logins_24h / (logins_30d / 30.0), np.nan)
+
+    # Where the account usually is: the mean position of its located events in 30 days.
+    located = ~np.isnan(lat) & ~np.isnan(lon)
+    n_loc = window_sum(located.astype("float64"), WINDOW_30D)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        usual_lat = np.where(n_loc > 0, window_sum(np.where(located, lat, 0.0), WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
+        usual_lon = np.where(n_loc > 0, window_sum(np.where(located, lon, 0.0), WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
+    result["km_from_usual_location_30d"] = haversine_km(usual_lat, usual_lon, lat, lon)
+    result["is_weekend"] = np.isin(result["day_of_week"], WEEKEND_DAYS).astype("float64")
+
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
+    # Features over other groupings (devices, IPs, merchants) come back in input order.
+    result_in_input_order = {name: np.asarray(values, dtype="float64")[inverse] for name, values in result.items()}
+    result_in_input_order.update(_linked_entity_features(events, t, seq))
     for name in FEATURE_NAMES:
-        out[name] = np.asarray(result[name], dtype="float64")[inverse]
+        out[name] = result_in_input_order[name]
+    return out
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes for text values; -1 for empty ones."""
+    codes = pd.factorize(values)[0].astype(np.int64)
+    codes[values == ""] = -1
+    return codes
+
+
+def _distinct_in_window(
+    group: np.ndarray, ts: np.ndarray, seq: np.ndarray, item: np.ndarray, width_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct items among a row's earlier rows of the same group within `width_ms`.
+
+    For each row (input order) returns the number of distinct non-missing items (codes
+    >= 0) among rows of its group that precede it in (timestamp, seq) order with
+    timestamp >= t - width, and whether its own item is among them. Rows whose group
+    is missing (-1) get NaN and False.
+
+    Vectorised: distinct = rows in the window - repeats in the window, where a repeat is a
+    row whose previous occurrence of the same item is also in the window. A row j repeats
+    for every later row i whose window starts at or before j's previous occurrence; window
+    starts never decrease in sorted order, so those i form one interval, counted with a
+    difference array.
+    """
+    n = len(group)
+    distinct = np.full(n, np.nan)
+    seen = np.zeros(n, dtype=bool)
+    valid = group >= 0
+    if not valid.any():
+        return distinct, seen
+    idx = np.flatnonzero(valid)
+    g, t, s, x = group[idx], ts[idx], seq[idx], item[idx]
+    m = len(idx)
+    order = np.lexsort((s, t, g))
+    g, t, s, x = g[order], t[order], s[order], x[order]
+    span = int(t.max() - t.min()) + width_ms + 1
+    key = g * span + (t - t.min())
+    start = np.searchsorted(key, key - width_ms, side="left")
+    present = x >= 0
+    prefix = np.r_[0, np.cumsum(present)]
+    in_window = prefix[np.arange(m)] - prefix[start]
+
+    by_item = np.lexsort((s, t, x, g))
+    prev = np.full(m, -1, dtype=np.int64)
+    same = (g[by_item][1:] == g[by_item][:-1]) & (x[by_item][1:] == x[by_item][:-1]) & present[by_item][1:]
+    prev[by_item[1:][same]] = by_item[:-1][same]
+    repeat = np.flatnonzero(prev >= 0)
+    until = np.searchsorted(start, prev[repeat], side="right")
+    diff = np.zeros(m + 1, dtype=np.int64)
+    lo, hi = repeat + 1, np.maximum(until, repeat + 1)
+    np.add.at(diff, lo, 1)
+    np.add.at(diff, hi, -1)
+    repeats_in_window = np.cumsum(diff)[:m]
+
+    back = idx[order]
+    distinct[back] = (in_window - repeats_in_window).astype("float64")
+    seen[back] = present & (prev >= start) & (prev >= 0)
+    return distinct, seen
+
+
+def _known_label_counts(
+    entity: np.ndarray, ts: np.ndarray, label: np.ndarray, known_ms: np.ndarray, width_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: labels of the entity's events in [t - width, t] known by t, and how many were fraud.
+
+    An event j's label is usable at time τ when known_j <= τ <= t_j + width, an interval
+    per labeled event; the count at τ is (#starts <= τ) - (#ends < τ) within the entity,
+    two searchsorted calls on sorted keys. Rows without the entity get NaN.
+    """
+    n = len(entity)
+    known_count = np.full(n, np.nan)
+    fraud_count = np.full(n, np.nan)
+    has_entity = entity >= 0
+    if not has_entity.any():
+        return known_count, fraud_count
+    labeled = has_entity & ~np.isnan(label)
+    end = ts + width_ms
+    usable = labeled & (known_ms <= end)
+    base = int(ts.min())
+    span = int(end.max() - base) + 1
+
+    def count_at(mask: np.ndarray) -> np.ndarray:
+        starts = np.sort(entity[mask] * span + (known_ms[mask] - base))
+        ends = np.sort(entity[mask] * span + (end[mask] - base))
+        q = entity[has_entity] * span + (ts[has_entity] - base)
+        return (np.searchsorted(starts, q, side="right") - np.searchsorted(ends, q, side="left")).astype("float64")
+
+    known_count[has_entity] = count_at(usable)
+    fraud_count[has_entity] = count_at(usable & (label > 0.5))
+    return known_count, fraud_count
+
+
+def label_known_ms(events: pd.DataFrame, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (1/0/NaN) and when each became known, in ms; a missing time means the default delay."""
+    label = _float(events, "is_fraud")
+    if "label_known_at" in events.columns:
+        known = pd.to_datetime(events["label_known_at"], utc=True)
+        missing = known.isna().to_numpy()
+        known_ms = to_epoch_ms(known.fillna(pd.Timestamp(0, tz="UTC")))
+        known_ms = np.where(missing, t + DEFAULT_LABEL_DELAY_MS, known_ms)
+    else:
+        known_ms = t + DEFAULT_LABEL_DELAY_MS
+    return label, np.maximum(known_ms, t + MIN_LABEL_DELAY_MS)
+
+
+def _linked_entity_features(events: pd.DataFrame, t: np.ndarray, seq: np.ndarray) -> dict[str, np.ndarray]:
+    """Devices, IPs, countries per account; accounts per device / IP; entity fraud rates; rings."""
+    account = _codes(_text(events, "account_id"))
+    device, ip = _codes(_text(events, "device_id")), _codes(_text(events, "ip_address"))
+    country = _codes(_text(events, "country"))
+    merchant = _codes(_text(events, "merchant_id"))
+    has = {"device": device >= 0, "ip": ip >= 0}
+    out: dict[str, np.ndarray] = {}
+
+    for name, item, present_in_data in (
+        ("distinct_devices_30d", device, has["device"].any()),
+        ("distinct_ips_30d", ip, has["ip"].any()),
+        ("distinct_countries_30d", country, (country >= 0).any()),
+    ):
+        before, seen = _distinct_in_window(account, t, seq, item, WINDOW_30D)
+        # This event's own device / IP / country counts too, when it is a new one.
+        value = before + ((item >= 0) & ~seen)
+        out[name] = value if present_in_data else np.full(len(t), np.nan)
+
+    others: dict[str, np.ndarray] = {}
+    for kind, entity in (("device", device), ("ip", ip)):
+        before, seen = _distinct_in_window(entity, t, seq, account, ENTITY_WINDOW_MS)
+        others[kind] = before - seen  # the account itself is not "another" account
+        out[f"accounts_on_{kind}_30d"] = others[kind]
+    pair = np.full(len(t), -1, dtype=np.int64)
+    both_present = has["device"] & has["ip"]
+    pair[both_present] = pd.factorize(device[both_present] * (int(ip.max()) + 1) + ip[both_present])[0]
+    before, seen = _distinct_in_window(pair, t, seq, account, ENTITY_WINDOW_MS)
+    both = np.nan_to_num(before - seen)
+    ring = 1 + np.nan_to_num(others["device"]) + np.nan_to_num(others["ip"]) - both
+    out["ring_size_30d"] = np.where(has["device"] | has["ip"], ring, np.nan)
+
+    label, known_ms = label_known_ms(events, t)
+    for kind, entity in (("device", device), ("ip", ip), ("merchant", merchant)):
+        known, fraud = _known_label_counts(entity, t, label, known_ms, ENTITY_WINDOW_MS)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{kind}_fraud_rate_30d"] = np.where(known > 0, fraud / np.maximum(known, 1), np.nan)
     return out
 
 
@@ -248,26 +470,52 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
 # --------------------------------------------------------------------------- online path
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def epoch_ms(value: Any) -> int:
     """One timestamp (datetime with zone, or pandas Timestamp) to int milliseconds since the epoch."""
+    if type(value) is datetime and value.tzinfo is not None:
+        return (value - _EPOCH) // _ONE_MS  # exact integer arithmetic, no float rounding
+    if isinstance(value, pd.Timestamp) and value.tzinfo is not None:
+        return value.value // 1_000_000
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
     return int(stamp.value // 1_000_000)
 
 
+@dataclass(frozen=True)
+class EntityRows:
+    """Earlier events that share this event's device, IP address or merchant.
+
+    Each list holds the stored events (mappings with account_id, timestamp, device_id,
+    ip_address, is_fraud, label_known_at) with that entity and timestamp in
+    [t - ENTITY_WINDOW, t], stored before this event. `merchant` may hold only the
+    labeled ones: unlabeled merchant events do not change any feature.
+    """
+
+    device: Sequence[Mapping[str, Any]] = ()
+    ip: Sequence[Mapping[str, Any]] = ()
+    merchant: Sequence[Mapping[str, Any]] = ()
+
+
 def online_features(
     event: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]],
     previous_event: Mapping[str, Any] | None = None,
+    entities: EntityRows | None = None,
 ) -> dict[str, float]:
     """Features for one event from its account's recent history.
 
     `history` holds the account's stored events with timestamp in [t - 30 days, t], in
     ingestion order, each a mapping with the contract fields. `previous_event` is the
     account's latest earlier event (it may be older than 30 days); when omitted the last
-    history row is used. Cost grows with the account's recent activity, never with the
-    size of the whole table.
+    history row is used. `entities` holds the recent events of its device, IP and
+    merchant; without it the device, IP, merchant and ring features are NaN. Cost grows
+    with the recent activity of the account and its entities, never with the size of
+    the whole table.
     """
     t = epoch_ms(event["timestamp"])
     hist_t = [epoch_ms(row["timestamp"]) for row in history]
@@ -328,7 +576,106 @@ def online_features(
     values["is_night"] = 1.0 if when.hour in NIGHT_HOURS else 0.0
     created = event.get("account_created_at")
     values["account_age_days"] = (t - epoch_ms(created)) / MS_PER_DAY if created not in (None, "") else math.nan
+
+    # Shorter spending windows and the last failed payment.
+    for label, width in (("24h", WINDOW_24H), ("7d", WINDOW_7D)):
+        recent = [a for a, x in ((_as_float(row.get("amount")), x) for row, x in zip(history, hist_t)) if x >= t - width and not math.isnan(a)]
+        mean_w = math.fsum(recent) / len(recent) if recent else math.nan
+        values[f"amount_to_mean_{label}"] = amount / mean_w if has_amount and recent and mean_w > 0 else math.nan
+        if label == "7d":
+            if len(recent) > 1:
+                std_w = math.sqrt(max(math.fsum(a * a for a in recent) / len(recent) - mean_w * mean_w, 0.0))
+            else:
+                std_w = math.nan
+            values["amount_zscore_7d"] = (amount - mean_w) / std_w if has_amount and not math.isnan(std_w) and std_w > 1e-9 else math.nan
+    failed_times = [x for f, x in zip(failed, hist_t) if f]
+    values["hours_since_failed_payment"] = (t - failed_times[-1]) / MS_PER_HOUR if failed_times else math.nan
+
+    # Sessions and logins against the account's normal.
+    sessions = [v for v in (_as_float(row.get("session_duration")) for row in history) if not math.isnan(v)]
+    session = values["session_duration"]
+    mean_sess = math.fsum(sessions) / len(sessions) if sessions else math.nan
+    values["session_to_mean_30d"] = session / mean_sess if not math.isnan(session) and sessions and mean_sess > 0 else math.nan
+    logins = [x for row, x in zip(history, hist_t) if row.get("event_type") == "login"]
+    values["logins_24h"] = float(sum(1 for x in logins if x >= t - WINDOW_24H))
+    values["logins_24h_to_daily_mean_30d"] = values["logins_24h"] / (len(logins) / 30.0) if logins else math.nan
+
+    located = [
+        (lat, lon)
+        for lat, lon in ((_as_float(row.get("latitude")), _as_float(row.get("longitude"))) for row in history)
+        if not math.isnan(lat) and not math.isnan(lon)
+    ]
+    if located:
+        usual_lat = math.fsum(p[0] for p in located) / len(located)
+        usual_lon = math.fsum(p[1] for p in located) / len(located)
+    else:
+        usual_lat = usual_lon = math.nan
+    values["km_from_usual_location_30d"] = float(
+        haversine_km(
+            np.float64(usual_lat), np.float64(usual_lon),
+            np.float64(_as_float(event.get("latitude"))), np.float64(_as_float(event.get("longitude"))),
+        )
+    )
+    values["is_weekend"] = 1.0 if when.dayofweek in WEEKEND_DAYS else 0.0
+    for name, field in (("distinct_devices_30d", "device_id"), ("distinct_ips_30d", "ip_address"), ("distinct_countries_30d", "country")):
+        seen = {_text_of(row.get(field)) for row in history} | {_text_of(event.get(field))}
+        values[name] = float(len(seen - {""}))
+    values.update(_online_entity_features(event, t, entities))
     return {name: values[name] for name in FEATURE_NAMES}
+
+
+def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRows | None) -> dict[str, float]:
+    names = ("accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d",
+             "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d")
+    if entities is None:
+        return dict.fromkeys(names, math.nan)
+    account = _text_of(event.get("account_id"))
+    device, ip = _text_of(event.get("device_id")), _text_of(event.get("ip_address"))
+    values: dict[str, float] = {}
+    others: dict[str, set[str]] = {}
+    for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip)):
+        if value:
+            others[kind] = {_text_of(r.get("account_id")) for r in rows} - {account}
+            values[f"accounts_on_{kind}_30d"] = float(len(others[kind]))
+        else:
+            others[kind] = set()
+            values[f"accounts_on_{kind}_30d"] = math.nan
+    # One hop through this device or IP; accounts seen on both but never on the pair
+    # together are counted twice (a cheap, bounded stand-in for the connected group).
+    both = {_text_of(r.get("account_id")) for r in entities.device if _text_of(r.get("ip_address")) == ip} - {account}
+    linked = len(others["device"]) + len(others["ip"]) - (len(both) if device and ip else 0)
+    values["ring_size_30d"] = float(1 + linked) if device or ip else math.nan
+
+    for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip),
+                              ("merchant", _text_of(event.get("merchant_id")), entities.merchant)):
+        known = fraud = 0
+        for row in rows:
+            label = row.get("is_fraud")
+            if label is None or (isinstance(label, float) and math.isnan(label)):
+                continue
+            row_t = epoch_ms(row["timestamp"])
+            if row_t < t - ENTITY_WINDOW_MS or row_known_ms(row, row_t) > t:
+                continue
+            known += 1
+            fraud += bool(label)
+        values[f"{kind}_fraud_rate_30d"] = fraud / known if value and known else math.nan
+    return values
+
+
+def row_known_ms(row: Mapping[str, Any], row_t: int) -> int:
+    """When a stored event's label became known, in ms (default delay when not recorded)."""
+    known = row.get("label_known_at")
+    if known is None or known is pd.NaT or (isinstance(known, float) and math.isnan(known)):
+        known_ms = row_t + DEFAULT_LABEL_DELAY_MS
+    else:
+        known_ms = epoch_ms(known)
+    return max(known_ms, row_t + MIN_LABEL_DELAY_MS)
+
+
+def _text_of(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _online_is_new(event: Mapping[str, Any], history: Iterable[Mapping[str, Any]], field: str) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 from django.conf import settings
 
 from scoring.bundle import BundleError, load_bundle
+from scoring.calibration import calibrated_probability
 from scoring.models import ModelVersion
 
 
@@ -30,7 +31,8 @@ class LoadedModel:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix)
+        """Calibrated probabilities: the raw log-odds through the manifest's calibration."""
+        return calibrated_probability(self.manifest.get("calibration"), self.booster.predict(matrix, raw_score=True))
 
     def explainer(self):
         # Building a TreeExplainer walks every tree; do it once per loaded model.

@@ -14,6 +14,7 @@ from triage.models import Transaction
 HISTORY_FIELDS = (
     "id", "account_id", "timestamp", "amount", "payment_status", "device_id", "ip_address",
     "latitude", "longitude", "session_duration", "merchant_id", "account_created_at",
+    "country", "event_type",
 )
 FRAME_COLUMNS = (
     "id", "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",

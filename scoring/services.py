@@ -18,6 +18,7 @@ from accounts.models import ApiClient
 from config import metrics
 from scoring import fallback, tiers
 from scoring.bundle import save_bundle
+from scoring.entity_stats import entity_history_for
 from scoring.explain import explain_rows
 from scoring.features import online_features
 from scoring.models import ModelVersion
@@ -125,6 +126,7 @@ def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         account_ids=[e["account_id"] for e in events], since=min(times) - window, until=max(times)
     )
     next_seq = 1 << 62  # events of this request sort after everything stored
+    entities = entity_history_for(events)  # devices / IPs / merchants: bounded window queries
     rows = []
     for event in events:
         t: datetime = event["timestamp"]
@@ -132,7 +134,8 @@ def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         in_window = [r for r in account_rows if t - window <= r["timestamp"] <= t]
         earlier = [r for r in account_rows if r["timestamp"] <= t]
         previous = max(earlier, key=lambda r: (r["timestamp"], r["id"])) if earlier else older.get(event["account_id"])
-        rows.append(online_features(event, in_window, previous_event=previous))
+        rows.append(online_features(event, in_window, previous_event=previous, entities=entities.rows_for(event)))
+        entities.add(event)
         account_rows.append({**event, "id": next_seq})
         next_seq += 1
     return rows
@@ -277,6 +280,10 @@ def model_train(
     result = train_model(frame, config, progress=say)
     version = model_version_register(result=result)
     say(f"saved model {version.name} to {version.bundle_path}")
+    from scoring.report import write_report  # plotting libraries load only when training
+
+    report = write_report(Path(version.bundle_path) / "report", result=result, manifest=version.manifest)
+    say(f"wrote the model report to {report}")
     has_champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exists()
     if promote == "always" or (promote == "if-none" and not has_champion):
         model_version_promote(version=version, actor=None)
@@ -295,8 +302,12 @@ def model_version_register(*, result: TrainingResult, algorithm: str = "lightgbm
         "features": [{"name": n, "type": "float"} for n in result.feature_names],
         "label": "is_fraud: 1 = fraud (imported label or reviewer flag), 0 = legitimate",
         "thresholds": result.thresholds,
+        "calibration": result.calibration,
         "metrics": result.metrics,
         "training_data": {"fingerprint": result.fingerprint, "rows": result.rows, "periods": result.periods},
+        "tuning": result.tuning,
+        "global_importance": result.importance,
+        "timings_seconds": result.timings,
     }
     directory = save_bundle(Path(settings.MODEL_DIR) / name, result.booster, manifest)
     return ModelVersion.objects.create(

@@ -14,6 +14,7 @@ def _save(tmp_path, **manifest_changes):
     manifest = {
         "features": [{"name": n, "type": "float"} for n in result.feature_names],
         "thresholds": result.thresholds,
+        "calibration": result.calibration,
         **manifest_changes,
     }
     return save_bundle(tmp_path / "m1", result.booster, manifest)

@@ -1,29 +1,47 @@
 """Point-in-time features: batch and online paths agree; no feature sees the future."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from scoring.features import FEATURE_NAMES, batch_features, online_features
+from scoring.features import FEATURE_NAMES, EntityRows, batch_features, online_features
 from scoring.generator import WorldConfig, generate_world
 from tests.conftest import small_world
 
 
 def _replay_online(frame: pd.DataFrame) -> pd.DataFrame:
-    """Feed events one at a time, in ingestion order, as the live scorer would."""
+    """Feed events one at a time, in ingestion order, as the live scorer would: each sees
+    the stored events of its account, device, IP and merchant within the window."""
     window = timedelta(days=30)
-    per_account: dict[str, list[dict]] = defaultdict(list)
+    stored: dict[tuple[str, str], deque] = defaultdict(deque)
     rows = []
+    previous_of: dict[str, dict] = {}
+    assert frame["timestamp"].is_monotonic_increasing  # lets the replay drop rows older than the window
     for record in frame.to_dict("records"):
         t = record["timestamp"]
-        history = per_account[record["account_id"]]
-        in_window = [r for r in history if t - window <= r["timestamp"] <= t]
-        previous = history[-1] if history else None
-        rows.append(online_features(record, in_window, previous_event=previous))
-        history.append(record)
+
+        def recent(kind: str, field: str) -> list[dict]:
+            value = record.get(field) or ""
+            if not value:
+                return []
+            rows_of = stored[(kind, value)]
+            while rows_of and rows_of[0]["timestamp"] < t - window:
+                rows_of.popleft()
+            return list(rows_of)
+
+        history = stored[("account", record["account_id"])]
+        previous = history[-1] if history else previous_of.get(record["account_id"])
+        in_window = recent("account", "account_id")
+        entities = EntityRows(device=recent("device", "device_id"), ip=recent("ip", "ip_address"),
+                              merchant=recent("merchant", "merchant_id"))
+        rows.append(online_features(record, in_window, previous_event=previous, entities=entities))
+        previous_of[record["account_id"]] = record
+        for kind, field in (("account", "account_id"), ("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id")):
+            if record.get(field):
+                stored[(kind, record[field])].append(record)
     return pd.DataFrame(rows, index=frame.index)[list(FEATURE_NAMES)]
 
 

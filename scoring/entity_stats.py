@@ -1,0 +1,77 @@
+"""The recent events of the devices, IP addresses and merchants a request's events use.
+
+Live scoring needs, besides the account's own history, the last 30 days of each entity
+the event touches (who else used this device or IP, which of its labels are known).
+`entity_history_for` fetches them with one indexed range query per entity kind, limited
+to the window, so the cost follows the entities' recent activity, never the table size.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any, Mapping, Sequence
+
+from scoring.features import ENTITY_WINDOW_MS, EntityRows
+from triage.models import Transaction
+
+ENTITY_FIELDS = ("id", "account_id", "timestamp", "device_id", "ip_address", "merchant_id", "is_fraud", "label_known_at")
+# Which stored column each entity kind is, and whether unlabeled rows matter for it.
+KINDS = (("device", "device_id", False), ("ip", "ip_address", False), ("merchant", "merchant_id", True))
+
+
+class EntityHistory:
+    """Stored entity rows for one request, plus the request's own earlier events."""
+
+    def __init__(self, rows: Mapping[str, Mapping[str, list[dict[str, Any]]]]):
+        self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
+        self._window = timedelta(milliseconds=ENTITY_WINDOW_MS)
+
+    def rows_for(self, event: Mapping[str, Any]) -> EntityRows:
+        t = event["timestamp"]
+        lo = t - self._window
+
+        def recent(kind: str, field: str) -> list[dict[str, Any]]:
+            value = _key(event.get(field))
+            if not value:
+                return []
+            return [r for r in self._rows[kind].get(value, ()) if lo <= r["timestamp"] <= t]
+
+        return EntityRows(
+            device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")
+        )
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Let later events of the same request see this one (it has no label yet)."""
+        row = {field: event.get(field) for field in ENTITY_FIELDS if field != "id"}
+        row.update(is_fraud=None, label_known_at=None)
+        for kind, field, labeled_only in KINDS:
+            value = _key(event.get(field))
+            if value and not labeled_only:
+                self._rows[kind][value].append(row)
+
+
+def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
+    """Fetch the window of stored events for every device, IP and merchant in `events`."""
+    if not events:
+        return EntityHistory({kind: {} for kind, _, _ in KINDS})
+    times = [e["timestamp"] for e in events]
+    since = min(times) - timedelta(milliseconds=ENTITY_WINDOW_MS)
+    until = max(times)
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for kind, field, labeled_only in KINDS:
+        values = sorted({_key(e.get(field)) for e in events} - {""})
+        by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        if values:
+            query = Transaction.objects.filter(**{f"{field}__in": values, "timestamp__gte": since, "timestamp__lte": until})
+            if labeled_only:
+                query = query.filter(is_fraud__isnull=False)
+            for row in query.order_by("timestamp", "id").values(*ENTITY_FIELDS):
+                by_value[_key(row[field])].append(row)
+        rows[kind] = by_value
+    return EntityHistory(rows)
+
+
+def _key(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
