@@ -12,6 +12,7 @@ api_patterns = [
     path("api/scores/<int:transaction_id>/explanation", scoring_apis.ExplanationApi.as_view(), name="score-explanation"),
     path("api/queue", triage_apis.QueueApi.as_view(), name="api-queue"),
     path("api/cases/<int:transaction_id>/decision", triage_apis.DecisionApi.as_view(), name="api-decision"),
+    path("api/score-jobs/<uuid:job_id>", scoring_apis.ScoreJobApi.as_view(), name="score-job"),
 ]
 
 urlpatterns = [
@@ -23,4 +24,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("accounts.urls")),
 ]

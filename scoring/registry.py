@@ -30,7 +30,9 @@ class LoadedModel:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix)
+        # One thread: web workers already use every core, and OpenMP threads spinning
+        # beside them cost more than a request's few hundred trees.
+        return self.booster.predict(matrix, num_threads=1)
 
     def explainer(self):
         # Building a TreeExplainer walks every tree; do it once per loaded model.

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from triage.models import AuditEntry, Decision, Score, Transaction
+from webhooks.services import case_decided_notify
 
 # What each verdict does to the case and to the event's label.
 _VERDICT_EFFECT = {
@@ -71,4 +72,5 @@ def decision_record(
             object_id=str(transaction_id),
             detail={"verdict": verdict, "note": note, "previous_status": expected_status or "", "event_id": score.transaction.event_id},
         )
+        transaction.on_commit(lambda: case_decided_notify(decision=decision))  # the sender's webhook
     return decision

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "scoring",
     "triage",
     "frontend",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -100,3 +101,4 @@ from config.settings.celery import *  # noqa: E402,F401,F403
 from config.settings.database import *  # noqa: E402,F401,F403
 from config.settings.fraud import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
+from config.settings.service import *  # noqa: E402,F401,F403

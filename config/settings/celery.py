@@ -36,4 +36,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.sweep_pending_explanations",
         "schedule": 60.0,
     },
+    # Webhook callbacks whose task was never enqueued (broker down) are queued again.
+    "sweep-pending-webhooks": {
+        "task": "webhooks.tasks.sweep_pending_deliveries",
+        "schedule": 60.0,
+    },
+    # Asynchronous /score jobs accepted while the broker was down are queued again.
+    "sweep-queued-score-jobs": {
+        "task": "scoring.tasks.sweep_queued_score_jobs",
+        "schedule": 60.0,
+    },
 }
