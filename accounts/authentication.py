@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 
 from accounts.models import ApiClient
-from accounts.services import api_client_for_key
+from accounts.services import api_client_for_key, api_client_touch
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -29,6 +29,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         client = api_client_for_key(raw)
         if client is None:
             raise exceptions.AuthenticationFailed("API key is unknown or revoked")
+        api_client_touch(client)
         return AnonymousUser(), client
 
     def authenticate_header(self, request) -> str:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import ApiClient
 
@@ -53,6 +57,7 @@ def api_client_rotate_key(*, client: ApiClient, actor: Any = None) -> str:
         client.key_hash = hash_key(key)
         client.save(update_fields=["key_prefix", "key_hash"])
         audit_record(actor=actor, action="api_key_rotated", object_type="api_client", object_id=str(client.pk))
+    forget_cached_keys()
     return key
 
 
@@ -63,6 +68,7 @@ def api_client_revoke(*, client: ApiClient, actor: Any = None) -> None:
         client.is_active = False
         client.save(update_fields=["is_active"])
         audit_record(actor=actor, action="api_key_revoked", object_type="api_client", object_id=str(client.pk))
+    forget_cached_keys()
 
 
 def import_source_get_or_create(*, name: str) -> ApiClient:
@@ -72,7 +78,45 @@ def import_source_get_or_create(*, name: str) -> ApiClient:
     return client
 
 
+# Verified keys per process: {key digest: (client, monotonic time it was read)}.
+_key_cache: dict[str, tuple[ApiClient, float]] = {}
+_key_cache_lock = threading.Lock()
+
+
 def api_client_for_key(raw_key: str) -> ApiClient | None:
+    """The active API client owning this key, or None.
+
+    A process remembers the answer for API_CLIENT_CACHE_SECONDS so /score does not read
+    the clients table on every request; revoking or rotating a key therefore takes effect
+    in every process within that many seconds (immediately in the process that did it).
+    Unknown keys are not remembered, so a newly registered key works at once.
+    """
     if not raw_key.startswith(KEY_PREFIX):
         return None
-    return ApiClient.objects.filter(key_hash=hash_key(raw_key), is_active=True, kind=ApiClient.Kind.API).first()
+    digest = hash_key(raw_key)
+    now = time.monotonic()
+    cached = _key_cache.get(digest)
+    if cached is not None and now - cached[1] < settings.API_CLIENT_CACHE_SECONDS:
+        return cached[0]
+    client = ApiClient.objects.filter(key_hash=digest, is_active=True, kind=ApiClient.Kind.API).first()
+    with _key_cache_lock:
+        if client is None:
+            _key_cache.pop(digest, None)
+        else:
+            _key_cache[digest] = (client, now)
+    return client
+
+
+def forget_cached_keys() -> None:
+    with _key_cache_lock:
+        _key_cache.clear()
+
+
+def api_client_touch(client: ApiClient) -> None:
+    """Record that the client called the API, at most once per API_CLIENT_TOUCH_SECONDS."""
+    now = timezone.now()
+    last = client.last_used_at
+    if last is not None and (now - last).total_seconds() < settings.API_CLIENT_TOUCH_SECONDS:
+        return
+    client.last_used_at = now
+    ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)

@@ -21,6 +21,7 @@ api_patterns = [
     path("api/cases/<int:transaction_id>/claim", triage_apis.ClaimApi.as_view(), name="api-case-claim"),
     path("api/cases/<int:transaction_id>/undo", triage_apis.UndoApi.as_view(), name="api-case-undo"),
     path("api/audit", triage_apis.AuditApi.as_view(), name="api-audit"),
+    path("api/score-jobs/<uuid:job_id>", scoring_apis.ScoreJobApi.as_view(), name="score-job"),
 ]
 
 urlpatterns = [
@@ -35,4 +36,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("frontend.urls")),
     path("", include("insights.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("accounts.urls")),
 ]

@@ -14,8 +14,9 @@ from accounts.authentication import ApiKeyAuthentication, IsApiClient
 from accounts.roles import MANAGER, user_has_role
 from accounts.services import api_client_create
 from scoring import serializers as s
-from scoring.services import ScoredEvent, score_events
-from scoring.throttles import ApiClientRateThrottle
+from scoring.models import ScoreJob
+from scoring.services import score_events, score_job_create
+from scoring.throttles import ApiClientRateThrottle, RateLimitHeadersMixin
 from scoring.validation import validate_event
 from triage.models import Score
 
@@ -69,7 +70,7 @@ class RegisterApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class ScoreApi(APIView):
+class ScoreApi(RateLimitHeadersMixin, APIView):
     """Score one event (a JSON object) or a batch (a JSON array of up to SCORE_MAX_BATCH)."""
 
     authentication_classes = [ApiKeyAuthentication]
@@ -78,17 +79,32 @@ class ScoreApi(APIView):
 
     @extend_schema(
         request=s.EventSerializer,
-        responses={200: s.ScoreResultSerializer, 400: s.ErrorSerializer, 401: s.ErrorSerializer, 413: s.ErrorSerializer},
+        parameters=[s.ScoreModeSerializer],
+        responses={
+            200: s.ScoreResultSerializer,
+            202: s.ScoreJobAcceptedSerializer,
+            400: s.ErrorSerializer,
+            401: s.ErrorSerializer,
+            413: s.ErrorSerializer,
+            429: s.ErrorSerializer,
+        },
         summary="Score events",
         description=(
             "Send one event as a JSON object, or up to 1,000 as a JSON array (answered as "
             "`{\"results\": [...]}` in the same order). Posting an `event_id` again returns the "
             "first result and stores nothing. If any event is invalid, nothing is stored and every "
-            "problem is listed with its field (`[3].amount`)."
+            "problem is listed with its field (`[3].amount`).\n\n"
+            "With `?mode=async`, or for a batch larger than 1,000 events (up to 5,000), the events "
+            "are validated, accepted with `202` and scored by the workers: poll the `status_url`.\n\n"
+            "Every answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and "
+            "`X-RateLimit-Reset` (seconds); a `429` carries `Retry-After`."
         ),
         examples=[OpenApiExample("A card payment", value=EXAMPLE_EVENT, request_only=True)],
     )
     def post(self, request):
+        mode = request.query_params.get("mode", "sync")
+        if mode not in ("sync", "async"):
+            return _error("mode", "invalid_choice", "must be sync or async", 400)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.SCORE_MAX_BODY_BYTES:
             return _error("body", "too_large", f"request body must be at most {settings.SCORE_MAX_BODY_BYTES} bytes", 413)
@@ -97,8 +113,10 @@ class ScoreApi(APIView):
         events = payload if is_batch else [payload]
         if is_batch and not events:
             return _error("body", "empty", "send at least one event", 400)
-        if len(events) > settings.SCORE_MAX_BATCH:
-            return _error("body", "too_many", f"a batch holds at most {settings.SCORE_MAX_BATCH} events", 413)
+        run_async = mode == "async" or len(events) > settings.SCORE_ASYNC_OVER
+        limit = settings.SCORE_MAX_ASYNC_BATCH if run_async else settings.SCORE_MAX_BATCH
+        if len(events) > limit:
+            return _error("body", "too_many", f"a batch holds at most {limit} events", 413)
         clean, problems = [], []
         for index, raw in enumerate(events):
             event, errors = validate_event(raw, prefix=f"[{index}]." if is_batch else "")
@@ -106,26 +124,67 @@ class ScoreApi(APIView):
             clean.append(event)
         if problems:
             return Response({"errors": problems}, status=status.HTTP_400_BAD_REQUEST)
-        results = [self._render(r) for r in score_events(client=request.auth, events=clean)]
+        if run_async:
+            job = score_job_create(client=request.auth, events=events, is_batch=is_batch)
+            url = request.build_absolute_uri(reverse("score-job", args=[job.pk]))
+            body = {"job_id": str(job.pk), "status": job.status, "event_count": job.event_count, "status_url": url}
+            return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+        render = result_renderer(request)
+        results = [render(vars(r)) for r in score_events(client=request.auth, events=clean)]
         return Response({"results": results} if is_batch else results[0])
 
-    def _render(self, result: ScoredEvent) -> dict:
+
+def result_renderer(request):
+    """Turns a stored result into the answer a client sees, with absolute explanation URLs."""
+    marker = 987654321
+    template = request.build_absolute_uri(reverse("score-explanation", args=[marker]))
+    head, tail = template.split(str(marker), 1)
+
+    def render(result: dict) -> dict:
         return {
-            "event_id": result.event_id,
-            "probability": round(result.probability, 6),
-            "risk_score": result.risk_score,
-            "tier": result.tier,
-            "expected_loss": result.expected_loss,
-            "model_version": result.model_version,
-            "explanation_status": result.explanation_status,
-            "explanation_url": self.request.build_absolute_uri(
-                reverse("score-explanation", args=[result.transaction_id])
-            ),
-            "duplicate": result.duplicate,
+            "event_id": result["event_id"],
+            "probability": round(result["probability"], 6),
+            "risk_score": result["risk_score"],
+            "tier": result["tier"],
+            "expected_loss": result["expected_loss"],
+            "model_version": result["model_version"],
+            "explanation_status": result["explanation_status"],
+            "explanation_url": f"{head}{result['transaction_id']}{tail}",
+            "duplicate": result["duplicate"],
         }
 
+    return render
 
-class ExplanationApi(APIView):
+
+class ScoreJobApi(RateLimitHeadersMixin, APIView):
+    """Status and results of an asynchronous /score job of this client."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+    throttle_classes = [ApiClientRateThrottle]
+
+    @extend_schema(responses={200: s.ScoreJobSerializer, 404: s.ErrorSerializer}, summary="Read a scoring job")
+    def get(self, request, job_id):
+        job = ScoreJob.objects.filter(pk=job_id, client=request.auth).first()
+        if job is None:
+            return _error("job_id", "not_found", "no scoring job with this id for your API key", 404)
+        body = {
+            "job_id": str(job.pk),
+            "status": job.status,
+            "event_count": job.event_count,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "error": job.error,
+            "results": None,
+        }
+        if job.status == ScoreJob.Status.DONE:
+            render = result_renderer(request)
+            body["results"] = [render(r) for r in job.results]
+        return Response(body)
+
+
+class ExplanationApi(RateLimitHeadersMixin, APIView):
     """The SHAP explanation of one score made for this client (or its pending status)."""
 
     authentication_classes = [ApiKeyAuthentication]

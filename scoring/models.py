@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 
@@ -33,3 +35,34 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class ScoreJob(models.Model):
+    """A batch accepted for scoring by the workers (`/score?mode=async` or a large batch).
+
+    The events are validated before the job is accepted and kept as sent; the worker
+    scores them with the same service as a synchronous request (so idempotency holds)
+    and stores the results here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey("accounts.ApiClient", on_delete=models.CASCADE, related_name="score_jobs")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    is_batch = models.BooleanField(default=True, help_text="The events came as a JSON array")
+    events = models.JSONField(help_text="The events as sent")
+    event_count = models.PositiveIntegerField()
+    results = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="score_job_status_time")]

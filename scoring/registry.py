@@ -32,7 +32,10 @@ class LoadedModel:
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated probabilities: the raw log-odds through the manifest's calibration."""
-        return calibrated_probability(self.manifest.get("calibration"), self.booster.predict(matrix, raw_score=True))
+        # One thread: web workers already use every core, and OpenMP threads spinning
+        # beside them cost more than a request's few hundred trees.
+        raw = self.booster.predict(matrix, raw_score=True, num_threads=1)
+        return calibrated_probability(self.manifest.get("calibration"), raw)
 
     def explainer(self):
         # Building a TreeExplainer walks every tree; do it once per loaded model.

@@ -42,31 +42,64 @@ def events_frame(*, labeled_only: bool = False) -> pd.DataFrame:
 def account_histories(
     *, account_ids: Iterable[str], since: datetime, until: datetime
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
-    """Recent events per account in [since, until] in ingestion order, and for accounts
-    with none in that window, their latest earlier event (for time since previous event).
+    """Recent events per account in [since, until] in (timestamp, id) order, and each
+    account's latest event before `since` (for time since previous event).
+
+    Rows carry HISTORY_FIELDS plus `client_id` and `event_id`. On PostgreSQL this is
+    one query whatever the number of accounts, each part an index range scan on
+    (account_id, timestamp), so its cost follows the accounts' activity, not the table size.
     """
     accounts = sorted(set(account_ids))
+    if connection.vendor == "postgresql":
+        return _account_histories_sql(accounts, since, until)
     histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    fields = (*HISTORY_FIELDS, "client_id", "event_id")
     rows = (
         Transaction.objects.filter(account_id__in=accounts, timestamp__gte=since, timestamp__lte=until)
         .order_by("timestamp", "id")
-        .values(*HISTORY_FIELDS)
+        .values(*fields)
     )
     for row in rows:
         histories[row["account_id"]].append(row)
-    # History is ordered by (timestamp, id): the definition the batch path uses.
     previous: dict[str, dict[str, Any]] = {}
-    missing = [a for a in accounts if a not in histories]
-    if missing:
-        older = Transaction.objects.filter(account_id__in=missing, timestamp__lt=since)
-        if connection.vendor == "postgresql":
-            for row in older.order_by("account_id", "-timestamp", "-id").distinct("account_id").values(*HISTORY_FIELDS):
+    older = Transaction.objects.filter(timestamp__lt=since)
+    for account in accounts:
+        row = older.filter(account_id=account).order_by("-timestamp", "-id").values(*fields).first()
+        if row:
+            previous[account] = row
+    return histories, previous
+
+
+_HISTORY_COLUMNS = ", ".join(
+    {"amount": "t.amount::float8", "ip_address": "host(t.ip_address)"}.get(name, f"t.{name}")
+    for name in (*HISTORY_FIELDS, "client_id", "event_id")
+)
+_HISTORY_SQL = f"""
+    SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
+        (SELECT true AS in_window, {_HISTORY_COLUMNS} FROM triage_transaction t
+         WHERE t.account_id = a.account_id AND t.timestamp >= %(since)s AND t.timestamp <= %(until)s)
+        UNION ALL
+        (SELECT false, {_HISTORY_COLUMNS} FROM triage_transaction t
+         WHERE t.account_id = a.account_id AND t.timestamp < %(since)s
+         ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)
+    ) AS h
+"""
+_HISTORY_NAMES = (*HISTORY_FIELDS, "client_id", "event_id")
+
+
+def _account_histories_sql(accounts: list[str], since: datetime, until: datetime):
+    histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    previous: dict[str, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL, {"accounts": accounts, "since": since, "until": until})
+        for in_window, *values in cursor.fetchall():
+            row = dict(zip(_HISTORY_NAMES, values))
+            if in_window:
+                histories[row["account_id"]].append(row)
+            else:
                 previous[row["account_id"]] = row
-        else:
-            for account in missing:
-                row = older.filter(account_id=account).order_by("-timestamp", "-id").values(*HISTORY_FIELDS).first()
-                if row:
-                    previous[account] = row
+    for rows in histories.values():
+        rows.sort(key=lambda r: (r["timestamp"], r["id"]))
     return histories, previous
 
 

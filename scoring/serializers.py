@@ -64,3 +64,28 @@ class ExplanationSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField(), help_text="[{field, code, message}]")
+
+
+class ScoreModeSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=["sync", "async"], required=False, default="sync",
+        help_text="async: accept now (202), score on the workers, read the results from status_url",
+    )
+
+
+class ScoreJobAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.CharField(help_text="queued")
+    event_count = serializers.IntegerField()
+    status_url = serializers.CharField(help_text="GET it (with your key) until status is done")
+
+
+class ScoreJobSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    event_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    results = ScoreResultSerializer(many=True, allow_null=True, help_text="In the order sent, once status is done")

@@ -4,126 +4,96 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
-from config import metrics
-from scoring import fallback, tiers
-from scoring.bundle import save_bundle
-from scoring.entity_stats import entity_history_for
-from scoring.explain import explain_rows
-from scoring.features import online_features
-from scoring.models import ModelVersion
-from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
-from scoring.selectors import account_histories, events_frame, history_window
-from scoring.training import TrainingConfig, TrainingResult, train_model
-from triage.models import Score, Transaction
-
-log = logging.getLogger(__name__)
-EXPLAIN_CHUNK = 100
-
-
-@dataclass(frozen=True)
-class ScoredEvent:
-    transaction_id: int
-    event_id: str
-    probability: float
-    risk_score: int
-    tier: str
-    expected_loss: float
-    model_version: str
-    explanation_status: str
-    duplicate: bool
-
-    @classmethod
-    def from_score(cls, score: Score, event_id: str, duplicate: bool) -> "ScoredEvent":
-        return cls(
-            transaction_id=score.transaction_id,
-            event_id=event_id,
-            probability=score.probability,
-            risk_score=score.risk_score,
-            tier=score.tier,
-            expected_loss=score.expected_loss,
-            model_version=score.model_version_name,
-            explanation_status=score.explanation_status,
-            duplicate=duplicate,
-        )
-
-
-def score_events(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> list[ScoredEvent]:
-    """Store and score validated events, once each per (client, event_id).
-
-    Events already stored for this client are answered with their first result. A
-    concurrent request storing the same event first makes our insert fail on the unique
-    constraint; the whole write rolls back and we answer again from what is stored.
-    """
-    for attempt in range(3):
-        try:
-            return _score_events_once(client, events)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("duplicate event raced with another request; answering from stored rows")
-    raise AssertionError("unreachable")
-
-
-def _score_events_once(client: ApiClient, events: Sequence[dict[str, Any]]) -> list[ScoredEvent]:
-    event_ids = [e["event_id"] for e in events]
-    stored = {
-        s.transaction.event_id: s
-        for s in Score.objects.select_related("transaction").filter(
-            transaction__client=client, transaction__event_id__in=event_ids
-        )
-    }
-    fresh: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for event in events:
-        if event["event_id"] not in stored and event["event_id"] not in seen:
-            seen.add(event["event_id"])
-            fresh.append(event)
-
-    new_scores: dict[str, Score] = {}
+        feature_rows, seen_before = _features_for(client, fresh)
+        if seen_before:
+            stored.update(_stored_results(client, seen_before))
+            kept = [(e, row) for e, row in zip(fresh, feature_rows) if e["event_id"] not in stored]
+            fresh, feature_rows = [e for e, _ in kept], [row for _, row in kept]
     if fresh:
-        feature_rows = _features_for(fresh)
-        scores = _predict(fresh, feature_rows)
-        with transaction.atomic():
-            txns = Transaction.objects.bulk_create([_transaction_from(client, e) for e in fresh])
-            for txn, score in zip(txns, scores):
-                score.transaction = txn
-            Score.objects.bulk_create(scores)
-            transaction.on_commit(lambda: metrics.observe_scores(s.tier for s in scores))
-            pending = [s.transaction_id for s in scores if s.explanation_status == Score.ExplanationStatus.PENDING]
-            if pending:
-                transaction.on_commit(lambda: enqueue_explanations(pending))
-        new_scores = {txn.event_id: score for txn, score in zip(txns, scores)}
+        computed = _predict(fresh, feature_rows)
+        ids = _store(client, fresh, computed)
+        for event, item in zip(fresh, computed):
+            transaction_id = ids.get(event["event_id"])
+            if transaction_id is not None:
+                new[event["event_id"]] = _result(transaction_id, event["event_id"], item)
+        raced = [e["event_id"] for e in fresh if e["event_id"] not in ids]
+        if raced:  # another request stored these between our read and our write
+            log.info("%d duplicate events raced with another request; answering from stored rows", len(raced))
+            stored.update(_stored_results(client, raced))
+        _after_scoring(client, list(new.values()))
 
-    results = []
-    answered: set[str] = set()
+    results, answered = [], set()
     for event in events:
         event_id = event["event_id"]
-        if event_id in new_scores and event_id not in answered:
-            results.append(ScoredEvent.from_score(new_scores[event_id], event_id, duplicate=False))
+        if event_id in new and event_id not in answered:
+            results.append(new[event_id])
         else:
-            score = stored.get(event_id) or new_scores[event_id]
-            results.append(ScoredEvent.from_score(score, event_id, duplicate=True))
+            first = new.get(event_id) or stored[event_id]
+            results.append(replace(first, duplicate=True))
         answered.add(event_id)
     return results
 
 
-def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
-    """Online features for each event, later events in the request seeing earlier ones."""
+def _result(transaction_id: int, event_id: str, item: _Computed) -> ScoredEvent:
+    return ScoredEvent(
+        transaction_id=transaction_id,
+        event_id=event_id,
+        probability=item.probability,
+        risk_score=item.risk_score,
+        tier=item.tier,
+        expected_loss=item.expected_loss,
+        model_version=item.model_version_name,
+        explanation_status=item.explanation_status,
+        duplicate=False,
+    )
+
+
+def _stored_results(client: ApiClient, event_ids: Sequence[str]) -> dict[str, ScoredEvent]:
+    scores = Score.objects.select_related("transaction").filter(
+        transaction__client=client, transaction__event_id__in=list(event_ids)
+    )
+    return {s.transaction.event_id: ScoredEvent.from_score(s, s.transaction.event_id, duplicate=True) for s in scores}
+
+
+def _after_scoring(client: ApiClient, results: list[ScoredEvent]) -> None:
+    """Explanations and webhooks leave the request: queued in the background, caught up
+    by the periodic sweeps if the broker is down."""
+    from scoring.dispatch import explanation_publisher
+    from webhooks.services import high_tier_notify
+
+    metrics.observe_scores(r.tier for r in results)
+    pending = [r.transaction_id for r in results if r.explanation_status == Score.ExplanationStatus.PENDING]
+    if pending:
+        explanation_publisher.submit(pending)
+    if client.webhook_url and any(r.tier == "high" for r in results):
+        high_tier_notify(client=client, results=[r for r in results if r.tier == "high"])
+
+
+def _features_for(client: ApiClient, events: Sequence[dict[str, Any]]) -> tuple[list[dict[str, float]], list[str]]:
+    """Online features for each event, later events in the request seeing earlier ones.
+
+    Also returns the event ids found already stored for this client in the history read
+    (a retried event), so they are answered from the stored row.
+    """
     window = history_window()
     times = [e["timestamp"] for e in events]
     histories, older = account_histories(
         account_ids=[e["account_id"] for e in events], since=min(times) - window, until=max(times)
+    )
+    wanted = {e["event_id"] for e in events}
+    seen_before = sorted(
+        {r["event_id"] for rows in histories.values() for r in rows if r.get("client_id") == client.pk and r.get("event_id") in wanted}
     )
     next_seq = 1 << 62  # events of this request sort after everything stored
     entities = entity_history_for(events)  # devices / IPs / merchants: bounded window queries
@@ -138,10 +108,10 @@ def _features_for(events: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         entities.add(event)
         account_rows.append({**event, "id": next_seq})
         next_seq += 1
-    return rows
+    return rows, seen_before
 
 
-def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, float]]) -> list[Score]:
+def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, float]]) -> list[_Computed]:
     amounts = np.array([float(e["amount"]) if e.get("amount") is not None else math.nan for e in events])
     try:
         model: LoadedModel | None = champion_model()
@@ -163,25 +133,61 @@ def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, floa
             {"method": "rules", "reasons": [{"text": r, "direction": "raises"} for r in reasons]}
             for _, reasons in results
         ]
-    scores = tiers.risk_scores(probability, medium, high)
-    tier_names = tiers.tiers(probability, medium, high)
-    losses = tiers.expected_loss(probability, amounts, settings.DEFAULT_EVENT_VALUE)
-    now = timezone.now()
+    scores = tiers.risk_scores(probability, medium, high).tolist()
+    tier_names = tiers.tiers(probability, medium, high).tolist()
+    losses = tiers.expected_loss(probability, amounts, settings.DEFAULT_EVENT_VALUE).tolist()
     return [
-        Score(
-            probability=float(p),
-            risk_score=int(s),
-            tier=str(tier),
-            expected_loss=float(loss),
+        _Computed(
+            probability=p,
+            risk_score=s,
+            tier=tier,
+            expected_loss=loss,
             model_version_id=version_id,
             model_version_name=version_name,
-            features={k: (None if math.isnan(v) else v) for k, v in row.items()},
+            features={k: (v if math.isfinite(v) else None) for k, v in row.items()},  # NaN -> null
             explanation=explanation,
-            explanation_status=Score.ExplanationStatus.READY if explanation else Score.ExplanationStatus.PENDING,
-            explained_at=now if explanation else None,
         )
-        for p, s, tier, loss, row, explanation in zip(probability, scores, tier_names, losses, feature_rows, explanations)
+        for p, s, tier, loss, row, explanation in zip(
+            probability.tolist(), scores, tier_names, losses, feature_rows, explanations
+        )
     ]
+
+
+def _store(client: ApiClient, events: Sequence[dict[str, Any]], computed: Sequence[_Computed]) -> dict[str, int]:
+    """Insert transactions and their scores; returns {event_id: transaction id} of the
+    events this call stored (events stored concurrently by another request are skipped)."""
+    if connection.vendor == "postgresql":
+        return store_sql.insert_scored(client_id=client.pk, events=events, computed=computed)
+    stored: dict[str, int] = {}
+    with transaction.atomic():
+        existing = set(
+            Transaction.objects.filter(client=client, event_id__in=[e["event_id"] for e in events]).values_list(
+                "event_id", flat=True
+            )
+        )
+        pairs = [(e, c) for e, c in zip(events, computed) if e["event_id"] not in existing]
+        txns = Transaction.objects.bulk_create([_transaction_from(client, e) for e, _ in pairs])
+        now = timezone.now()
+        Score.objects.bulk_create(
+            [
+                Score(
+                    transaction=txn,
+                    probability=c.probability,
+                    risk_score=c.risk_score,
+                    tier=c.tier,
+                    expected_loss=c.expected_loss,
+                    model_version_id=c.model_version_id,
+                    model_version_name=c.model_version_name,
+                    features=c.features,
+                    explanation=c.explanation,
+                    explanation_status=c.explanation_status,
+                    explained_at=now if c.explanation else None,
+                )
+                for txn, (_, c) in zip(txns, pairs)
+            ]
+        )
+        stored = {txn.event_id: txn.pk for txn in txns}
+    return stored
 
 
 def _transaction_from(client: ApiClient, event: dict[str, Any]) -> Transaction:
@@ -191,6 +197,67 @@ def _transaction_from(client: ApiClient, event: dict[str, Any]) -> Transaction:
 _TRANSACTION_FIELDS = frozenset(
     f.name for f in Transaction._meta.get_fields() if getattr(f, "concrete", False) and not f.is_relation
 )
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def score_job_create(*, client: ApiClient, events: list[Any], is_batch: bool) -> ScoreJob:
+    """Accept already validated events for scoring by the workers."""
+    job = ScoreJob.objects.create(client=client, events=events, event_count=len(events), is_batch=is_batch)
+    transaction.on_commit(lambda: score_jobs_enqueue([job.pk]))
+    return job
+
+
+def score_jobs_enqueue(job_ids: Sequence[Any]) -> None:
+    from scoring.tasks import run_score_job
+
+    for job_id in job_ids:
+        try:
+            run_score_job.delay(str(job_id))
+        except Exception as exc:  # broker down: the sweep queues the job later
+            log.warning("could not queue score job %s: %s", job_id, exc)
+            return
+
+
+def score_job_run(*, job_id: Any) -> ScoreJob | None:
+    """Score a job's events in chunks and store the results. Safe to run twice: events
+    stored by an earlier, interrupted run are answered from their stored rows."""
+    from scoring.validation import validate_event
+
+    job = ScoreJob.objects.filter(pk=job_id).select_related("client").first()
+    if job is None or job.status == ScoreJob.Status.DONE:
+        return job
+    ScoreJob.objects.filter(pk=job.pk).update(status=ScoreJob.Status.RUNNING, started_at=timezone.now())
+    try:
+        clean = []
+        for raw in job.events:
+            event, problems = validate_event(raw)
+            if problems:  # cannot happen for a job accepted by the API; refuse loudly
+                raise ValueError(f"event failed validation: {problems[0]}")
+            clean.append(event)
+        results: list[dict[str, Any]] = []
+        chunk = settings.SCORE_MAX_BATCH
+        for start in range(0, len(clean), chunk):
+            scored = score_events(client=job.client, events=clean[start : start + chunk])
+            results.extend(asdict(r) for r in scored)
+    except Exception as exc:
+        log.exception("score job %s failed", job.pk)
+        ScoreJob.objects.filter(pk=job.pk).update(
+            status=ScoreJob.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    job.results, job.status, job.finished_at, job.error = results, ScoreJob.Status.DONE, timezone.now(), ""
+    job.save(update_fields=["results", "status", "finished_at", "error"])
+    return job
+
+
+def queued_score_job_ids(*, older_than_seconds: float = 60.0) -> list[Any]:
+    """Jobs still queued a while after they were accepted (the broker was down)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    return list(
+        ScoreJob.objects.filter(status=ScoreJob.Status.QUEUED, created_at__lt=cutoff).values_list("pk", flat=True)[:500]
+    )
 
 
 def enqueue_explanations(transaction_ids: Sequence[int]) -> None:

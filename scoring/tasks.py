@@ -25,3 +25,18 @@ def sweep_pending_explanations() -> str:
     ids = services.pending_explanation_ids()
     services.enqueue_explanations(ids)
     return f"re-queued {len(ids)}"
+
+
+@shared_task(acks_late=True)
+def run_score_job(job_id: str) -> str:
+    """Score an accepted batch (`/score?mode=async`); a re-run answers stored events."""
+    job = services.score_job_run(job_id=job_id)
+    return "missing" if job is None else f"{job.status} {job.event_count} events"
+
+
+@shared_task
+def sweep_queued_score_jobs() -> str:
+    """Queue again the jobs accepted while the broker was unreachable."""
+    ids = services.queued_score_job_ids()
+    services.score_jobs_enqueue(ids)
+    return f"re-queued {len(ids)}"

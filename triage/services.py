@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triage.models import AuditEntry, Decision, Score, Transaction
+from webhooks.services import case_decided_notify
 
 # What each verdict does to the case and to the event's label.
 _VERDICT_EFFECT = {
@@ -95,8 +96,7 @@ def decision_record(
                 "event_id": txn.event_id, "decision_id": decision.pk,
             },
         )
-        # Webhook notification: the client's webhook is told about the decision after commit
-        # (transaction.on_commit) from here; keep this the single place decisions are written.
+        transaction.on_commit(lambda: case_decided_notify(decision=decision))  # the sender's webhook
     return decision
 
 

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "frontend",
     "insights",
     "learning",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -105,3 +106,4 @@ from config.settings.fraud import *  # noqa: E402,F401,F403
 from config.settings.logging import *  # noqa: E402,F401,F403
 from config.settings.insights import *  # noqa: E402,F401,F403
 from config.settings.learning import *  # noqa: E402,F401,F403
+from config.settings.service import *  # noqa: E402,F401,F403

@@ -56,4 +56,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "learning.tasks.drift_check",
         "schedule": env_float("DRIFT_CHECK_MINUTES", 60.0) * 60,
     },
+    # Webhook callbacks whose task was never enqueued (broker down) are queued again.
+    "sweep-pending-webhooks": {
+        "task": "webhooks.tasks.sweep_pending_deliveries",
+        "schedule": 60.0,
+    },
+    # Asynchronous /score jobs accepted while the broker was down are queued again.
+    "sweep-queued-score-jobs": {
+        "task": "scoring.tasks.sweep_queued_score_jobs",
+        "schedule": 60.0,
+    },
 }

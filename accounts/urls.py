@@ -1,0 +1,9 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("keys/", views.key_list, name="keys"),
+    path("keys/<int:client_id>/rotate", views.key_rotate, name="key-rotate"),
+    path("keys/<int:client_id>/revoke", views.key_revoke, name="key-revoke"),
+]

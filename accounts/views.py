@@ -1,0 +1,38 @@
+"""The API keys page: managers list registered services, rotate and revoke their keys."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import ApiClient
+from accounts.roles import MANAGER
+from accounts.services import api_client_revoke, api_client_rotate_key
+from frontend.views import role_required
+
+
+@role_required(MANAGER)
+def key_list(request):
+    clients = ApiClient.objects.filter(kind=ApiClient.Kind.API).order_by("-is_active", "name")
+    # A rotated key is shown once: it lives in the session only until this page renders it.
+    new_key = request.session.pop("new_api_key", None)
+    return render(request, "accounts/keys.html", {"clients": clients, "new_key": new_key})
+
+
+@require_POST
+@role_required(MANAGER)
+def key_rotate(request, client_id: int):
+    client = get_object_or_404(ApiClient, pk=client_id, kind=ApiClient.Kind.API, is_active=True)
+    key = api_client_rotate_key(client=client, actor=request.user)
+    request.session["new_api_key"] = {"client": client.name, "key": key}
+    return redirect("keys")
+
+
+@require_POST
+@role_required(MANAGER)
+def key_revoke(request, client_id: int):
+    client = get_object_or_404(ApiClient, pk=client_id, kind=ApiClient.Kind.API)
+    if client.is_active:
+        api_client_revoke(client=client, actor=request.user)
+        messages.info(request, f"The key of {client.name} is revoked; it stops working within seconds.")
+    return redirect("keys")

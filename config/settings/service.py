@@ -1,0 +1,23 @@
+"""The scoring service: key caching, asynchronous jobs, explanation publishing, webhooks."""
+from __future__ import annotations
+
+from config.env import env_float, env_int
+
+# A web process remembers a verified API key this long; a revoked or rotated key stops
+# working in every process within this many seconds (at once in the one that revoked it).
+API_CLIENT_CACHE_SECONDS = env_float("API_CLIENT_CACHE_SECONDS", 5.0)
+# `last_used_at` of a client is written at most this often per process.
+API_CLIENT_TOUCH_SECONDS = env_float("API_CLIENT_TOUCH_SECONDS", 60.0)
+# Explanation ids are published by a background thread that gathers this long first;
+# a negative value publishes inside the request.
+EXPLAIN_PUBLISH_DELAY_MS = env_int("EXPLAIN_PUBLISH_DELAY_MS", 20)
+# A batch with more events than this is accepted (202) and scored by the workers.
+SCORE_ASYNC_OVER = env_int("SCORE_ASYNC_OVER", 1000)
+# The largest batch an asynchronous job takes.
+SCORE_MAX_ASYNC_BATCH = env_int("SCORE_MAX_ASYNC_BATCH", 5000)
+
+# Webhooks: each attempt waits at most this long for the receiver.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# Attempts per callback before it is marked failed; waits grow base × 2^n with jitter.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0)
