@@ -15,6 +15,84 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from config import metrics
+from scoring import fallback, store_sql, tiers
+from scoring.bundle import save_bundle
+from scoring.entity_stats import entity_history_for
+from scoring.explain import explain_rows
+from scoring.features import online_features
+from scoring.models import ModelVersion, ScoreJob
+from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
+from scoring.selectors import account_histories, events_frame, history_window
+from scoring.training import TrainingConfig, TrainingResult, train_model
+from triage.models import Score, Transaction
+
+log = logging.getLogger(__name__)
+EXPLAIN_CHUNK = 100
+
+
+@dataclass(frozen=True)
+class ScoredEvent:
+    transaction_id: int
+    event_id: str
+    probability: float
+    risk_score: int
+    tier: str
+    expected_loss: float
+    model_version: str
+    explanation_status: str
+    duplicate: bool
+
+    @classmethod
+    def from_score(cls, score: Score, event_id: str, duplicate: bool) -> "ScoredEvent":
+        return cls(
+            transaction_id=score.transaction_id,
+            event_id=event_id,
+            probability=score.probability,
+            risk_score=score.risk_score,
+            tier=score.tier,
+            expected_loss=score.expected_loss,
+            model_version=score.model_version_name,
+            explanation_status=score.explanation_status,
+            duplicate=duplicate,
+        )
+
+
+@dataclass
+class _Computed:
+    """A fresh event's score before it is stored."""
+
+    probability: float
+    risk_score: int
+    tier: str
+    expected_loss: float
+    model_version_id: int | None
+    model_version_name: str
+    features: dict[str, float | None]
+    explanation: dict[str, Any] | None
+
+    @property
+    def explanation_status(self) -> str:
+        return Score.ExplanationStatus.READY if self.explanation else Score.ExplanationStatus.PENDING
+
+
+def score_events(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> list[ScoredEvent]:
+    """Store and score validated events, once each per (client, event_id).
+
+    Events already stored for this client are answered with their first result. The
+    write is one statement that skips events another request stored first (`ON CONFLICT
+    DO NOTHING`), so concurrent duplicates store one row and are answered from it; a
+    batch is stored whole or not at all.
+    """
+    unique: dict[str, dict[str, Any]] = {}
+    for event in events:
+        unique.setdefault(event["event_id"], event)
+    # A single event's own history query spots a stored copy; a batch asks once for all.
+    stored = _stored_results(client, list(unique)) if len(unique) > 1 else {}
+    fresh = [e for event_id, e in unique.items() if event_id not in stored]
+
+    new: dict[str, ScoredEvent] = {}
+    if fresh:
         feature_rows, seen_before = _features_for(client, fresh)
         if seen_before:
             stored.update(_stored_results(client, seen_before))
