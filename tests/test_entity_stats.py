@@ -39,7 +39,8 @@ def test_live_features_from_the_database_equal_batch_features():
     events_load(frame=frame.head(STORED), client=import_source_get_or_create(name="history"))
     incoming = [_as_event(r) for r in frame.tail(NEW).to_dict("records")]
 
-    online = pd.DataFrame(_features_for(incoming))[list(FEATURE_NAMES)]
+    rows, _ = _features_for(import_source_get_or_create(name="history"), incoming)
+    online = pd.DataFrame(rows)[list(FEATURE_NAMES)]
     unlabeled_tail = frame.assign(is_fraud=frame["is_fraud"].astype("float64"))
     unlabeled_tail.loc[STORED:, "is_fraud"] = np.nan  # new events arrive without labels
     batch = batch_features(unlabeled_tail).tail(NEW).reset_index(drop=True)
