@@ -19,8 +19,11 @@ import ipaddress
 import json
 import math
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,17 +329,18 @@ def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.Da
             yield batch.to_pandas()
         return
     names = file_columns(path, mapping)
-    reader = pa_csv.open_csv(
-        path,
-        read_options=pa_csv.ReadOptions(block_size=8 << 20, encoding=mapping.encoding),
-        parse_options=pa_csv.ParseOptions(delimiter=mapping.delimiter),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
     pending: list[pa.RecordBatch] = []
     rows = 0
     try:
+        reader = pa_csv.open_csv(
+            path,
+            read_options=pa_csv.ReadOptions(block_size=8 << 20, encoding=mapping.encoding),
+            parse_options=pa_csv.ParseOptions(delimiter=mapping.delimiter),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
         for batch in reader:
             pending.append(batch)
             rows += batch.num_rows
@@ -380,10 +384,8 @@ def events_import(
     result = ImportResult()
     seen_ids: set[str] = set()
     try:
-        with transaction.atomic() if single_transaction else _nothing():
-            for chunk in file_chunks(path, mapping, chunk_size):
-                chunk = chunk.reset_index(drop=True)
-                clean, reasons = events_prepare(chunk, mapping, attributes)
+        with transaction.atomic() if single_transaction else nullcontext():
+            for chunk, clean, reasons in _prepared_ahead(path, mapping, chunk_size, attributes):
                 # The first valid row of an event_id wins; later ones would be skipped silently.
                 ok = reasons == ""
                 ids = clean["event_id"].to_numpy()
@@ -415,12 +417,48 @@ def events_import(
     return result
 
 
-class _nothing:
-    def __enter__(self):
-        return self
+_DONE = object()
 
-    def __exit__(self, *exc):
+
+def _prepared_ahead(path: Path, mapping: Mapping, chunk_size: int, attributes: list[str]) -> Iterator[tuple]:
+    """(chunk, clean rows, reasons) per chunk, read and checked one chunk ahead in a helper thread.
+
+    Checking is CPU work in this process while storing is mostly waiting for the database,
+    so the two overlap. The helper never touches the database; the caller stores on its own
+    connection, inside its own transactions.
+    """
+    results: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                results.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
         return False
+
+    def produce() -> None:
+        try:
+            for chunk in file_chunks(path, mapping, chunk_size):
+                chunk = chunk.reset_index(drop=True)
+                if not put((chunk, *events_prepare(chunk, mapping, attributes))):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            put(exc)
+
+    helper = threading.Thread(target=produce, name="import-reader", daemon=True)
+    helper.start()
+    try:
+        while (item := results.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        helper.join()
 
 
 def _stem(path: Path) -> str:

@@ -36,11 +36,12 @@ TEXT_COLUMNS = (
 FLOAT_COLUMNS = ("amount", "latitude", "longitude", "session_duration")
 TIME_COLUMNS = ("timestamp", "account_created_at", "label_known_at")
 
-# Staging columns in COPY order, with their PostgreSQL types (those of the target table).
+# Staging columns in COPY order, with their PostgreSQL types: those of the target table,
+# except that times travel as UTC without a zone (Arrow writes those 25x faster).
 STAGING: tuple[tuple[str, str], ...] = (
     ("event_id", "text"),
     ("account_id", "text"),
-    ("timestamp", "timestamptz"),
+    ("timestamp", "timestamp"),
     ("event_type", "text"),
     ("amount", "numeric(14, 2)"),
     ("currency", "text"),
@@ -53,10 +54,10 @@ STAGING: tuple[tuple[str, str], ...] = (
     ("session_duration", "double precision"),
     ("merchant_id", "text"),
     ("category", "text"),
-    ("account_created_at", "timestamptz"),
+    ("account_created_at", "timestamp"),
     ("attributes", "jsonb"),
     ("is_fraud", "boolean"),
-    ("label_known_at", "timestamptz"),
+    ("label_known_at", "timestamp"),
     ("label_source", "text"),
     ("scenario", "text"),
 )
@@ -127,11 +128,15 @@ def events_load(
 
 def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
     table = pa.Table.from_pandas(part, preserve_index=False)
+    for name in TIME_COLUMNS:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us")))
     buffer = io.BytesIO()
     # Arrow quotes every string and leaves nulls unquoted and empty: exactly what COPY's
     # CSV format reads as "" and NULL.
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     columns = ", ".join(f'"{name}"' for name, _ in STAGING)
+    values = ", ".join(f"\"{name}\" AT TIME ZONE 'UTC'" if name in TIME_COLUMNS else f'"{name}"' for name, _ in STAGING)
     meta = Transaction._meta
     target = ", ".join(f'"{meta.get_field(name).column}"' for name, _ in STAGING)
     with connection.cursor() as cursor:
@@ -144,7 +149,7 @@ def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
             copy.write(buffer.getbuffer())
         cursor.execute(
             f'INSERT INTO {meta.db_table} ("client_id", {target}, "received_at") '
-            f"SELECT %s, {columns}, now() FROM {_STAGING_TABLE} "
+            f"SELECT %s, {values}, now() FROM {_STAGING_TABLE} "
             f'ON CONFLICT ("client_id", "event_id") DO NOTHING',
             [client.pk],
         )

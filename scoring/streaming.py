@@ -96,20 +96,29 @@ def _post(url: str, body, headers: dict[str, str], timeout: float) -> tuple[int,
         return exc.code, dict(exc.headers), decoded
 
 
-def client_register(*, url: str, enrollment_token: str, name: str, timeout: float = 10.0) -> str:
-    """Register as a new API client with the enrollment token; returns the API key."""
-    try:
-        status, _, body = _post(
-            url.rstrip("/") + "/register",
-            {"name": name, "contact": "stream command"},
-            {"X-Enrollment-Token": enrollment_token},
-            timeout,
-        )
-    except OSError as exc:
-        raise StreamError(f"cannot reach {url}: {exc}") from None
-    if status != 201:
-        raise StreamError(f"/register answered {status}: {body}")
-    return body["api_key"]
+def client_register(*, url: str, enrollment_token: str, name: str, timeout: float = 10.0, attempts: int = 6) -> str:
+    """Register as a new API client with the enrollment token; returns the API key.
+
+    A server that is still starting (connection refused, 5xx) is retried with backoff."""
+    for attempt in range(attempts):
+        try:
+            status, headers, body = _post(
+                url.rstrip("/") + "/register",
+                {"name": name, "contact": "stream command"},
+                {"X-Enrollment-Token": enrollment_token},
+                timeout,
+            )
+        except OSError as exc:
+            problem, retry_after = f"cannot reach {url}: {exc}", None
+        else:
+            if status == 201:
+                return body["api_key"]
+            problem, retry_after = f"/register answered {status}: {body}", headers.get("Retry-After")
+            if status not in RETRY_STATUSES:
+                break
+        if attempt < attempts - 1:
+            time.sleep(retry_delay(attempt, 0.5, retry_after) + 0.5)
+    raise StreamError(problem)
 
 
 def retry_delay(attempt: int, base: float, retry_after: str | None = None) -> float:

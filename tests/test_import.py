@@ -314,3 +314,12 @@ def test_importing_module_rejects_an_unknown_file_type(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(importing.ImportFileError, match="use a .csv"):
         importing.events_import(path=path, mapping=mapping_parse(json.loads(HANDBOOK_MAPPING.read_text())), client=_source("x"))
+
+
+def test_a_malformed_csv_stops_with_a_clear_error(tmp_path):
+    path = generator_csv(tmp_path, world().head(20))
+    with path.open("a") as handle:
+        handle.write("evt-x,acct-1,2026-09-01T00:00:00Z,too,many,cells,here,for,the,header,a,b,c,d,e,f,g,h,i,j,k,l\n")
+    with pytest.raises(CommandError, match="cannot read world.csv as CSV"):
+        run_import(path)
+    assert not Transaction.objects.exists()

@@ -13,6 +13,8 @@ class Command(BaseCommand):
         "Play a partner system: register with /register (or use --api-key), then post live synthetic "
         "events to /score at a steady rate, printing throughput, tiers and latency as it goes."
     )
+    # A client of the product, not part of it: no need to check the project's setup first.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--url", required=True, help="the product's base URL, e.g. http://127.0.0.1:8000")
