@@ -15,7 +15,6 @@ from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
 FAILED_STATUSES = ("failed", "declined")
-MATCH_COUNT_CAP = 1000
 
 QUEUE_FIELDS = (
     "transaction_id", "transaction__event_id", "transaction__account_id", "transaction__timestamp",
@@ -80,18 +79,6 @@ def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
         if n > cap:
             capped.append(tier)
     return counts, capped
-
-
-def queue_matching_count(*, tier: str, filters: QueueFilters) -> int | None:
-    """Open cases of the tier that match the filters, up to MATCH_COUNT_CAP + 1; None without filters.
-
-    A sparse filter over a large tier has to look at many rows to count its matches, so this
-    count stops early ("1,000+") to keep the queue quick.
-    """
-    if filters == QueueFilters():
-        return None
-    cases = _open(queue_cases(filters=filters)).filter(tier=tier).order_by()
-    return cases[: MATCH_COUNT_CAP + 1].count()
 
 
 def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:

@@ -174,10 +174,11 @@ async function refresh({ poll = false } = {}) {
     drawTabs(data.counts, data.capped);
     drawCases(data.items);
     drawBulkBar();
-    d3.select('#more').attr('hidden', data.items.length < limit ? '' : null);
+    d3.select('#more').attr('hidden', data.has_more ? null : '');
+    const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
-    if (!shown) say(`No open ${currentTier}-tier cases${data.matching === null ? '' : ' match the filters'}.`);
-    else if (data.matching !== null) say(`${countText(Math.min(data.matching, data.matching_cap), data.matching > data.matching_cap)} ${currentTier}-tier cases match the filters.`);
+    if (!shown) say(`No open ${currentTier}-tier cases${filtered ? ' match the filters' : ''}.`);
+    else if (filtered) say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier}-tier cases that match the filters.`);
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
     if (error.status === 400) showFilterErrors(error.errors);
