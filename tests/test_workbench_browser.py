@@ -48,6 +48,11 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
 
+    # A newly scored event shows up without a reload.
+    service.post("/score", event(event_id="late-arrival", account_id="ring-acct-3", amount=2500.0,
+                                 timestamp="2026-11-21T09:00:00Z", device_id="dev-shared"), format="json")
+    expect(page.locator("#new-cases")).to_contain_text("1 new case", timeout=15_000)
+
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
     case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
@@ -63,7 +68,7 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     first_reason = score.explanation["contributions"][0]["text"][:20]
     expect(page.locator("#reasons-chart svg")).to_contain_text(first_reason)
     # History timeline and linked accounts network, drawn with data.
-    expect(page.locator("#timeline svg g.event")).to_have_count(3)
+    expect(page.locator("#timeline svg g.event")).to_have_count(Transaction.objects.filter(account_id=score.transaction.account_id).count())
     expect(page.locator("#network-chart svg .node.account")).to_have_count(4)
     expect(page.locator("#network-chart svg .node.state-fraud")).to_have_count(1)
     expect(page.locator("#network-chart svg")).to_contain_text("device dev-shared")
@@ -136,4 +141,15 @@ def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live
     page.click("#audit-filters button[type=submit]")
     expect(table).to_contain_text("login")
     page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+    assert page.console_errors == []
+
+
+def test_case_page_shows_data_as_text_never_as_html(page, live_server, reviewer, service, champion):  # noqa: F811
+    body = service.post("/score", event(event_id="<img src=x onerror=alert(1)>", account_id="<b>bold</b>",
+                                        device_id="<i>dev</i>"), format="json").json()
+    case_id = Transaction.objects.get(event_id=body["event_id"]).pk
+    _log_in(page, live_server, reviewer, path=f"/cases/{case_id}/")
+    expect(page.locator("#event-fields")).to_contain_text("<b>bold</b>")
+    expect(page.locator("#network-chart svg")).to_contain_text("<b>bold</b>")
+    assert page.locator("main img, main b, main i").count() == 0
     assert page.console_errors == []
