@@ -153,3 +153,18 @@ def test_case_page_shows_data_as_text_never_as_html(page, live_server, reviewer,
     expect(page.locator("#network-chart svg")).to_contain_text("<b>bold</b>")
     assert page.locator("main img, main b, main i").count() == 0
     assert page.console_errors == []
+
+
+def test_pending_explanation_shows_pending_then_the_chart(page, live_server, reviewer, service, champion):  # noqa: F811
+    from scoring.services import explanations_compute
+
+    service.post("/score", event(event_id="slow-reasons"), format="json")
+    txn = Transaction.objects.get(event_id="slow-reasons")
+    Score.objects.filter(pk=txn.pk).update(explanation=None, explanation_status="pending", explained_at=None)
+    _log_in(page, live_server, reviewer, path=f"/cases/{txn.pk}/")
+    expect(page.locator("#why-status")).to_contain_text("pending")
+    assert page.locator("#reasons-chart svg").count() == 0
+    assert explanations_compute(transaction_ids=[txn.pk]) == 1
+    expect(page.locator("#reasons-chart svg g.reason").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#reasons li").first).to_contain_text("risk")
+    assert page.console_errors == []
