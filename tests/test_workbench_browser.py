@@ -41,10 +41,18 @@ def _tier_count(page, tier):
     return int(re.sub(r"[^0-9]", "", text))
 
 
-def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_server, reviewer, service, champion):  # noqa: F811
+def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_server, reviewer, second_reviewer, service, champion):  # noqa: F811
+    from rest_framework.test import APIClient
+
     _ring(service)
+    colleague = APIClient()
+    colleague.login(username=second_reviewer.username, password=DEMO_PASSWORD)
+    held = colleague.post("/api/queue/next").json()["case"]
     _log_in(page, live_server, reviewer)
     expect(page.locator("#cases tbody tr").first).to_be_visible()
+    expect(page.locator(f"#cases tbody tr[data-transaction-id='{held['transaction_id']}']")).to_contain_text(
+        f"{second_reviewer.username} until"
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
 
@@ -58,8 +66,9 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     score = Score.objects.get(pk=case_id)
     assert score.claimed_by == reviewer
-    top = Score.objects.filter(review_status="open").order_by("-expected_loss").first()
-    assert top.pk == case_id or top.tier != score.tier  # next case = highest tier first, then expected loss
+    assert case_id != held["transaction_id"]
+    free = Score.objects.filter(review_status="open", tier=score.tier).exclude(claimed_by=second_reviewer)
+    assert free.order_by("-expected_loss").first().pk == case_id  # the top case nobody else holds
     expect(page.locator("#claim")).to_contain_text("Yours until")
 
     # Why: a signed bar chart drawn with the explanation's reasons.

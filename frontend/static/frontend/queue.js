@@ -10,6 +10,7 @@ const d3 = window.d3;
 const POLL_MS = 5000;
 const PAGE = 50;
 const isManager = document.querySelector('section.queue').dataset.manager === 'true';
+const me = document.querySelector('.topbar .who')?.textContent || '';
 const params = new URLSearchParams(window.location.search);
 let currentTier = TIERS.includes(params.get('tier')) ? params.get('tier') : 'high';
 let limit = PAGE;
@@ -118,7 +119,7 @@ function drawCases(items) {
         if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
         drawBulkBar();
       });
-    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== window.currentUser;
+    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
     row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
       .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
   });
@@ -251,7 +252,6 @@ onShortcut({
   '?': toggleHelp,
 });
 
-window.currentUser = document.querySelector('.topbar .who')?.textContent || '';
 fillFiltersFromUrl();
 setupBulk();
 refresh();
