@@ -289,9 +289,9 @@ def _state(fraud: int, legitimate: int) -> str:
 # --------------------------------------------------------------------------- linked accounts
 
 # Shared devices and IPs say more about rings than a shared merchant, so they are kept first
-# when the node budget runs out.
-LINK_KINDS = (("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id"))
-ENTITIES_PER_KIND = 8
+# when the node budget runs out, and fewer merchants are followed: a busy merchant has
+# thousands of customers, which costs time and says little.
+LINK_KINDS = (("device", "device_id", 8), ("ip", "ip_address", 8), ("merchant", "merchant_id", 3))
 
 
 def account_network(*, txn: Transaction) -> dict[str, Any]:
@@ -310,13 +310,13 @@ def account_network(*, txn: Transaction) -> dict[str, Any]:
     truncated = False
     center = f"account:{txn.account_id}"
     nodes[center] = {"id": center, "kind": "account", "label": txn.account_id, "center": True}
-    for kind, field in LINK_KINDS:
+    for kind, field, entities_cap in LINK_KINDS:
         present = Q(**{f"{field}__isnull": False})
         if field != "ip_address":  # an IP column holds NULL, never ""
             present &= ~Q(**{field: ""})
-        values = list(own.filter(present).values_list(field, flat=True).order_by(field).distinct()[: ENTITIES_PER_KIND + 1])
-        if len(values) > ENTITIES_PER_KIND:
-            truncated, values = True, values[:ENTITIES_PER_KIND]
+        values = list(own.filter(present).values_list(field, flat=True).order_by(field).distinct()[: entities_cap + 1])
+        if len(values) > entities_cap:
+            truncated, values = True, values[:entities_cap]
         if not values:
             continue
         pairs = (
