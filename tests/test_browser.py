@@ -45,7 +45,7 @@ def test_reviewer_flags_a_case_from_the_queue(page, live_server, reviewer, servi
     expect(page.locator("#tier-chart svg rect")).to_have_count(3)
     count_before = rows.count()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "queue-flag.png"), full_page=True)
 
     event_id = rows.first.locator("td").nth(5).inner_text()
     rows.first.locator("button.flag").click()

@@ -66,16 +66,17 @@ def test_queue_orders_by_expected_loss_and_counts_tiers(reviewer, cases):
     assert body["capped"] == []
 
 
-def test_queue_filters_narrow_list_and_matching_count(reviewer, cases):
+def test_queue_filters_narrow_the_list_not_the_tier_counts(reviewer, cases):
     client = _login(reviewer)
     by_date = client.get("/api/queue", {"tier": "high", "date_from": "2026-11-21", "date_to": "2026-11-21"}).json()
     assert _ids(by_date) == ["h2"]
-    assert by_date["matching"] == 1 and by_date["counts"] == {"high": 3, "medium": 1, "low": 1}
+    assert by_date["counts"] == {"high": 3, "medium": 1, "low": 1} and by_date["has_more"] is False
     assert _ids(client.get("/api/queue", {"amount_min": "650", "amount_max": "900"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"event_type": "purchase"}).json()) == ["h2"]
     assert _ids(client.get("/api/queue", {"account": "alice"}).json()) == ["h1"]
-    assert client.get("/api/queue", {"account": "alice", "tier": "medium"}).json()["matching"] == 1
-    assert client.get("/api/queue").json()["matching"] is None
+    assert _ids(client.get("/api/queue", {"account": "alice", "tier": "medium"}).json()) == ["m1"]
+    page = client.get("/api/queue", {"limit": 2}).json()
+    assert _ids(page) == ["h1", "h3"] and page["has_more"] is True
     assert _ids(client.get("/api/queue", {"q": "h3"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"q": "bob"}).json()) == ["h2"]
 

@@ -41,20 +41,34 @@ def _tier_count(page, tier):
     return int(re.sub(r"[^0-9]", "", text))
 
 
-def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_server, reviewer, service, champion):  # noqa: F811
+def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_server, reviewer, second_reviewer, service, champion):  # noqa: F811
+    from rest_framework.test import APIClient
+
     _ring(service)
+    colleague = APIClient()
+    colleague.login(username=second_reviewer.username, password=DEMO_PASSWORD)
+    held = colleague.post("/api/queue/next").json()["case"]
     _log_in(page, live_server, reviewer)
     expect(page.locator("#cases tbody tr").first).to_be_visible()
+    expect(page.locator(f"#cases tbody tr[data-transaction-id='{held['transaction_id']}']")).to_contain_text(
+        f"{second_reviewer.username} until"
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    # A newly scored event shows up without a reload.
+    service.post("/score", event(event_id="late-arrival", account_id="ring-acct-3", amount=2500.0,
+                                 timestamp="2026-11-21T09:00:00Z", device_id="dev-shared"), format="json")
+    expect(page.locator("#new-cases")).to_contain_text("1 new case", timeout=15_000)
 
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
     case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     score = Score.objects.get(pk=case_id)
     assert score.claimed_by == reviewer
-    top = Score.objects.filter(review_status="open").order_by("-expected_loss").first()
-    assert top.pk == case_id or top.tier != score.tier  # next case = highest tier first, then expected loss
+    assert case_id != held["transaction_id"]
+    free = Score.objects.filter(review_status="open", tier=score.tier).exclude(claimed_by=second_reviewer)
+    assert free.order_by("-expected_loss").first().pk == case_id  # the top case nobody else holds
     expect(page.locator("#claim")).to_contain_text("Yours until")
 
     # Why: a signed bar chart drawn with the explanation's reasons.
@@ -63,7 +77,7 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     first_reason = score.explanation["contributions"][0]["text"][:20]
     expect(page.locator("#reasons-chart svg")).to_contain_text(first_reason)
     # History timeline and linked accounts network, drawn with data.
-    expect(page.locator("#timeline svg g.event")).to_have_count(3)
+    expect(page.locator("#timeline svg g.event")).to_have_count(Transaction.objects.filter(account_id=score.transaction.account_id).count())
     expect(page.locator("#network-chart svg .node.account")).to_have_count(4)
     expect(page.locator("#network-chart svg .node.state-fraud")).to_have_count(1)
     expect(page.locator("#network-chart svg")).to_contain_text("device dev-shared")
@@ -136,4 +150,30 @@ def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live
     page.click("#audit-filters button[type=submit]")
     expect(table).to_contain_text("login")
     page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+    assert page.console_errors == []
+
+
+def test_case_page_shows_data_as_text_never_as_html(page, live_server, reviewer, service, champion):  # noqa: F811
+    body = service.post("/score", event(event_id="<img src=x onerror=alert(1)>", account_id="<b>bold</b>",
+                                        device_id="<i>dev</i>"), format="json").json()
+    case_id = Transaction.objects.get(event_id=body["event_id"]).pk
+    _log_in(page, live_server, reviewer, path=f"/cases/{case_id}/")
+    expect(page.locator("#event-fields")).to_contain_text("<b>bold</b>")
+    expect(page.locator("#network-chart svg")).to_contain_text("<b>bold</b>")
+    assert page.locator("main img, main b, main i").count() == 0
+    assert page.console_errors == []
+
+
+def test_pending_explanation_shows_pending_then_the_chart(page, live_server, reviewer, service, champion):  # noqa: F811
+    from scoring.services import explanations_compute
+
+    service.post("/score", event(event_id="slow-reasons"), format="json")
+    txn = Transaction.objects.get(event_id="slow-reasons")
+    Score.objects.filter(pk=txn.pk).update(explanation=None, explanation_status="pending", explained_at=None)
+    _log_in(page, live_server, reviewer, path=f"/cases/{txn.pk}/")
+    expect(page.locator("#why-status")).to_contain_text("pending")
+    assert page.locator("#reasons-chart svg").count() == 0
+    assert explanations_compute(transaction_ids=[txn.pk]) == 1
+    expect(page.locator("#reasons-chart svg g.reason").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#reasons li").first).to_contain_text("risk")
     assert page.console_errors == []

@@ -83,13 +83,10 @@ class QueueSerializer(serializers.Serializer):
     capped = serializers.ListField(child=serializers.CharField(), help_text="Tiers with more than count_cap open cases")
     count_cap = serializers.IntegerField()
     tier = serializers.CharField()
-    matching = serializers.IntegerField(
-        allow_null=True, help_text="Open cases of this tier matching the filters (null without filters; matching_cap + 1 means more)"
-    )
-    matching_cap = serializers.IntegerField()
     as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")
     new_count = serializers.IntegerField(help_text="Open cases scored after `since` (0 without it)")
     items = QueueItemSerializer(many=True)
+    has_more = serializers.BooleanField(help_text="More open cases match beyond this page")
 
 
 class NextCaseSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ const d3 = window.d3;
 const POLL_MS = 5000;
 const PAGE = 50;
 const isManager = document.querySelector('section.queue').dataset.manager === 'true';
+const me = document.querySelector('.topbar .who')?.textContent || '';
 const params = new URLSearchParams(window.location.search);
 let currentTier = TIERS.includes(params.get('tier')) ? params.get('tier') : 'high';
 let limit = PAGE;
@@ -118,7 +119,7 @@ function drawCases(items) {
         if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
         drawBulkBar();
       });
-    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== window.currentUser;
+    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
     row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
       .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
   });
@@ -174,10 +175,11 @@ async function refresh({ poll = false } = {}) {
     drawTabs(data.counts, data.capped);
     drawCases(data.items);
     drawBulkBar();
-    d3.select('#more').attr('hidden', data.items.length < limit ? '' : null);
+    d3.select('#more').attr('hidden', data.has_more ? null : '');
+    const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
-    if (!shown) say(`No open ${currentTier}-tier cases${data.matching === null ? '' : ' match the filters'}.`);
-    else if (data.matching !== null) say(`${countText(Math.min(data.matching, data.matching_cap), data.matching > data.matching_cap)} ${currentTier}-tier cases match the filters.`);
+    if (!shown) say(`No open ${currentTier}-tier cases${filtered ? ' match the filters' : ''}.`);
+    else if (filtered) say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier}-tier cases that match the filters.`);
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
     if (error.status === 400) showFilterErrors(error.errors);
@@ -250,7 +252,6 @@ onShortcut({
   '?': toggleHelp,
 });
 
-window.currentUser = document.querySelector('.topbar .who')?.textContent || '';
 fillFiltersFromUrl();
 setupBulk();
 refresh();
