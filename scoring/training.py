@@ -270,7 +270,6 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
         "candidates": candidates,
         "lightgbm_beats_baselines": bool(beats),
     }
-    say(comparison_table(candidates))
     if not beats:
         say("LightGBM did NOT beat both baselines on average precision in the test period")
 
