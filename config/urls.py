@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from config import health
 from scoring import apis as scoring_apis
+from scoring import views as scoring_views
 from triage import apis as triage_apis
 
 api_patterns = [
@@ -22,5 +23,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("models/<str:name>/report/", scoring_views.model_report, name="model-report"),
+    path("models/<str:name>/report/<str:filename>", scoring_views.model_report, name="model-report-file"),
     path("", include("frontend.urls")),
 ]

@@ -88,3 +88,21 @@ def test_reasons_use_plain_words():
     reasons = top_reasons(result.booster, X[risky], result.feature_names)
     assert all(reasons)
     assert not any("_" in reason for reason in reasons), reasons  # descriptions, not column names
+
+
+def test_managers_read_the_report_in_the_app_and_reviewers_cannot(client, champion, manager, reviewer):
+    from pathlib import Path
+
+    from scoring.report import write_report
+
+    write_report(Path(champion.bundle_path) / "report", result=trained_result(), manifest=champion.manifest)
+    url = f"/models/{champion.name}/report/"
+    client.force_login(reviewer)
+    assert client.get(url).status_code == 403
+    client.force_login(manager)
+    page = client.get(url)
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert champion.name in b"".join(page.streaming_content).decode()
+    image = client.get(url + "pr_curve.png")
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert client.get(url + "manifest.json").status_code == 404  # only report files are served
