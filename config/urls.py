@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from config import health
 from config import metrics
 from scoring import apis as scoring_apis
+from scoring import views as scoring_views
 from triage import apis as triage_apis
 
 api_patterns = [
@@ -34,6 +35,8 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("", include("learning.urls")),
     path("admin/", admin.site.urls),
+    path("models/<str:name>/report/", scoring_views.model_report, name="model-report"),
+    path("models/<str:name>/report/<str:filename>", scoring_views.model_report, name="model-report-file"),
     path("", include("frontend.urls")),
     path("", include("insights.urls")),
     path("", include("webhooks.urls")),

@@ -325,9 +325,10 @@ def _distinct_in_window(
     if not valid.any():
         return distinct, seen
     idx = np.flatnonzero(valid)
+    # `seq` is a dense rank of (timestamp, seq) here, so one int64 key sorts by group then time.
     g, t, s, x = group[idx], ts[idx], seq[idx], item[idx]
     m = len(idx)
-    order = np.lexsort((s, t, g))
+    order = np.argsort(g * n + s, kind="stable")
     g, t, s, x = g[order], t[order], s[order], x[order]
     span = int(t.max() - t.min()) + width_ms + 1
     key = g * span + (t - t.min())
@@ -336,7 +337,8 @@ def _distinct_in_window(
     prefix = np.r_[0, np.cumsum(present)]
     in_window = prefix[np.arange(m)] - prefix[start]
 
-    by_item = np.lexsort((s, t, x, g))
+    pair = pd.factorize(g * (int(x.max()) + 2) + (x + 1))[0].astype(np.int64)
+    by_item = np.argsort(pair * n + s, kind="stable")
     prev = np.full(m, -1, dtype=np.int64)
     same = (g[by_item][1:] == g[by_item][:-1]) & (x[by_item][1:] == x[by_item][:-1]) & present[by_item][1:]
     prev[by_item[1:][same]] = by_item[:-1][same]
@@ -401,6 +403,9 @@ def label_known_ms(events: pd.DataFrame, t: np.ndarray) -> tuple[np.ndarray, np.
 
 def _linked_entity_features(events: pd.DataFrame, t: np.ndarray, seq: np.ndarray) -> dict[str, np.ndarray]:
     """Devices, IPs, countries per account; accounts per device / IP; entity fraud rates; rings."""
+    rank = np.empty(len(t), dtype=np.int64)
+    rank[np.lexsort((seq, t))] = np.arange(len(t))
+    seq = rank
     account = _codes(_text(events, "account_id"))
     device, ip = _codes(_text(events, "device_id")), _codes(_text(events, "ip_address"))
     country = _codes(_text(events, "country"))

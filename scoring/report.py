@@ -12,16 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import matplotlib
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
-
-from scoring.calibration import reliability_curve  # noqa: E402
-from scoring.features import FEATURES  # noqa: E402
+from scoring.calibration import reliability_curve
+from scoring.features import FEATURES
 
 PLOTS = {
     "pr_curve.png": "Precision-recall curves on the test period",
@@ -32,6 +27,7 @@ PLOTS = {
 }
 LABELS = {"lightgbm": "LightGBM", "logistic_regression": "Logistic regression", "random_forest": "Random forest"}
 DPI = 80  # small PNGs: the report is read on screen
+REPORT_FILES = ("report.html", "report.md", *PLOTS)
 
 
 def write_report(directory: Path | str, *, result: Any, manifest: Mapping[str, Any]) -> Path:
@@ -50,6 +46,11 @@ def write_report(directory: Path | str, *, result: Any, manifest: Mapping[str, A
 
 
 def _plots(directory: Path, result: Any) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display; loaded here so serving a report never imports it
+    import matplotlib.pyplot as plt
+
     ev = result.evaluation
     y = np.asarray(ev["y_test"])
     probs: dict[str, np.ndarray] = ev["p_test"]
@@ -107,6 +108,8 @@ def _plots(directory: Path, result: Any) -> None:
 
 
 def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

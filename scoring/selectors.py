@@ -23,11 +23,18 @@ FRAME_COLUMNS = (
 )
 
 
-def events_frame(*, labeled_only: bool = False) -> pd.DataFrame:
-    """Every stored event as a DataFrame in ingestion order, `seq` = primary key."""
+def events_frame(
+    *, labeled_only: bool = False, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Stored events (all, or with timestamp in [since, until)) as a DataFrame in
+    ingestion order, `seq` = primary key."""
     queryset = Transaction.objects.order_by("id")
     if labeled_only:
         queryset = queryset.filter(is_fraud__isnull=False)
+    if since is not None:
+        queryset = queryset.filter(timestamp__gte=since)
+    if until is not None:
+        queryset = queryset.filter(timestamp__lt=until)
     rows = list(queryset.values_list(*FRAME_COLUMNS))
     frame = pd.DataFrame.from_records(rows, columns=list(FRAME_COLUMNS))
     frame["amount"] = pd.to_numeric(frame["amount"], errors="coerce").astype("float64")

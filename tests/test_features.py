@@ -80,3 +80,82 @@ def test_velocity_counts_the_accounts_recent_events():
     assert features["events_24h"].tolist() == [0, 1, 2, 0]
     assert features["amount_mean_30d"].tolist()[2] == 15.0
     assert features["hours_since_prev_event"].tolist()[1] == 10 / 60
+
+
+# --------------------------------------------------------------------------- leakage
+
+
+def test_future_events_and_labels_never_change_earlier_features():
+    world = small_world().head(3000).reset_index(drop=True)
+    world["is_fraud"] = world["is_fraud"].astype("float64")
+    before = batch_features(world).head(2000)
+    rng = np.random.default_rng(3)
+    future = world.index >= 2000
+    perturbed = world.copy()
+    for column in ("device_id", "ip_address", "merchant_id", "amount", "country", "payment_status"):
+        perturbed.loc[future, column] = rng.permutation(perturbed.loc[future, column].to_numpy())
+    perturbed.loc[future, "is_fraud"] = 1.0 - perturbed.loc[future, "is_fraud"]
+    # Labels of future events become known right away: still after every earlier event.
+    perturbed.loc[future, "label_known_at"] = perturbed.loc[future, "timestamp"]
+    after = batch_features(perturbed).head(2000)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_an_events_own_label_never_reaches_its_features():
+    world = small_world().head(1500).reset_index(drop=True)
+    world["is_fraud"] = world["is_fraud"].astype("float64")
+    world["label_known_at"] = world["timestamp"]  # instant labels: the hardest case
+    flipped = world.copy()
+    flipped["is_fraud"] = 1.0 - flipped["is_fraud"]
+    # Each row's features may depend on other rows' labels, so compare one row at a time
+    # against a frame where only that row's label differs.
+    base = batch_features(world)
+    for row in (100, 700, 1400):
+        one = world.copy()
+        one.loc[row, "is_fraud"] = flipped.loc[row, "is_fraud"]
+        pd.testing.assert_series_equal(batch_features(one).loc[row], base.loc[row])
+
+
+def test_entity_fraud_rate_uses_only_labels_known_before_the_event():
+    t0 = pd.Timestamp("2026-10-01T12:00:00Z")
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d"],
+            "timestamp": [t0, t0 + pd.Timedelta(days=1), t0 + pd.Timedelta(days=5), t0 + pd.Timedelta(days=40)],
+            "device_id": ["dev-x"] * 4,
+            "is_fraud": [1.0, np.nan, np.nan, np.nan],
+            "label_known_at": [t0 + pd.Timedelta(days=5), pd.NaT, pd.NaT, pd.NaT],
+        }
+    )
+    rate = batch_features(frame)["device_fraud_rate_30d"].tolist()
+    assert np.isnan(rate[0]) and np.isnan(rate[1])  # the label is not known yet
+    assert rate[2] == 1.0  # known exactly at this event's time
+    assert np.isnan(rate[3])  # the labeled event left the 30-day window
+
+
+def test_scenario_and_period_are_never_features():
+    from scoring.features import FEATURES
+
+    assert not any({"scenario", "period"} & set(spec.inputs) for spec in FEATURES)
+    world = small_world().head(1000).reset_index(drop=True)
+    scrambled = world.assign(scenario=np.random.default_rng(1).permutation(world["scenario"].to_numpy()), period="x")
+    pd.testing.assert_frame_equal(batch_features(world), batch_features(scrambled))
+
+
+def test_linked_accounts_devices_and_rings_count_the_window():
+    t0 = pd.Timestamp("2026-10-01T00:00:00Z")
+    hours = [0, 1, 2, 3, 24 * 31 + 3]
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "a", "a"],
+            "timestamp": [t0 + pd.Timedelta(hours=h) for h in hours],
+            "device_id": ["d1", "d1", "d2", "d2", "d1"],
+            "ip_address": ["10.0.0.1", "10.0.0.2", "10.0.0.2", "10.0.0.1", "10.0.0.1"],
+        }
+    )
+    f = batch_features(frame)
+    assert f["accounts_on_device_30d"].tolist() == [0, 1, 0, 1, 0]
+    assert f["distinct_devices_30d"].tolist() == [1, 1, 1, 2, 1]
+    # Row 3: account a on d2 (used by c) and 10.0.0.1 (used only by a): a group of 2.
+    assert f["ring_size_30d"].tolist()[3] == 2
+    assert f["ring_size_30d"].tolist()[4] == 1  # everything else is older than 30 days

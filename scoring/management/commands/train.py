@@ -3,11 +3,14 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from scoring.services import model_train
-from scoring.training import NotEnoughData
+from scoring.training import NotEnoughData, comparison_table
 
 
 class Command(BaseCommand):
-    help = "Train a LightGBM model on all labeled stored events and register it as a model version."
+    help = (
+        "Train LightGBM and the logistic-regression and random-forest baselines on all labeled stored events, "
+        "register the calibrated LightGBM as a model version and write its report."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -20,13 +23,11 @@ class Command(BaseCommand):
             version = model_train(promote=opts["promote"], progress=lambda m: self.stdout.write(f"· {m}"))
         except NotEnoughData as exc:
             raise CommandError(str(exc)) from exc
-        test = version.metrics.get("test", {})
+        metrics = version.metrics
         self.stdout.write("")
-        self.stdout.write(f"{'metric (test period)':<28}{'value':>10}")
-        for key in ("roc_auc", "average_precision"):
-            self.stdout.write(f"{key:<28}{test.get(key, float('nan')):>10.3f}")
-        for tier in ("high", "medium"):
-            row = test.get(f"{tier}_tier", {})
-            self.stdout.write(f"{tier + ' tier precision':<28}{row.get('precision', 0):>10.3f}")
-            self.stdout.write(f"{tier + ' tier recall':<28}{row.get('recall', 0):>10.3f}")
+        self.stdout.write("test period (newest labeled events):")
+        self.stdout.write(comparison_table(metrics.get("candidates", {})))
+        if not metrics.get("lightgbm_beats_baselines", False):
+            self.stdout.write(self.style.WARNING("LightGBM did NOT beat both baselines on average precision"))
+        self.stdout.write(f"report: {version.bundle_path}/report/report.html")
         self.stdout.write(self.style.SUCCESS(f"model {version.name} registered as {version.status}"))
