@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -248,8 +249,14 @@ def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
 # --------------------------------------------------------------------------- online path
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def epoch_ms(value: Any) -> int:
     """One timestamp (datetime with zone, or pandas Timestamp) to int milliseconds since the epoch."""
+    if type(value) is datetime and value.tzinfo is not None:  # the live path: plain integer arithmetic
+        return (value - _EPOCH) // _ONE_MS
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
