@@ -1,22 +1,31 @@
 """Benchmark: POST /score under gunicorn against PostgreSQL, over loopback.
 
-    python bench/score_load.py                    # 100 req/s for 20 s, then max single, then batches
-    python bench/score_load.py --rate 50 --seconds 30 --port 8765 --reset
+    python bench/score_load.py                         # 10 k and 1 M stored events, every phase
+    python bench/score_load.py --sizes 10k --seconds 10 --phase-seconds 10
+    python bench/score_load.py --workers 4 --threads 1 --reset
 
-Uses a dedicated database `fraud_bench` on 127.0.0.1:5432 (user postgres), Redis db 14 as
-the Celery broker (flushed at start and end; no worker consumes the explanation tasks) and
-models under var/bench-models. On first use (or with --reset) it migrates and runs
-`manage.py demo_setup --live-events 0` (history, a first model, the demo API key).
+For each size it uses its own database (`fraud_bench_10k`, `fraud_bench_1m` on
+127.0.0.1:5432, user postgres), filled once with generated history by COPY (about
+48 events per account over 60 days, so per-account history is the same at both sizes
+and only the table size differs). The 10 k database trains the model; the 1 M database
+registers the same bundle. Events added by earlier runs are deleted first, so each run
+starts from exactly the stored history. Redis db 14 is the Celery broker (flushed at
+start and end; no worker consumes the explanation tasks).
 
-Then it starts `gunicorn config.wsgi:application --workers 2` and measures:
+It then starts gunicorn (config/gunicorn.py; --workers/--threads override it) and measures:
   A  single events at a fixed open-loop rate (latency percentiles, achieved rate, errors)
   B  single events, closed loop, 4 concurrent clients (max events/s)
   C  batches of 1,000 events, closed loop, 2 concurrent clients (events/s)
+and the web workers' CPU time per request (from /proc), which depends far less on other
+load on the machine than wall-clock latency does. New events go to a pool of 200
+accounts, the same size at both table sizes.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
+import io
 import itertools
 import json
 import os
@@ -38,16 +47,26 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "fraud_bench"
-DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 API_KEY = "ftw_demo_key_for_local_use_only_0000000000"
-N_ACCOUNTS = 1500
+BENCH_CLIENT = "bench-checkout"
+HISTORY_CLIENT = "bench-history"
+POOL_ACCOUNTS = 200
 REQUEST_TIMEOUT = 60.0
 BATCH_SIZE = 1000
-# Timestamps of new events follow the generated world (2026-09-01 + 45 days) so that
-# accounts have recent history in the 30-day window.
-EVENT_EPOCH = datetime(2026, 10, 16, tzinfo=timezone.utc)
+EVENTS_PER_ACCOUNT = 48  # what the generator makes per account over 60 days
+WORLD_DAYS = 60
+WORLD_START = datetime(2026, 9, 1, tzinfo=timezone.utc)
+# New events continue where the stored history ends, 30 s apart, so that accounts have
+# recent history in every window.
+EVENT_EPOCH = WORLD_START + timedelta(days=WORLD_DAYS)
+EVENT_SPACING_MS = 30_000
+SIZES = {"10k": 10_000, "1m": 1_000_000}
+DB_NAME = "fraud_bench_10k"  # the database the current run talks to (set per size)
+
+
+def db_url(name: str | None = None) -> str:
+    return f"postgres://postgres@127.0.0.1:5432/{name or DB_NAME}"
 
 
 # --------------------------------------------------------------------------- setup
@@ -56,18 +75,20 @@ def bench_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DEBUG", None)  # base settings need DEBUG's default for static storage
     env.update(
-        DATABASE_URL=DB_URL,
+        DATABASE_URL=db_url(),
         REDIS_URL=REDIS_URL,
         MODEL_DIR=str(REPO / "var" / "bench-models"),
         DJANGO_SETTINGS_MODULE="config.settings.base",
         SCORE_THROTTLE_RATE="1000000/min",
         PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
     )
     env.pop("CELERY_BROKER_URL", None)
     return env
 
 
-def prepare_database(reset: bool) -> None:
+def prepare_database(reset: bool) -> bool:
+    """Create the database if needed; True when it was (re)created."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
         if exists and reset:
@@ -77,6 +98,8 @@ def prepare_database(reset: bool) -> None:
         if not exists:
             print(f"creating database {DB_NAME}")
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            return True
+    return False
 
 
 def flush_redis() -> None:
@@ -94,29 +117,131 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run(cmd, cwd=REPO, env=env, check=True, timeout=1800)
 
 
-def has_champion() -> bool:
-    with psycopg.connect(DB_URL) as conn:
-        row = conn.execute("SELECT count(*) FROM scoring_modelversion WHERE status = 'champion'").fetchone()
-    return bool(row and row[0])
+def _client_id(conn, name: str, kind: str, key: str | None) -> int:
+    row = conn.execute("SELECT id FROM accounts_apiclient WHERE name = %s", (name,)).fetchone()
+    if row:
+        return row[0]
+    return conn.execute(
+        """INSERT INTO accounts_apiclient (name, kind, contact, webhook_url, webhook_secret, key_prefix, key_hash,
+                                           is_active, created_at)
+           VALUES (%s, %s, '', '', '', %s, %s, %s, now()) RETURNING id""",
+        (name, kind, key[:10] if key else "", hashlib.sha256(key.encode()).hexdigest() if key else None, bool(key)),
+    ).fetchone()[0]
+
+
+_COPY_COLUMNS = (
+    "client_id", "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",
+    "device_id", "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
+    "account_created_at", "attributes", "is_fraud", "label_known_at", "label_source", "scenario", "received_at",
+)
+
+
+_NOT_NULL_TEXT = ("event_type", "currency", "payment_status", "device_id", "country", "merchant_id", "category",
+                  "label_source", "scenario")
+# Empty text fields are empty strings, not NULL (FORCE_NOT_NULL).
+_COPY_SQL = (
+    f"COPY triage_transaction ({', '.join(_COPY_COLUMNS)}) FROM STDIN "
+    f"WITH (FORMAT csv, FORCE_NOT_NULL ({', '.join(_NOT_NULL_TEXT)}))"
+)
+
+
+def fill_history(target: int) -> None:
+    """Generate about `target` events and COPY them in as imported, labeled history."""
+    sys.path.insert(0, str(REPO))
+    from scoring.generator import WorldConfig, generate_world
+
+    accounts = max(POOL_ACCOUNTS, round(target / EVENTS_PER_ACCOUNT))
+    began = time.perf_counter()
+    world = generate_world(WorldConfig(accounts=accounts, days=WORLD_DAYS, seed=7, start=WORLD_START))
+    print(f"generated {len(world):,} events for {accounts:,} accounts in {time.perf_counter() - began:.1f} s", flush=True)
+    with psycopg.connect(db_url()) as conn:
+        client_id = _client_id(conn, HISTORY_CLIENT, "import", None)
+        frame = world.copy()
+        frame["client_id"] = client_id
+        frame["amount"] = frame["amount"].round(2)
+        frame["ip_address"] = frame["ip_address"].replace("", None)
+        frame["attributes"] = "{}"
+        frame["label_source"] = "import"
+        frame["received_at"] = datetime.now(timezone.utc).isoformat()
+        for column in ("timestamp", "account_created_at", "label_known_at"):
+            frame[column] = frame[column].map(lambda v: v.isoformat() if v is not None and v == v else None)
+        began = time.perf_counter()
+        chunk = 100_000
+        with conn.cursor() as cur:
+            for start in range(0, len(frame), chunk):
+                buffer = io.StringIO()
+                frame.iloc[start : start + chunk][list(_COPY_COLUMNS)].to_csv(buffer, index=False, header=False)
+                with cur.copy(_COPY_SQL) as copy:
+                    copy.write(buffer.getvalue())
+                print(f"  copied {min(start + chunk, len(frame)):,} / {len(frame):,}", flush=True)
+        conn.commit()
+        print(f"COPY took {time.perf_counter() - began:.1f} s", flush=True)
+    with psycopg.connect(db_url(), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE triage_transaction")
+
+
+def ensure_model(env: dict[str, str]) -> None:
+    """The 10 k database trains the model; the others register the same bundle."""
+    with psycopg.connect(db_url()) as conn:
+        if conn.execute("SELECT count(*) FROM scoring_modelversion WHERE status = 'champion'").fetchone()[0]:
+            return
+    source = db_url("fraud_bench_10k")
+    if DB_NAME == "fraud_bench_10k":
+        # ~165 events a day: a capacity of 3 reviews a day keeps the high tier as rare as in production.
+        manage({**env, "REVIEWER_CAPACITY_PER_DAY": "3"}, "train", "--verbosity", "0")
+        return
+    with psycopg.connect(source) as src, psycopg.connect(db_url()) as dst:
+        row = src.execute(
+            """SELECT name, algorithm, bundle_path, manifest::text, metrics::text, thresholds::text
+               FROM scoring_modelversion WHERE status = 'champion'"""
+        ).fetchone()
+        if row is None:
+            raise SystemExit("prepare the 10k database first (it trains the model the others use)")
+        dst.execute(
+            """INSERT INTO scoring_modelversion (name, algorithm, bundle_path, manifest, metrics, thresholds, status,
+                                                  note, created_at, promoted_at)
+               VALUES (%s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, 'champion', 'copied by the benchmark', now(), now())""",
+            row,
+        )
+
+
+def reset_bench_events() -> int:
+    """Delete what earlier runs scored, so each run starts from the stored history only."""
+    with psycopg.connect(db_url()) as conn:
+        client_id = _client_id(conn, BENCH_CLIENT, "api", API_KEY)
+        conn.execute(
+            "DELETE FROM triage_score WHERE transaction_id IN (SELECT id FROM triage_transaction WHERE client_id = %s)",
+            (client_id,),
+        )
+        deleted = conn.execute("DELETE FROM triage_transaction WHERE client_id = %s", (client_id,)).rowcount
+        conn.commit()
+    with psycopg.connect(db_url(), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE triage_transaction")
+        conn.execute("VACUUM ANALYZE triage_score")
+    return deleted
 
 
 def stored_events() -> int:
-    with psycopg.connect(DB_URL) as conn:
+    with psycopg.connect(db_url()) as conn:
         return int(conn.execute("SELECT count(*) FROM triage_transaction").fetchone()[0])
 
 
 def account_profiles() -> dict[str, dict]:
-    """Latest device, IP, place and currency of each generated account (acct-00000..acct-01499)."""
+    """Latest device, IP, place and currency of the first POOL_ACCOUNTS generated accounts."""
     sql = """
         SELECT DISTINCT ON (account_id) account_id, device_id, host(ip_address), latitude, longitude,
                country, currency, merchant_id, category, account_created_at
         FROM triage_transaction
-        WHERE account_id LIKE 'acct-%%'
+        WHERE account_id = ANY(%s)
         ORDER BY account_id, timestamp DESC
     """
-    profiles = {}
-    with psycopg.connect(DB_URL) as conn:
-        for row in conn.execute(sql):
+    with psycopg.connect(db_url()) as conn:
+        accounts = [r[0] for r in conn.execute(
+            "SELECT DISTINCT account_id FROM triage_transaction WHERE account_id LIKE 'acct-%%' ORDER BY 1 LIMIT %s",
+            (POOL_ACCOUNTS,),
+        )]
+        profiles = {}
+        for row in conn.execute(sql, (accounts,)):
             acct, device, ip, lat, lon, country, currency, merchant, category, created = row
             profiles[acct] = dict(
                 device_id=device or None, ip_address=ip, latitude=lat, longitude=lon, country=country or None,
@@ -133,7 +258,7 @@ class EventFactory:
 
     def __init__(self, profiles: dict[str, dict], seed: int = 11) -> None:
         self.profiles = profiles
-        self.accounts = [f"acct-{i:05d}" for i in range(N_ACCOUNTS)]
+        self.accounts = sorted(profiles)
         self.run = uuid.uuid4().hex[:10]
         self.counter = itertools.count()
         self.lock = threading.Lock()
@@ -151,7 +276,7 @@ class EventFactory:
         event = {
             "event_id": f"bench-{self.run}-{n}",
             "account_id": acct,
-            "timestamp": (EVENT_EPOCH + timedelta(milliseconds=n * 250)).isoformat().replace("+00:00", "Z"),
+            "timestamp": (EVENT_EPOCH + timedelta(milliseconds=n * EVENT_SPACING_MS)).isoformat().replace("+00:00", "Z"),
             "event_type": "payment" if r < 0.8 else "login",
             "currency": p.get("currency") or "USD",
             "device_id": f"dev-bench-{n}" if new_device or not p.get("device_id") else p["device_id"],
@@ -324,11 +449,15 @@ def phase_closed_loop(client: Client, factory: EventFactory, clients: int, secon
 
 # --------------------------------------------------------------------------- gunicorn
 
-def start_gunicorn(env: dict[str, str], port: int, log) -> subprocess.Popen:
+def start_gunicorn(env: dict[str, str], port: int, log, workers: int | None, threads: int | None) -> subprocess.Popen:
     cmd = [
-        str(VENV_BIN / "gunicorn"), "config.wsgi:application", "--workers", "2",
+        str(VENV_BIN / "gunicorn"), "config.wsgi:application", "-c", str(REPO / "config" / "gunicorn.py"),
         "--bind", f"{HOST}:{port}", "--timeout", "120", "--log-level", "warning",
     ]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    if threads:
+        cmd += ["--threads", str(threads)]
     print("$ gunicorn " + " ".join(cmd[1:]), flush=True)
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -362,26 +491,57 @@ def stop_gunicorn(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+# --------------------------------------------------------------------------- server CPU
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of gunicorn's worker processes so far (exited workers not counted)."""
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+def measured(proc: subprocess.Popen, phase, *args) -> dict:
+    before = worker_cpu_seconds(proc.pid)
+    result = phase(*args)
+    result["cpu"] = worker_cpu_seconds(proc.pid) - before
+    return result
+
+
 # --------------------------------------------------------------------------- report
 
-def summarize(results: list[dict], events_at_start: int, events_at_end: int | None, models: set[str]) -> None:
+def summarize(size: str, workers: str, results: list[dict], events_at_start: int, events_at_end: int | None,
+              models: set[str]) -> None:
     print()
-    print("=" * 104)
-    print(f"POST /score - gunicorn 2 sync workers, PostgreSQL {DB_NAME}, loopback")
+    print("=" * 116)
+    print(f"POST /score - gunicorn ({workers}), PostgreSQL {DB_NAME}, loopback - {size} stored")
     print(f"events stored at start (triage_transaction): {events_at_start:,}")
     if events_at_end is not None:
         print(f"events stored at end:                        {events_at_end:,}")
     print(f"model versions answering: {', '.join(sorted(models)) or '-'}")
-    print("-" * 104)
-    head = f"{'phase':<22}{'requests':>9}{'errors':>8}{'req/s':>9}{'events/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+    print("-" * 116)
+    head = (f"{'phase':<22}{'requests':>9}{'errors':>8}{'req/s':>9}{'events/s':>10}{'p50 ms':>10}{'p95 ms':>10}"
+            f"{'p99 ms':>10}{'max ms':>10}{'cpu ms/req':>12}")
     print(head)
     for r in results:
         rec: Recorder = r["rec"]
         lat = rec.latencies
+        requests = max(1, len(lat) + rec.n_errors)
         print(
             f"{r['name']:<22}{r['requests']:>9,}{rec.n_errors:>8,}{len(lat) / r['elapsed']:>9,.1f}"
             f"{rec.events_ok / r['elapsed']:>10,.1f}{ms(pct(lat, 50)):>10}{ms(pct(lat, 95)):>10}"
-            f"{ms(pct(lat, 99)):>10}{ms(max(lat) if lat else float('nan')):>10}"
+            f"{ms(pct(lat, 99)):>10}{ms(max(lat) if lat else float('nan')):>10}{r['cpu'] / requests * 1000:>12,.1f}"
         )
     for r in results:
         rec = r["rec"]
@@ -393,45 +553,47 @@ def summarize(results: list[dict], events_at_start: int, events_at_end: int | No
             )
         if rec.errors:
             print(f"  {r['name']}: errors {rec.errors}")
-    print("=" * 104)
+    print("=" * 116)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0, help="phase A requests per second (default 100)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="phase A duration in seconds (default 20)")
-    parser.add_argument("--port", type=int, default=8765, help="gunicorn port on 127.0.0.1 (default 8765)")
-    parser.add_argument("--reset", action="store_true", help=f"drop and recreate the {DB_NAME} database first")
-    parser.add_argument("--phase-seconds", type=float, default=15.0, help="phases B and C duration (default 15)")
-    args = parser.parse_args(argv)
-    if args.rate <= 0 or args.seconds <= 0 or not (0 < args.rate * args.seconds <= 200_000):
-        parser.error("--rate and --seconds must be positive and rate x seconds at most 200000")
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
+
+def run_size(size: str, args) -> int:
+    global DB_NAME
+    DB_NAME = f"fraud_bench_{size}"
     env = bench_env(args.port)
-    prepare_database(args.reset)
-    flush_redis()
+    created = prepare_database(args.reset)
     manage(env, "migrate", "--no-input", "--verbosity", "0")
-    if not has_champion():
-        began = time.perf_counter()
-        manage(env, "demo_setup", "--live-events", "0")
-        print(f"demo_setup took {time.perf_counter() - began:.1f} s", flush=True)
+    if created or stored_events() < SIZES[size] * 0.5:
+        fill_history(SIZES[size])
+    ensure_model(env)
+    deleted = reset_bench_events()
+    if deleted:
+        print(f"deleted {deleted:,} events left by an earlier run", flush=True)
+    flush_redis()
     events_at_start = stored_events()
     profiles = account_profiles()
-    print(f"events stored at start: {events_at_start:,}; account profiles: {len(profiles):,}", flush=True)
+    print(f"{DB_NAME}: {events_at_start:,} events stored; {len(profiles)} accounts in the pool", flush=True)
     factory = EventFactory(profiles)
     client = Client(args.port)
 
     results: list[dict] = []
-    events_at_end = None
     log = tempfile.NamedTemporaryFile(prefix="score_load_gunicorn_", suffix=".log", delete=False)
-    proc = start_gunicorn(env, args.port, log)
+    proc = start_gunicorn(env, args.port, log, args.workers, args.threads)
     try:
         wait_healthy(proc, args.port)
-        for _ in range(10):  # warm both workers (model load, connections)
+        for _ in range(20):  # warm every worker (model load, connections)
             send(client, Recorder(), factory.make(), 1)
-        results.append(phase_open_loop(client, factory, args.rate, args.seconds))
-        results.append(phase_closed_loop(client, factory, 4, args.phase_seconds, 1, "B"))
-        results.append(phase_closed_loop(client, factory, 2, args.phase_seconds, BATCH_SIZE, "C"))
+        print(f"load average before phase A: {load_average()}", flush=True)
+        results.append(measured(proc, phase_open_loop, client, factory, args.rate, args.seconds))
+        results.append(measured(proc, phase_closed_loop, client, factory, 4, args.phase_seconds, 1, "B"))
+        results.append(measured(proc, phase_closed_loop, client, factory, 2, args.phase_seconds, BATCH_SIZE, "C"))
+        print(f"load average after phase C: {load_average()}", flush=True)
     finally:
         stop_gunicorn(proc)
         log.close()
@@ -439,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             flush_redis()
         except Exception as exc:  # noqa: BLE001
             print(f"redis flush failed: {exc}")
+    events_at_end = None
     try:
         events_at_end = stored_events()
     except psycopg.Error:
@@ -446,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     models = set()
     for r in results:
         models.update(r["rec"].models)
-    summarize(results, events_at_start, events_at_end, models)
+    workers = f"workers {args.workers or 'config'}, threads {args.threads or 'config'}"
+    summarize(size, workers, results, events_at_start, events_at_end, models)
     text = Path(log.name).read_text(errors="replace").strip()
     if text:
         print(f"gunicorn log ({log.name}), last lines:")
@@ -454,6 +618,34 @@ def main(argv: list[str] | None = None) -> int:
     else:
         os.unlink(log.name)
     return 1 if any(r["rec"].n_errors for r in results) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10k,1m", help="stored-history sizes to run: 10k, 1m (default both)")
+    parser.add_argument("--rate", type=float, default=100.0, help="phase A requests per second (default 100)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="phase A duration in seconds (default 20)")
+    parser.add_argument("--port", type=int, default=8765, help="gunicorn port on 127.0.0.1 (default 8765)")
+    parser.add_argument("--reset", action="store_true", help="drop and refill the benchmark databases first")
+    parser.add_argument("--phase-seconds", type=float, default=15.0, help="phases B and C duration (default 15)")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: config/gunicorn.py)")
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: config/gunicorn.py)")
+    args = parser.parse_args(argv)
+    if args.rate <= 0 or args.seconds <= 0 or not (0 < args.rate * args.seconds <= 200_000):
+        parser.error("--rate and --seconds must be positive and rate x seconds at most 200000")
+    sizes = [x.strip().lower() for x in args.sizes.split(",") if x.strip()]
+    unknown = [x for x in sizes if x not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {unknown}; choose from {', '.join(SIZES)}")
+    if "10k" not in sizes:  # the 10 k database holds the model the others use
+        global DB_NAME
+        DB_NAME = "fraud_bench_10k"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            ready = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'fraud_bench_10k'").fetchone()
+        if not ready:
+            sizes.insert(0, "10k")
+    print(f"{os.cpu_count()} cores; load average {load_average()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    return max(run_size(size, args) for size in sizes)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ class RegisterApi(APIView):
 
     @extend_schema(
         request=s.RegisterInputSerializer,
-        responses={201: s.RegisterOutputSerializer, 400: s.ErrorSerializer, 403: s.ErrorSerializer},
+        responses={201: s.RegisterOutputSerializer, 400: s.ErrorSerializer, 403: s.ErrorSerializer,
+                   429: s.ErrorSerializer},
         summary="Register an API client",
         description="Needs the enrollment token in `X-Enrollment-Token`, or a logged-in manager.",
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from scoring import services
 
@@ -22,7 +23,7 @@ def explain_scores(transaction_ids: list[int]) -> str:
 @shared_task
 def sweep_pending_explanations() -> str:
     """Re-queue explanations that never ran (broker down at scoring time, lost message)."""
-    ids = services.pending_explanation_ids()
+    ids = services.pending_explanation_ids(older_than_seconds=settings.EXPLAIN_SWEEP_AFTER_SECONDS)
     services.enqueue_explanations(ids)
     return f"re-queued {len(ids)}"
 
@@ -37,6 +38,6 @@ def run_score_job(job_id: str) -> str:
 @shared_task
 def sweep_queued_score_jobs() -> str:
     """Queue again the jobs accepted while the broker was unreachable."""
-    ids = services.queued_score_job_ids()
+    ids = services.queued_score_job_ids(older_than_seconds=settings.SCORE_JOB_SWEEP_AFTER_SECONDS)
     services.score_jobs_enqueue(ids)
     return f"re-queued {len(ids)}"

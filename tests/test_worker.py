@@ -18,6 +18,11 @@ from triage.models import Score
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _forget_routing(app) -> None:
+    for cached in ("default_queue", "queues", "router"):
+        app.amqp.__dict__.pop(cached, None)
+
+
 @pytest.fixture
 def worker(settings, transactional_db):
     from config.celery import app
@@ -37,10 +42,12 @@ def worker(settings, transactional_db):
     )
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    _forget_routing(app)  # the routing tables are cached on first publish
     try:
         yield process
     finally:
         app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        _forget_routing(app)
         process.terminate()
         try:
             process.wait(timeout=15)

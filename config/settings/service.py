@@ -11,6 +11,11 @@ API_CLIENT_TOUCH_SECONDS = env_float("API_CLIENT_TOUCH_SECONDS", 60.0)
 # Explanation ids are published by a background thread that gathers this long first;
 # a negative value publishes inside the request.
 EXPLAIN_PUBLISH_DELAY_MS = env_int("EXPLAIN_PUBLISH_DELAY_MS", 20)
+# The sweep re-queues explanations still pending this long after scoring (their task
+# was never published, e.g. the broker was down, or was lost).
+EXPLAIN_SWEEP_AFTER_SECONDS = env_float("EXPLAIN_SWEEP_AFTER_SECONDS", 30.0)
+# The sweep re-queues asynchronous jobs still queued this long after they were accepted.
+SCORE_JOB_SWEEP_AFTER_SECONDS = env_float("SCORE_JOB_SWEEP_AFTER_SECONDS", 60.0)
 # A batch with more events than this is accepted (202) and scored by the workers.
 SCORE_ASYNC_OVER = env_int("SCORE_ASYNC_OVER", 1000)
 # The largest batch an asynchronous job takes.

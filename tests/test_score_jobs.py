@@ -1,0 +1,97 @@
+"""Asynchronous scoring: `?mode=async` and large batches answer 202 and are scored by workers."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from scoring.models import ScoreJob
+from tests.conftest import event
+from tests.test_worker import worker  # noqa: F401  (a real Celery worker on its own queue)
+from triage.models import Score, Transaction
+
+
+def _batch(n: int, prefix: str = "job") -> list[dict]:
+    return [event(event_id=f"{prefix}-{i}", timestamp=f"2026-11-20T10:{i:02d}:00Z") for i in range(n)]
+
+
+@pytest.mark.django_db
+def test_async_mode_accepts_with_a_status_url_and_results_follow(service, champion, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the job is queued once the accept commits
+        response = service.post("/score?mode=async", _batch(3), format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued" and body["event_count"] == 3
+    assert response["Location"] == body["status_url"]
+    status = service.get(body["status_url"]).json()
+    assert status["status"] == "done"
+    assert [r["event_id"] for r in status["results"]] == ["job-0", "job-1", "job-2"]
+    assert all(r["model_version"] == champion.name for r in status["results"])
+    assert status["results"][0]["explanation_url"].startswith("http://testserver/api/scores/")
+    assert Transaction.objects.count() == 3 and Score.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_batch_over_the_configured_size_goes_async(service, champion, settings):
+    settings.SCORE_ASYNC_OVER = 2
+    response = service.post("/score", _batch(3), format="json")
+    assert response.status_code == 202
+    assert ScoreJob.objects.get().event_count == 3
+
+
+@pytest.mark.django_db
+def test_async_validation_is_synchronous_and_accepts_nothing(service, champion):
+    batch = _batch(2) + [event(event_id="bad", timestamp="not a time")]
+    response = service.post("/score?mode=async", batch, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "[2].timestamp"
+    assert not ScoreJob.objects.exists() and not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unknown_mode_is_a_400(service, champion):
+    response = service.post("/score?mode=later", event(), format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "mode"
+
+
+@pytest.mark.django_db
+def test_a_job_is_visible_only_to_the_client_that_sent_it(service, champion):
+    from accounts.services import api_client_create
+
+    url = service.post("/score?mode=async", _batch(1), format="json").json()["status_url"]
+    _, other_key = api_client_create(name="someone-else")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key}")
+    assert other.get(url).status_code == 404
+    assert APIClient().get(url).status_code == 401
+
+
+@pytest.mark.django_db
+def test_running_a_job_twice_stores_each_event_once(service, champion):
+    from scoring.services import score_job_run
+
+    job_id = service.post("/score?mode=async", _batch(2), format="json").json()["job_id"]
+    score_job_run(job_id=job_id)
+    ScoreJob.objects.filter(pk=job_id).update(status=ScoreJob.Status.QUEUED)  # as if redelivered
+    job = score_job_run(job_id=job_id)
+    assert job.status == "done" and Transaction.objects.count() == 2
+    assert all(r["duplicate"] for r in job.results)
+
+
+def test_a_real_worker_scores_the_job(service, champion, worker):  # noqa: F811
+    response = service.post("/score?mode=async", _batch(4, prefix="w"), format="json")
+    assert response.status_code == 202
+    url = response.json()["status_url"]
+    deadline = time.monotonic() + 90
+    status = service.get(url).json()
+    while time.monotonic() < deadline and status["status"] in ("queued", "running"):
+        time.sleep(0.3)
+        status = service.get(url).json()
+    if status["status"] != "done":
+        worker.terminate()
+        output = worker.communicate(timeout=15)[0].decode(errors="replace")
+        pytest.fail(f"worker did not finish the job ({status}); its log:\n{output[-4000:]}")
+    assert [r["event_id"] for r in status["results"]] == [f"w-{i}" for i in range(4)]
+    assert Transaction.objects.filter(event_id__startswith="w-").count() == 4

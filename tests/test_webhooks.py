@@ -1,0 +1,189 @@
+"""Webhooks: signed callbacks for high-tier events and decisions, retried, logged for managers.
+
+A small HTTP server in a thread plays the client's receiver: it records each request
+and answers with the status codes the test lines up.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import DEMO_PASSWORD, event
+from triage.models import Transaction
+from webhooks.models import WebhookDelivery
+from webhooks.signing import verify_signature
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = list(statuses)
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/fraud"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made: list[Receiver] = []
+
+    def start(statuses=()):
+        made.append(Receiver(list(statuses)))
+        return made[-1]
+
+    yield start
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 0
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+
+
+def _service_with_webhook(url: str):
+    from accounts.services import api_client_create
+
+    client, key = api_client_create(name="checkout-hooks", webhook_url=url)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client, api
+
+
+def _post_high_tier_event(api, capture) -> dict:
+    """Without a model the documented rules score: three failed small payments, then a big
+    payment from a new device and network lands in the high tier."""
+    for index, amount in enumerate((10, 11, 12)):
+        api.post("/score", event(event_id=f"warm-{index}", amount=amount, payment_status="failed",
+                                 timestamp=f"2026-11-20T09:0{index}:00Z"), format="json")
+    with capture(execute=True):
+        response = api.post("/score", event(event_id="big-one", amount=5000, device_id="dev-new",
+                                            ip_address="198.51.100.77"), format="json")
+    body = response.json()
+    assert body["tier"] == "high", body
+    return body
+
+
+def test_high_tier_event_sends_a_signed_callback(receiver, django_capture_on_commit_callbacks):
+    hook = receiver()
+    client, api = _service_with_webhook(hook.url)
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+    assert len(hook.requests) == 1
+    sent = hook.requests[0]
+    assert verify_signature(
+        secret=client.webhook_secret, body=sent["body"],
+        timestamp=sent["headers"]["X-Webhook-Timestamp"], signature_header=sent["headers"]["X-Webhook-Signature"],
+    )
+    assert abs(int(sent["headers"]["X-Webhook-Timestamp"]) - time.time()) < 60
+    payload = json.loads(sent["body"])
+    assert payload["event"] == "score.high_tier"
+    assert payload["data"]["event_id"] == "big-one" and payload["data"]["tier"] == "high"
+    # A forged or altered body, or another secret, does not verify.
+    assert not verify_signature(secret=client.webhook_secret, body=sent["body"] + b" ",
+                                timestamp=sent["headers"]["X-Webhook-Timestamp"],
+                                signature_header=sent["headers"]["X-Webhook-Signature"])
+    assert not verify_signature(secret="someone-else", body=sent["body"],
+                                timestamp=sent["headers"]["X-Webhook-Timestamp"],
+                                signature_header=sent["headers"]["X-Webhook-Signature"])
+
+
+def test_an_old_timestamp_is_refused_as_a_replay():
+    from webhooks.signing import signed_headers
+
+    headers = signed_headers("s3cret", b"{}", now=time.time() - 3600)
+    assert not verify_signature(secret="s3cret", body=b"{}", timestamp=headers["X-Webhook-Timestamp"],
+                                signature_header=headers["X-Webhook-Signature"])
+
+
+def test_low_tier_events_send_nothing(receiver, django_capture_on_commit_callbacks):
+    hook = receiver()
+    _, api = _service_with_webhook(hook.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        tiers = {api.post("/score", event(event_id=f"calm-{i}", amount=20), format="json").json()["tier"]
+                 for i in range(2)}
+    assert "high" not in tiers
+    assert hook.requests == [] and not WebhookDelivery.objects.exists()
+
+
+def test_a_500_is_retried_and_every_attempt_is_logged(receiver, fast_retries, django_capture_on_commit_callbacks):
+    hook = receiver(statuses=[500])
+    _, api = _service_with_webhook(hook.url)
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "delivered" and delivery.attempts == 2
+    assert [(a.number, a.status_code) for a in delivery.attempt_log.order_by("number")] == [(1, 500), (2, 200)]
+    # Both attempts carried the same body, each freshly signed.
+    assert hook.requests[0]["body"] == hook.requests[1]["body"]
+
+
+def test_an_unreachable_receiver_fails_after_the_last_attempt(fast_retries, django_capture_on_commit_callbacks):
+    _, api = _service_with_webhook("http://127.0.0.1:9/closed")
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and delivery.attempts == 3
+    assert all(a.status_code is None and a.error for a in delivery.attempt_log.all())
+
+
+def test_a_decision_calls_back_the_service_that_sent_the_event(
+    receiver, reviewer, django_capture_on_commit_callbacks
+):
+    hook = receiver()
+    client, api = _service_with_webhook(hook.url)
+    api.post("/score", event(event_id="to-decide", amount=30), format="json")
+    txn = Transaction.objects.get(event_id="to-decide")
+    person = APIClient()
+    person.login(username=reviewer.username, password=DEMO_PASSWORD)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = person.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "expected_status": "open"},
+                               format="json")
+    assert response.status_code == 201
+    decided = [json.loads(r["body"]) for r in hook.requests if json.loads(r["body"])["event"] == "case.decided"]
+    assert len(decided) == 1
+    assert decided[0]["data"]["event_id"] == "to-decide" and decided[0]["data"]["verdict"] == "flag"
+
+
+def test_delivery_log_is_for_managers_only(receiver, manager, reviewer, fast_retries,
+                                           django_capture_on_commit_callbacks):
+    hook = receiver(statuses=[503])
+    _, api = _service_with_webhook(hook.url)
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+
+    boss = APIClient()
+    boss.login(username=manager.username, password=DEMO_PASSWORD)
+    log = boss.get("/api/webhooks/deliveries").json()["results"]
+    assert log[0]["event"] == "score.high_tier" and log[0]["status"] == "delivered"
+    assert [a["status_code"] for a in log[0]["attempt_log"]] == [503, 200]
+    page = boss.get("/webhooks/")
+    assert page.status_code == 200 and b"HTTP 503" in page.content
+
+    staff = APIClient()
+    staff.login(username=reviewer.username, password=DEMO_PASSWORD)
+    assert staff.get("/api/webhooks/deliveries").status_code == 403
+    assert staff.get("/webhooks/").status_code == 403
+    assert api.get("/api/webhooks/deliveries").status_code in (401, 403)  # an API key is no way in
