@@ -25,6 +25,10 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # The metric files are created on first use; a worker started before the directory fails otherwise.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 REQUEST_LATENCY = Histogram(
     "fraud_http_request_duration_seconds",
     "Time to answer an HTTP request, by route pattern, method and status code",

@@ -16,6 +16,27 @@ def check_database() -> dict[str, Any]:
         return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
 
 
+_migrated = False
+
+
+def check_migrations() -> dict[str, Any]:
+    """Every migration applied: a new release's pods stay out of rotation until the migrate job ran."""
+    global _migrated
+    if _migrated:
+        return {"ok": True, "detail": "up to date"}
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    if plan:
+        return {"ok": False, "detail": f"{len(plan)} migrations not applied, e.g. {plan[0][0]}"}
+    _migrated = True  # migrations are never un-applied under a running process
+    return {"ok": True, "detail": "up to date"}
+
+
 def check_broker() -> dict[str, Any]:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "detail": "in-process tasks (no broker configured)"}
@@ -39,4 +60,9 @@ def check_model() -> dict[str, Any]:
 
 
 def run_checks() -> dict[str, dict[str, Any]]:
-    return {"database": check_database(), "broker": check_broker(), "model": check_model()}
+    database = check_database()
+    checks = {"database": database}
+    checks["migrations"] = check_migrations() if database["ok"] else {"ok": False, "detail": "database unavailable"}
+    checks["broker"] = check_broker()
+    checks["model"] = check_model()
+    return checks

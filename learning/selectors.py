@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.utils import timezone
 
 from learning.evaluation import holdout_metrics
@@ -56,15 +57,17 @@ def decisions_since_last_run() -> int:
 
 
 def shadow_comparison(*, version: ModelVersion) -> dict[str, Any]:
-    """The shadow model against the champion on the same live events.
+    """The shadow model against the champion on the same live events (the latest ones).
 
     Agreement by the champion's tier (share of events the shadow put in the same tier), and
     average precision of both on the shadowed events whose label is known.
     """
     rows = list(
-        ShadowScore.objects.filter(model_version=version).values_list(
-            "tier", "probability", "score__tier", "score__probability", "score__transaction__is_fraud"
-        )
+        ShadowScore.objects.filter(model_version=version)
+        .order_by("-id")
+        .values_list("tier", "probability", "score__tier", "score__probability", "score__transaction__is_fraud")[
+            : settings.SHADOW_COMPARE_ROWS
+        ]
     )
     if not rows:
         return {"events": 0, "agreement": {}, "labeled": {}}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from learning.drift import drift_check
 from learning.models import DriftAlert, DriftCheck, TrainingRun
 from learning.psi import psi, psi_against, reference_bins
+from learning.tasks import notify_drift_alert
 from scoring.features import batch_features
 from scoring.loaders import events_load
 from scoring.services import model_version_promote, model_version_register
@@ -58,14 +60,35 @@ def webhook_receiver():
     server.shutdown()
 
 
+@pytest.fixture
+def parked_tasks(settings):
+    """Tasks go to a queue nobody consumes (explanations, retraining, webhook), so the test
+    can see what was sent without paying for it; the queue is dropped afterwards."""
+    import redis
+
+    from config.celery import app
+
+    queue = f"parked-{uuid.uuid4().hex[:8]}"
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def sent() -> list[str]:
+        return [json.loads(m)["headers"]["task"] for m in broker.lrange(queue, 0, -1)]
+
+    yield sent
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.task_always_eager = True
+    broker.delete(queue)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
-    settings, api_client_and_key, service, manager, webhook_receiver
+    settings, api_client_and_key, service, manager, webhook_receiver, parked_tasks
 ):
     url, received = webhook_receiver
     settings.DRIFT_WEBHOOK_URL = url
     settings.DRIFT_WEBHOOK_SECRET = "s3cret"
-    settings.RETRAIN_MAX_ROUNDS = 30
     history, control, drifting = _windows(drifting_world())
     events_load(frame=history, client=api_client_and_key[0])
     frame = history.copy()
@@ -93,15 +116,22 @@ def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
     assert {"km_from_prev_event", "travel_speed_kmh"} & set(alert.drifted)
     assert "day_of_week" not in check.psi
     assert AuditEntry.objects.filter(action="drift_alert", object_id=str(champion.pk)).exists()
-    # Webhook delivered, signed; retraining started by the alert.
+    # The alert queued its webhook and a retraining; the webhook task delivers it, signed.
+    assert {"learning.tasks.notify_drift_alert", "learning.tasks.retrain"} <= set(parked_tasks())
+    assert alert.retraining_requested
+    assert TrainingRun.objects.get(trigger="drift").status == "queued"
+    assert notify_drift_alert(alert.pk) == "sent"
     assert [r["body"]["alert_id"] for r in received] == [alert.pk]
     assert received[0]["signature"].startswith("sha256=")
-    assert alert.retraining_requested
-    assert TrainingRun.objects.filter(trigger="drift").exists()
 
     # A second check keeps the one open alert; the dashboard and its API show it.
     drift_check()
-    assert DriftAlert.objects.count() == 1 and len(received) == 1
+    assert DriftAlert.objects.count() == 1
+    assert parked_tasks().count("learning.tasks.notify_drift_alert") == 1
+    # A busy window is compared through an evenly spread sample, and still trips.
+    settings.DRIFT_MAX_ROWS = 300
+    sampled = drift_check()
+    assert 200 <= sampled.rows <= 301 and sampled.max_psi > settings.DRIFT_PSI_THRESHOLD
     desk = Client()
     assert desk.login(username=manager.username, password=DEMO_PASSWORD)
     body = desk.get("/api/drift/alerts").json()

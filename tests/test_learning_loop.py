@@ -218,3 +218,31 @@ def test_shadow_challenger_scores_live_traffic_but_answers_come_from_the_champio
     missing = desk.post(f"/api/models/{challenger.pk}/shadow", {}, content_type="application/json")
     assert missing.status_code == 400
     assert missing.json()["errors"][0]["field"] == "active"
+
+
+@pytest.mark.django_db
+def test_enough_new_decisions_queue_a_retraining(settings, reviewer, service, champion, django_capture_on_commit_callbacks):
+    from learning.tasks import retrain_if_enough_decisions
+    from triage.services import decision_record
+
+    settings.RETRAIN_MIN_NEW_DECISIONS = 3
+    service.post("/score", [event(event_id=f"d{i}", account_id=f"a{i}") for i in range(4)], format="json")
+    ids = list(Transaction.objects.values_list("id", flat=True))
+    with django_capture_on_commit_callbacks(execute=False):
+        decision_record(transaction_id=ids[0], reviewer=reviewer, verdict="flag")
+        decision_record(transaction_id=ids[1], reviewer=reviewer, verdict="escalate")  # says nothing about fraud
+        decision_record(transaction_id=ids[2], reviewer=reviewer, verdict="clear")
+        assert retrain_if_enough_decisions().startswith("not enough")
+        decision_record(transaction_id=ids[3], reviewer=reviewer, verdict="clear")
+        assert retrain_if_enough_decisions().startswith("queued training run")
+        assert retrain_if_enough_decisions().startswith("not enough")  # one is already queued
+    run = TrainingRun.objects.get()
+    assert run.trigger == "decisions" and run.status == "queued"
+
+
+def test_every_beat_entry_names_a_registered_task(settings):
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["task"] in app.tasks, name

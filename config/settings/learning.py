@@ -18,8 +18,11 @@ RETRAIN_ECE_TOLERANCE = env_float("RETRAIN_ECE_TOLERANCE", 0.02)
 RETRAIN_STALE_MINUTES = env_int("RETRAIN_STALE_MINUTES", 120)
 RETRAIN_TIME_LIMIT_SECONDS = env_int("RETRAIN_TIME_LIMIT_SECONDS", 3600)
 
-# Shadow scoring: how many stored scores one pass of the shadow task scores.
+# Shadow scoring: scores per batch, and how long one run of the task keeps taking batches.
 SHADOW_BATCH = env_int("SHADOW_BATCH", 5000)
+SHADOW_TASK_SECONDS = env_float("SHADOW_TASK_SECONDS", 12.0)
+# The shadow comparison on /models/ looks at this many of the latest shadow scores.
+SHADOW_COMPARE_ROWS = env_int("SHADOW_COMPARE_ROWS", 50_000)
 
 # Drift: PSI above this on any feature or on the score raises an alert.
 DRIFT_PSI_THRESHOLD = env_float("DRIFT_PSI_THRESHOLD", 0.2)
@@ -27,6 +30,8 @@ DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0)
 DRIFT_CHECK_MINUTES = env_float("DRIFT_CHECK_MINUTES", 60.0)
 # Too few recent scores make PSI noise; below this the check waits.
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 500)
+# Above this many scores in the window, an evenly spread sample of this size is compared.
+DRIFT_MAX_ROWS = env_int("DRIFT_MAX_ROWS", 100_000)
 # A window shorter than a week never has the reference's weekday mix: no PSI for these.
 DRIFT_IGNORED_FEATURES = env_list("DRIFT_IGNORED_FEATURES", ["day_of_week"])
 DRIFT_TRIGGERS_RETRAINING = env_bool("DRIFT_TRIGGERS_RETRAINING", True)

@@ -1,0 +1,59 @@
+"""A manager sees versions and a drift banner on /models/, promotes, rolls back and acknowledges."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from learning.models import DriftAlert, DriftCheck
+from scoring.models import ModelVersion
+from scoring.services import model_version_register
+from tests.conftest import DEMO_PASSWORD, trained_result
+from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the Chromium fixture)
+from triage.models import AuditEntry
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manager_promotes_rolls_back_and_acknowledges_drift(page, live_server, manager, champion):  # noqa: F811
+    challenger = model_version_register(result=trained_result())
+    now = timezone.now()
+    check = DriftCheck.objects.create(
+        model_version=champion, window_start=now - timedelta(hours=24), window_end=now, rows=900,
+        psi={"amount": 0.31, "hour_of_day": 0.05}, score_psi=0.12, max_psi=0.31, threshold=0.2,
+    )
+    DriftAlert.objects.create(
+        model_version=champion, check_run=check, drifted={"<b>amount</b>": 0.31}, max_psi=0.31, threshold=0.2
+    )
+
+    page.goto(f"{live_server.url}/models/")
+    page.fill("#id_username", manager.username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    banner = page.locator("#drift-banner")
+    expect(banner).to_contain_text(f"Drift on {champion.name}")
+    expect(banner).to_contain_text("<b>amount</b> 0.31")  # data shown as text, not markup
+    assert banner.locator("b").count() == 0
+    rows = page.locator("#versions tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#drift-chart svg rect")).to_have_count(2)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
+
+    page.locator("#versions tbody tr", has_text=challenger.name).locator("button.promote").click()
+    expect(page.locator("#status")).to_contain_text(f"Promoting {challenger.name}: done")
+    expect(page.locator("#versions tbody tr.version-champion")).to_contain_text(challenger.name)
+    assert ModelVersion.objects.get(status="champion") == challenger
+
+    page.click("#rollback")
+    expect(page.locator("#status")).to_contain_text("Rolling back: done")
+    expect(page.locator("#versions tbody tr.version-champion")).to_contain_text(champion.name)
+    assert ModelVersion.objects.get(status="champion") == champion
+
+    banner.locator("button").click()
+    expect(banner).to_be_hidden()
+    assert DriftAlert.objects.get().acknowledged_by == manager
+    actions = set(AuditEntry.objects.filter(actor=manager).values_list("action", flat=True))
+    assert {"model_promoted", "model_rolled_back", "drift_alert_acknowledged"} <= actions
+    assert page.console_errors == []
