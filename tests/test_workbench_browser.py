@@ -99,6 +99,14 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     assert _tier_count(page, tier) == before
     decision.refresh_from_db()
     assert decision.undone_at is not None and Transaction.objects.get(pk=case_id).is_fraud is None
+
+    # Clicking a linked account opens that account's latest case.
+    neighbour = page.locator("#network-chart svg .node.openable").first
+    account = re.search(r"account (\S+) \(", neighbour.get_attribute("aria-label")).group(1)
+    latest = Transaction.objects.filter(account_id=account, score__isnull=False).order_by("-pk").first()
+    neighbour.click()
+    expect(page).to_have_url(re.compile(rf"/cases/{latest.pk}/$"))
+    expect(page.locator("#case-title")).to_contain_text(latest.event_id)
     assert page.console_errors == []
 
 
