@@ -22,6 +22,7 @@ import os
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class ImportResult:
     rejected: int = 0
     added: int = 0
     rejects_path: Path | None = None
+    store_seconds: float = 0.0  # wall time spent storing (COPY, insert, commit); reading overlaps it
 
     @property
     def already_present(self) -> int:
@@ -401,7 +403,9 @@ def events_import(
                     result.rejected += int((~ok).sum())
                 accepted = clean.loc[ok]
                 if len(accepted):
+                    began = time.perf_counter()
                     result.added += events_load(frame=accepted, client=client, chunk_size=max(len(accepted), 1))
+                    result.store_seconds += time.perf_counter() - began
                 result.accepted += len(accepted)
                 result.rows += len(chunk)
                 if progress:
