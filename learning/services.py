@@ -14,10 +14,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from learning import selectors
-from learning.evaluation import PromotionRule, holdout_metrics, promotion_verdict
+from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from scoring import tiers
-from scoring.features import batch_features, to_epoch_ms
+from scoring.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
 from scoring.services import model_version_promote, model_version_register
@@ -115,14 +115,6 @@ def _finish(run: TrainingRun, status: str, reason: str) -> None:
         actor=None, action="retraining_finished", object_type="training_run", object_id=str(run.pk),
         detail={"status": status, "reason": reason, "challenger": run.challenger.name if run.challenger else None},
     )
-
-
-def holdout_mask(frame: pd.DataFrame, fraction: float) -> np.ndarray:
-    """The most recent `fraction` of labeled events, by event time."""
-    labeled = frame["is_fraud"].notna().to_numpy()
-    times = to_epoch_ms(frame["timestamp"])
-    cut = np.quantile(times[labeled], 1 - fraction)
-    return labeled & (times >= cut)
 
 
 def _retrain(run: TrainingRun) -> None:
