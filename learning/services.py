@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from learning import selectors
+from learning.drift import drift_reference_store, mature_rows
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from scoring import tiers
@@ -158,8 +159,6 @@ def _retrain(run: TrainingRun) -> None:
             log.warning("champion %s cannot be evaluated: %s", run.champion.name, exc)
     run.champion_metrics = champion_metrics or {}
 
-    from learning.drift import drift_reference_store, mature_rows
-
     before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
     reference_rows = mature_rows(frame["timestamp"], among=before_holdout)
     drift_reference_store(version=challenger, features=features.loc[reference_rows], source="training")
@@ -170,7 +169,7 @@ def _retrain(run: TrainingRun) -> None:
         ece_tolerance=settings.RETRAIN_ECE_TOLERANCE,
     )
     promote, reason = promotion_verdict(champion_metrics, run.challenger_metrics, rule)
-    if run.champion is not None and champion_metrics is None:
+    if run.champion is not None and champion_metrics is None and "average_precision" in run.challenger_metrics:
         promote, reason = True, f"the champion {run.champion.name} cannot be evaluated; {reason}"
     challenger.note = reason
     challenger.save(update_fields=["note"])
