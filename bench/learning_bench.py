@@ -22,9 +22,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from learning.evaluation import PromotionRule, holdout_metrics, promotion_verdict  # noqa: E402
+from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict  # noqa: E402
 from learning.psi import psi_against, reference_bins  # noqa: E402
-from learning.services import holdout_mask  # noqa: E402
 from scoring.features import batch_features  # noqa: E402
 from scoring.generator import WorldConfig, generate_world  # noqa: E402
 from scoring.training import TrainingConfig, train_model  # noqa: E402
@@ -78,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     promote, reason = promotion_verdict(metrics["champion"], metrics["challenger"], PromotionRule())
     print(f"{'holdout events / fraud':<34} {int(mask.sum()):,} / {int(y.sum()):,}")
     print(f"{'verdict':<34} {'promote' if promote else 'keep'}: {reason}")
-    print(f"{'largest PSI on the last day':<34} {max(psi.items(), key=lambda kv: kv[1])}")
+    checked = {name: value for name, value in psi.items() if name != "day_of_week"}  # as the drift check does
+    name, value = max(checked.items(), key=lambda kv: kv[1])
+    print(f"{'largest PSI on the last day':<34} {name} {value:.3f} (drift period; alert above 0.2)")
     print(f"{'retraining compute total':<34} {sum(v for k, v in timings.items() if k not in ('generate world', 'train champion (first half)', 'PSI check (last day)')):8.2f} s")
     return 0
 

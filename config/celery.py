@@ -10,3 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("fraud")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every message carries its publish time, whoever sends it (web, worker or beat), so workers
+# can report how long tasks waited (config/metrics.py).
+from celery.signals import before_task_publish  # noqa: E402
+
+from config.metrics import stamp_published_at  # noqa: E402
+
+before_task_publish.connect(stamp_published_at, weak=False, dispatch_uid="metrics-publish")

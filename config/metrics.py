@@ -194,14 +194,13 @@ class RequestMetricsMiddleware:
 def connect_celery_signals() -> None:
     from celery import signals
 
-    signals.before_task_publish.connect(_stamp_published_at, weak=False, dispatch_uid="metrics-publish")
     signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="metrics-prerun")
     signals.task_postrun.connect(_task_finished, weak=False, dispatch_uid="metrics-postrun")
     signals.task_failure.connect(_task_failed, weak=False, dispatch_uid="metrics-failure")
     signals.worker_ready.connect(_serve_worker_metrics, weak=False, dispatch_uid="metrics-worker-server")
 
 
-def _stamp_published_at(sender=None, headers=None, **kwargs) -> None:
+def stamp_published_at(sender=None, headers=None, **kwargs) -> None:
     if headers is not None:
         headers["published_at"] = time.time()
 

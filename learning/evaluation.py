@@ -5,7 +5,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from scoring.features import to_epoch_ms
+
+
+def holdout_mask(events: pd.DataFrame, fraction: float) -> np.ndarray:
+    """Boolean mask of the most recent `fraction` of labeled events (`is_fraud` not NaN), by event time."""
+    labeled = events["is_fraud"].notna().to_numpy()
+    times = to_epoch_ms(events["timestamp"])
+    cut = np.quantile(times[labeled], 1 - fraction)
+    return labeled & (times >= cut)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:

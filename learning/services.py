@@ -14,10 +14,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from learning import selectors
-from learning.evaluation import PromotionRule, holdout_metrics, promotion_verdict
+from learning.drift import drift_reference_store, mature_rows
+from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from scoring import tiers
-from scoring.features import batch_features, to_epoch_ms
+from scoring.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
 from scoring.services import model_version_promote, model_version_register
@@ -117,14 +118,6 @@ def _finish(run: TrainingRun, status: str, reason: str) -> None:
     )
 
 
-def holdout_mask(frame: pd.DataFrame, fraction: float) -> np.ndarray:
-    """The most recent `fraction` of labeled events, by event time."""
-    labeled = frame["is_fraud"].notna().to_numpy()
-    times = to_epoch_ms(frame["timestamp"])
-    cut = np.quantile(times[labeled], 1 - fraction)
-    return labeled & (times >= cut)
-
-
 def _retrain(run: TrainingRun) -> None:
     frame, from_decisions = selectors.training_frame()
     mask = holdout_mask(frame, settings.RETRAIN_HOLDOUT_FRACTION) if frame["is_fraud"].notna().any() else None
@@ -166,8 +159,6 @@ def _retrain(run: TrainingRun) -> None:
             log.warning("champion %s cannot be evaluated: %s", run.champion.name, exc)
     run.champion_metrics = champion_metrics or {}
 
-    from learning.drift import drift_reference_store, mature_rows
-
     before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
     reference_rows = mature_rows(frame["timestamp"], among=before_holdout)
     drift_reference_store(version=challenger, features=features.loc[reference_rows], source="training")
@@ -178,7 +169,7 @@ def _retrain(run: TrainingRun) -> None:
         ece_tolerance=settings.RETRAIN_ECE_TOLERANCE,
     )
     promote, reason = promotion_verdict(champion_metrics, run.challenger_metrics, rule)
-    if run.champion is not None and champion_metrics is None:
+    if run.champion is not None and champion_metrics is None and "average_precision" in run.challenger_metrics:
         promote, reason = True, f"the champion {run.champion.name} cannot be evaluated; {reason}"
     challenger.note = reason
     challenger.save(update_fields=["note"])

@@ -53,6 +53,9 @@ def test_probes_point_at_the_health_routes():
     assert probed == {"healthz", "readyz"}
     web = next(d for d in _manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "fraud-web")
     assert _containers(web)[0]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # Probes and scrapes use the pod's address as Host; production settings must allow it.
+    env = {e["name"]: e.get("value") for e in _containers(web)[0]["env"]}
+    assert "$(POD_IP)" in env["ALLOWED_HOSTS"].split(",")
 
 
 def test_beat_runs_once_and_every_pod_uses_the_one_image():

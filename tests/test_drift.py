@@ -1,6 +1,8 @@
 """The generator's drift period raises a drift alert; the weeks before it do not."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import uuid
@@ -42,7 +44,9 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Receiver.received.append({"body": json.loads(body), "signature": self.headers.get("X-Fraud-Signature", "")})
+        _Receiver.received.append(
+            {"raw": body, "body": json.loads(body), "signature": self.headers.get("X-Fraud-Signature", "")}
+        )
         self.send_response(204)
         self.end_headers()
 
@@ -122,7 +126,8 @@ def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
     assert TrainingRun.objects.get(trigger="drift").status == "queued"
     assert notify_drift_alert(alert.pk) == "sent"
     assert [r["body"]["alert_id"] for r in received] == [alert.pk]
-    assert received[0]["signature"].startswith("sha256=")
+    expected = hmac.new(b"s3cret", received[0]["raw"], hashlib.sha256).hexdigest()
+    assert received[0]["signature"] == f"sha256={expected}"
 
     # A second check keeps the one open alert; the dashboard and its API show it.
     drift_check()

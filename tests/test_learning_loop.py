@@ -246,3 +246,18 @@ def test_every_beat_entry_names_a_registered_task(settings):
     app.loader.import_default_modules()
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         assert entry["task"] in app.tasks, name
+
+
+@pytest.mark.django_db
+def test_a_run_lost_with_its_worker_stops_blocking_after_a_while(settings, manager, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = TrainingRun.objects.create(trigger="schedule", status="running")
+    TrainingRun.objects.filter(pk=lost.pk).update(requested_at=timezone.now() - timedelta(minutes=121))
+    with django_capture_on_commit_callbacks(execute=False):
+        response = _login(manager).post("/api/models/retrain", content_type="application/json")
+    assert response.status_code == 202
+    lost.refresh_from_db()
+    assert lost.status == "failed" and lost.reason.startswith("abandoned")
