@@ -31,18 +31,25 @@ REFERENCE_MAX_ROWS = 200_000
 SCORE_KEY = "score"
 
 
-def mature_rows(timestamps: pd.Series, among: np.ndarray) -> np.ndarray:
-    """Rows of `among` late enough that every look-back window was full of history.
+def reference_rows(timestamps: pd.Series, among: np.ndarray) -> np.ndarray:
+    """Rows of `among` to take the drift reference from: mature and recent.
 
-    The first month of any event table has short histories (no previous event, few events in
-    30 days); comparing live traffic against that would report drift that is only warm-up.
-    Falls back to all of `among` when too few of its rows are mature.
+    Mature: the first month of any event table has short histories (no previous event, few
+    events in 30 days); comparing live traffic against that would report drift that is
+    only warm-up. Recent: features that accumulate slowly (devices per account, entity
+    fraud rates) creep month by month, so live traffic is compared with the last
+    DRIFT_REFERENCE_DAYS the model learned from, not with its whole history. Each cut is
+    skipped when it would leave too few rows.
     """
     times = to_epoch_ms(timestamps)
     if not among.any():
         return among
+    enough = max(settings.DRIFT_MIN_ROWS, 0.2 * among.sum())
     mature = among & (times >= times.min() + HISTORY_WINDOW_MS)
-    return mature if mature.sum() >= max(settings.DRIFT_MIN_ROWS, 0.2 * among.sum()) else among
+    if mature.sum() < enough:
+        return among
+    recent = mature & (times >= times[mature].max() - settings.DRIFT_REFERENCE_DAYS * 86_400_000)
+    return recent if recent.sum() >= settings.DRIFT_MIN_ROWS else mature
 
 
 def drift_reference_store(*, version: ModelVersion, features: pd.DataFrame, source: str) -> DriftReference:
@@ -73,7 +80,7 @@ def drift_reference_for(version: ModelVersion) -> DriftReference:
     before = (frame["id"] <= last_id).to_numpy()
     if not before.any():  # nothing older: the whole store is the best reference there is
         before[:] = True
-    rows = mature_rows(frame["timestamp"], among=before)
+    rows = reference_rows(frame["timestamp"], among=before)
     return drift_reference_store(version=version, features=features.loc[rows], source="stored events")
 
 

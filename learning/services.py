@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from learning import selectors
-from learning.drift import drift_reference_store, mature_rows
+from learning.drift import drift_reference_store, reference_rows
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from scoring import tiers
@@ -160,7 +160,7 @@ def _retrain(run: TrainingRun) -> None:
     run.champion_metrics = champion_metrics or {}
 
     before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
-    reference_rows = mature_rows(frame["timestamp"], among=before_holdout)
+    reference_rows = reference_rows(frame["timestamp"], among=before_holdout)
     drift_reference_store(version=challenger, features=features.loc[reference_rows], source="training")
 
     rule = PromotionRule(

@@ -28,12 +28,14 @@ SHADOW_COMPARE_ROWS = env_int("SHADOW_COMPARE_ROWS", 50_000)
 DRIFT_PSI_THRESHOLD = env_float("DRIFT_PSI_THRESHOLD", 0.2)
 DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0)
 DRIFT_CHECK_MINUTES = env_float("DRIFT_CHECK_MINUTES", 60.0)
+# The reference is the last this-many days of (mature) training data.
+DRIFT_REFERENCE_DAYS = env_int("DRIFT_REFERENCE_DAYS", 14)
 # Too few recent scores make PSI noise; below this the check waits.
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 500)
 # Above this many scores in the window, an evenly spread sample of this size is compared.
 DRIFT_MAX_ROWS = env_int("DRIFT_MAX_ROWS", 100_000)
 # A window shorter than a week never has the reference's weekday mix: no PSI for these.
-DRIFT_IGNORED_FEATURES = env_list("DRIFT_IGNORED_FEATURES", ["day_of_week"])
+DRIFT_IGNORED_FEATURES = env_list("DRIFT_IGNORED_FEATURES", ["day_of_week", "is_weekend"])
 DRIFT_TRIGGERS_RETRAINING = env_bool("DRIFT_TRIGGERS_RETRAINING", True)
 # Optional: POST each new alert as JSON here, signed with HMAC-SHA256 of the body when a secret is set.
 DRIFT_WEBHOOK_URL = env_str("DRIFT_WEBHOOK_URL", "")
