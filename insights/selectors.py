@@ -1,7 +1,7 @@
 """Reads for the managers' dashboards. Trends come from hourly rollups, never raw events."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
