@@ -14,7 +14,7 @@ from django.db.models import Count, FloatField, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from insights.models import AccountRisk
+from insights.models import AccountRisk, SegmentSummary
 from insights.segments import PROFILE_COLUMNS, Criteria, segment_accounts
 from triage.models import Score, Transaction
 from triage.services import audit_record
@@ -121,7 +121,19 @@ def account_risk_refresh(*, criteria: Criteria | None = None, progress: Callable
                 objects[start : start + BATCH], update_conflicts=True, unique_fields=["account_id"],
                 update_fields=list(STORED_FIELDS) + ["refreshed_at"],
             )
+    segment_summary_store()
     return len(objects)
+
+
+def segment_summary_store() -> None:
+    """Recompute and store each segment's profile (after the accounts changed)."""
+    from insights.selectors import segment_stats
+
+    stats = segment_stats()
+    with transaction.atomic():
+        SegmentSummary.objects.exclude(segment__in=list(stats)).delete()
+        for segment, values in stats.items():
+            SegmentSummary.objects.update_or_create(segment=segment, defaults={"accounts": values["accounts"], "stats": values})
 
 
 class UnknownAccount(Exception):

@@ -86,8 +86,20 @@ class AccountRisk(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["segment", "-points", "-max_score"], name="account_risk_segment"),
-            models.Index(fields=["offboard", "-points", "-max_score"], name="account_risk_offboard"),
+            # The off-boarding list: qualifying accounts by decision, most points first.
+            models.Index(fields=["offboard", "decision", "-points", "-max_score", "account_id"], name="account_risk_offboard"),
+            models.Index(fields=["decision", "segment"], name="account_risk_decision"),
         ]
+
+
+class SegmentSummary(models.Model):
+    """What each risk segment looks like, stored with every account refresh so the
+    dashboard reads three rows instead of averaging every account on each request."""
+
+    segment = models.CharField(max_length=6, primary_key=True)
+    accounts = models.IntegerField(default=0)
+    stats = models.JSONField(default=dict)
+    refreshed_at = models.DateTimeField(auto_now=True)
 
 
 class RoiAssumptions(models.Model):

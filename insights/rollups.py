@@ -6,7 +6,6 @@ Which hours to recompute comes from `DirtyHour` marks written by database trigge
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Callable, Iterable
 
@@ -17,7 +16,6 @@ from django.db.models.functions import Cast, Coalesce, TruncHour
 from insights.models import DirtyHour, HourlyRollup
 from triage.models import Score, Transaction
 
-log = logging.getLogger(__name__)
 HOUR = timedelta(hours=1)
 # One aggregation query covers at most a week of hours; keeps each statement short.
 MAX_RANGE = timedelta(days=7)

@@ -1,17 +1,17 @@
 """Reads for the managers' dashboards. Trends come from hourly rollups, never raw events."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Avg, Case, Count, FloatField, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models import Avg, Case, Count, FloatField, Max, Q, Sum, Value, When
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.utils import timezone
 
 from insights import stats
-from insights.models import AccountRisk, HourlyRollup, RoiAssumptions
+from insights.models import AccountRisk, HourlyRollup, RoiAssumptions, SegmentSummary
 from insights.periods import Period
 from scoring.models import ModelVersion
 from triage.models import Decision, Score
@@ -214,7 +214,9 @@ def team(*, period: Period) -> dict[str, Any]:
         for decided, scored in decisions.values_list("created_at", "transaction__score__scored_at")
         if scored is not None
     ]
-    oldest = Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier="high").aggregate(oldest=Min("scored_at"))["oldest"]
+    open_high = Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier="high")
+    # Walks the scored_at index from the oldest score: stops at the first open high case.
+    oldest = open_high.order_by("scored_at").values_list("scored_at", flat=True).first()
     now = timezone.now()
     return {
         "period": period.as_dict(),
@@ -227,7 +229,7 @@ def team(*, period: Period) -> dict[str, Any]:
         "oldest_open_high": {
             "scored_at": oldest,
             "age_seconds": (now - oldest).total_seconds() if oldest else None,
-            "open_high_cases": Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier="high").count(),
+            "open_high_cases": open_high.count(),
         },
     }
 
@@ -236,34 +238,43 @@ def _share(condition: Q):
     return Avg(Case(When(condition, then=Value(1.0)), default=Value(0.0), output_field=FloatField()))
 
 
+def segment_stats() -> dict[str, dict[str, Any]]:
+    """Size and average profile of each segment, aggregated over every account (slow-ish:
+    run at refresh time and stored in SegmentSummary)."""
+    rows = AccountRisk.objects.values("segment").annotate(
+        accounts=Count("id"),
+        offboard=Count("id", filter=Q(offboard=True)),
+        avg_events=Avg("events"),
+        avg_max_score=Avg("max_score"),
+        with_confirmed_fraud=_share(Q(confirmed_frauds__gt=0)),
+        avg_failed_payments=Avg("failed_payments"),
+        avg_devices=Avg("devices"),
+        with_ring_links=_share(Q(ring_links__gt=0)),
+        total_amount=Sum("amount_sum"),
+    ).order_by()
+    return {r.pop("segment"): {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows}
+
+
 def account_segments() -> dict[str, Any]:
-    rows = {
-        r["segment"]: r
-        for r in AccountRisk.objects.values("segment").annotate(
-            accounts=Count("id"),
-            offboard=Count("id", filter=Q(offboard=True)),
-            offboarded=Count("id", filter=Q(decision=AccountRisk.Decision.OFFBOARDED)),
-            avg_events=Avg("events"),
-            avg_max_score=Avg("max_score"),
-            with_confirmed_fraud=_share(Q(confirmed_frauds__gt=0)),
-            avg_failed_payments=Avg("failed_payments"),
-            avg_devices=Avg("devices"),
-            with_ring_links=_share(Q(ring_links__gt=0)),
-            total_amount=Sum("amount_sum"),
-        ).order_by()
+    """Stored segment profiles plus live counts of managers' decisions."""
+    stored = {s.segment: s for s in SegmentSummary.objects.all()}
+    decided = {
+        (r["segment"], r["decision"]): r["n"]
+        for r in AccountRisk.objects.exclude(decision="").values("segment", "decision").annotate(n=Count("id")).order_by()
     }
-    total = sum(r["accounts"] for r in rows.values())
+    total = sum(s.accounts for s in stored.values())
     segments = []
     for segment in ("high", "medium", "low"):
-        row = rows.get(segment)
-        if row is None:
-            segments.append({"segment": segment, "accounts": 0, "share": 0.0})
-            continue
+        summary = stored.get(segment)
+        stats = summary.stats if summary else {"accounts": 0}
         segments.append({
-            **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
-            "share": row["accounts"] / total if total else 0.0,
+            "segment": segment,
+            **stats,
+            "share": stats["accounts"] / total if total else 0.0,
+            "offboarded": decided.get((segment, AccountRisk.Decision.OFFBOARDED), 0),
+            "kept": decided.get((segment, AccountRisk.Decision.KEPT), 0),
         })
-    refreshed = AccountRisk.objects.aggregate(at=Max("refreshed_at"))["at"]
+    refreshed = max((s.refreshed_at for s in stored.values()), default=None)
     return {"accounts": total, "refreshed_at": refreshed, "segments": segments}
 
 

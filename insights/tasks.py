@@ -1,16 +1,25 @@
 """Celery tasks for the dashboards: thin, idempotent, safe to run twice."""
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
+from django.conf import settings
 
 from insights import accounts, rollups
 
 
 @shared_task(autoretry_for=(ConnectionError, TimeoutError), retry_backoff=True, retry_jitter=True, max_retries=3)
 def refresh_rollups() -> str:
-    """Recompute the hourly rollups of hours marked dirty since the last run."""
-    hours = rollups.rollups_refresh()
-    return f"recomputed {hours} hours"
+    """Recompute the hourly rollups of hours marked dirty since the last run, batch after
+    batch (a large import marks many hours) until none are left or the time budget is spent."""
+    deadline = time.monotonic() + settings.INSIGHTS_REFRESH_SECONDS
+    total = 0
+    while True:
+        hours = rollups.rollups_refresh()
+        total += hours
+        if hours == 0 or time.monotonic() > deadline:
+            return f"recomputed {total} hours"
 
 
 @shared_task

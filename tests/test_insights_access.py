@@ -99,3 +99,14 @@ def test_offboarding_report_refuses_a_missing_file(db, tmp_path):
 
     with pytest.raises(CommandError, match="no such file"):
         call_command("offboarding_report", file=str(tmp_path / "nope.csv"))
+
+
+def test_offboarding_report_for_stored_events_in_a_date_range(champion, api_client_and_key, tmp_path, capsys):
+    hand_counted_world(api_client_and_key[0])
+    out = tmp_path / "stored.csv"
+    call_command("offboarding_report", stored=True, since="2026-11-16", until="2026-11-16", out=str(out))
+    assert "3 events (2 with a known label), 1 accounts" in capsys.readouterr().out
+    call_command("offboarding_report", stored=True, since="2026-11-16", out=str(out))
+    rows = list(csv.DictReader(out.open()))
+    # Three confirmed frauds in the range: repeat fraud qualifies the account.
+    assert [r["account_id"] for r in rows] == ["acct-a"] and "3 confirmed frauds" in rows[0]["offboard_reasons"]

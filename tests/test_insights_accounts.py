@@ -169,6 +169,9 @@ def test_manager_offboards_and_keeps_accounts_audited(stored, as_manager):
     assert pending == {"repeat", "ring-a", "ring-b", "mostly-high"}
     kept = as_manager.get("/api/insights/offboarding", {"decision": "kept"}).json()["items"]
     assert [i["account_id"] for i in kept] == ["tester"] and kept[0]["decided_by"] == "mona-manager"
+    segments = {s["segment"]: s for s in as_manager.get("/api/insights/accounts/segments").json()["segments"]}
+    assert segments["medium"]["offboarded"] == 1  # ring-c: 2 points for its ring links
+    assert segments["medium"]["kept"] == 1  # tester: failed payments and one high-risk event
     entry = AuditEntry.objects.get(action="account_offboarded")
     assert entry.object_id == "ring-c" and entry.detail["note"] == "ring hub" and entry.actor.username == "mona-manager"
     # A refresh re-profiles the account but keeps the manager's decision.

@@ -1,7 +1,7 @@
 """Heatmap, trends and ROI against numbers worked out by hand; rollups against a rebuild."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from rest_framework.test import APIClient
@@ -173,3 +173,14 @@ def test_team_numbers(world, reviewer, as_manager):
     assert body["decisions"] == [{"day": datetime.now(UTC).date().isoformat(), "reviewer": "rita-reviewer", "decisions": 1}]
     assert body["time_to_decision"]["decisions"] == 1 and body["time_to_decision"]["median_seconds"] < 60
     assert body["oldest_open_high"]["open_high_cases"] == 0
+
+
+def test_refresh_task_works_through_many_batches(api_client_and_key, settings):
+    from insights.tasks import refresh_rollups
+
+    settings.INSIGHTS_REFRESH_BATCH_HOURS = 2  # a large import, in miniature
+    hand_counted_world(api_client_and_key[0])
+    add_event(api_client_and_key[0], "e9", datetime(2026, 11, 10, 8, tzinfo=UTC))
+    assert refresh_rollups() == "recomputed 3 hours"
+    assert not DirtyHour.objects.exists()
+    assert sum(HourlyRollup.objects.values_list("events", flat=True)) == 6

@@ -39,3 +39,5 @@ CELERY_BEAT_SCHEDULE = {
 INSIGHTS_MAX_SHARED_ACCOUNTS = env_int("INSIGHTS_MAX_SHARED_ACCOUNTS", 50)
 # "Mostly high risk": at least this share of an account's events are high risk.
 INSIGHTS_HIGH_SHARE = env_float("INSIGHTS_HIGH_SHARE", 0.5)
+# One refresh run keeps taking batches of dirty hours for at most this many seconds.
+INSIGHTS_REFRESH_SECONDS = env_float("INSIGHTS_REFRESH_SECONDS", 20.0)

@@ -36,6 +36,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         opts["out"] = Path(opts["out"])
         opts["file"] = Path(opts["file"]) if opts["file"] else None
+        for key in ("since", "until"):  # strings when called from code
+            if isinstance(opts[key], str):
+                opts[key] = _date(opts[key])
         events = self._events(opts)
         if events.empty:
             raise CommandError("no events in the batch")

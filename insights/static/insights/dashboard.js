@@ -110,8 +110,9 @@ function drawHeatmap(data) {
   const height = margin.top + 7 * cell + margin.bottom;
   const svg = svgFor('#heatmap', width, height, 'Fraud rate by day of week and hour');
   const cells = data.cells;
-  const maxRate = d3.max(cells, (d) => d.fraud_rate) || 0.01;
-  const color = d3.scaleSequential(d3.interpolateOrRd).domain([0, maxRate]);
+  // Scale colour to cells with a few labels, so one fraud among two events does not wash out the rest.
+  const maxRate = d3.max(cells.filter((d) => d.labeled >= 5), (d) => d.fraud_rate) || d3.max(cells, (d) => d.fraud_rate) || 0.01;
+  const color = d3.scaleSequential(d3.interpolateOrRd).domain([0, maxRate]).clamp(true);
   // Opacity shows how sure we are: a 95% interval 20 points wide (or more) is faint.
   const confidence = (d) => (d.labeled ? 0.25 + 0.75 * Math.max(0, 1 - (d.ci_high - d.ci_low) / 0.2) : 1);
   const byHour = d3.rollup(cells, (v) => d3.sum(v, (d) => d.events), (d) => d.hour);
@@ -165,7 +166,7 @@ function drawHeatmap(data) {
     .attr('x', (t) => t * 190).attr('width', 11).attr('height', 8).attr('fill', (t) => color(t * maxRate));
   legend.selectAll('text').data([0, maxRate]).join('text')
     .attr('x', (v) => legendScale(v) + (v ? 20 : 0)).attr('y', 18).attr('text-anchor', (v) => (v ? 'end' : 'start'))
-    .text((v, i) => (i ? `${pct(v)} fraud rate` : '0%'));
+    .text((v, i) => (i ? `${pct(v)}+ fraud rate` : '0%'));
 }
 
 function cellText(d) {
