@@ -73,7 +73,7 @@ def db_url(name: str | None = None) -> str:
 
 def bench_env(port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("DEBUG", None)  # base settings need DEBUG's default for static storage
+    env["DEBUG"] = "0"  # as in production: no query log, no debug pages
     env.update(
         DATABASE_URL=db_url(),
         REDIS_URL=REDIS_URL,

@@ -105,15 +105,15 @@ _TIMESTAMP_AT = _HISTORY_NAMES.index("timestamp")
 def _account_histories_sql(accounts: list[str], since: datetime, until: datetime):
     histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
     previous: dict[str, dict[str, Any]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(_HISTORY_SQL, {"accounts": accounts, "since": since, "until": until})
-        for in_window, *values in cursor.fetchall():
-            values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
-            row = dict(zip(_HISTORY_NAMES, values))
-            if in_window:
-                histories[row["account_id"]].append(row)
-            else:
-                previous[row["account_id"]] = row
+    from scoring.store_sql import fetch_prepared
+
+    for in_window, *values in fetch_prepared(_HISTORY_SQL, {"accounts": accounts, "since": since, "until": until}):
+        values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
+        row = dict(zip(_HISTORY_NAMES, values))
+        if in_window:
+            histories[row["account_id"]].append(row)
+        else:
+            previous[row["account_id"]] = row
     for rows in histories.values():
         rows.sort(key=lambda r: (r["timestamp"], r["id"]))
     return histories, previous

@@ -169,10 +169,11 @@ def _features_for(client: ApiClient, events: Sequence[dict[str, Any]]) -> tuple[
     histories, older = account_histories(
         account_ids=[e["account_id"] for e in events], since=min(times) - window, until=max(times)
     )
-    wanted = {e["event_id"] for e in events}
-    seen_before = sorted(
-        {r["event_id"] for rows in histories.values() for r in rows if r.get("client_id") == client.pk and r.get("event_id") in wanted}
-    )
+    seen_before: list[str] = []
+    if len(events) == 1:  # a batch looked its stored events up already
+        client_id, event_id = client.pk, events[0]["event_id"]
+        if any(r["event_id"] == event_id and r["client_id"] == client_id for r in histories[events[0]["account_id"]]):
+            seen_before = [event_id]
     next_seq = 1 << 62  # events of this request sort after everything stored
     entities = entity_history_for(events)  # devices / IPs / merchants: bounded window queries
     rows = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Sequence
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -107,9 +108,22 @@ def insert_scored(*, client_id: int, events: Sequence[dict[str, Any]], computed:
     payload = json.dumps(rows, separators=(",", ":"), default=_to_text, allow_nan=False)
     params = {"rows": payload, "client": client_id, "now": timezone.now(), "version_id": version_id,
               "version_name": version_name}
-    with connection.cursor() as cursor:
-        cursor.execute(_SQL, params)
-        return {event_id: pk for pk, event_id in cursor.fetchall()}
+    return {event_id: pk for pk, event_id in fetch_prepared(_SQL, params)}
+
+
+def fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Run a hot-path statement as a server-side prepared statement and return its rows.
+
+    Django binds parameters on the client, so PostgreSQL parses and plans the statement on
+    every call; planning the history and insert statements costs more than running them.
+    psycopg prepares a statement once per connection and reuses the plan after that.
+    The statement runs on Django's connection, inside whatever transaction is open there.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
 
 
 def _to_text(value: Any) -> str:

@@ -85,3 +85,16 @@ def test_a_post_without_csrf_token_is_refused(manager, api_client_and_key):
 def test_anonymous_visitors_are_sent_to_login(api_client_and_key):
     response = Client().get("/keys/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_last_use_is_recorded_and_shown(manager, api_client_and_key, champion):
+    client, key = api_client_and_key
+    assert client.last_used_at is None
+    assert _api(key).post("/score", event(event_id="one"), format="json").status_code == 200
+    client.refresh_from_db()
+    first_use = client.last_used_at
+    assert first_use is not None
+    _api(key).post("/score", event(event_id="two"), format="json")
+    client.refresh_from_db()
+    assert client.last_used_at == first_use  # written at most once a minute, not per request
+    assert b"never" not in _login(manager).get("/keys/").content
