@@ -160,8 +160,8 @@ def _retrain(run: TrainingRun) -> None:
     run.champion_metrics = champion_metrics or {}
 
     before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
-    reference_rows = reference_rows(frame["timestamp"], among=before_holdout)
-    drift_reference_store(version=challenger, features=features.loc[reference_rows], source="training")
+    reference = reference_rows(frame["timestamp"], among=before_holdout)
+    drift_reference_store(version=challenger, features=features.loc[reference], source="training")
 
     rule = PromotionRule(
         min_ap_gain=settings.RETRAIN_MIN_AP_GAIN,
