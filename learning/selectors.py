@@ -127,3 +127,28 @@ def models_overview() -> dict[str, Any]:
             status=ModelVersion.Status.RETIRED, promoted_at__isnull=False
         ).exists(),
     }
+
+
+def drift_latest() -> dict[str, Any] | None:
+    """The latest drift check of the current champion, shaped for the managers' dashboard.
+
+    None when the champion has not been checked yet (the dashboard then falls back to its
+    own comparison)."""
+    check = (
+        DriftCheck.objects.filter(model_version__status=ModelVersion.Status.CHAMPION)
+        .select_related("model_version")
+        .first()
+    )
+    if check is None or check.score_psi is None:
+        return None
+    worst = sorted(check.psi.items(), key=lambda item: -item[1])[:3]
+    value = check.score_psi
+    return {
+        "model_version": check.model_version.name,
+        "psi": value,
+        "status": "stable" if value < 0.1 else "watch" if value < 0.25 else "shifted",
+        "checked_at": check.window_end,
+        "window_hours": round((check.window_end - check.window_start).total_seconds() / 3600, 1),
+        "threshold": check.threshold,
+        "top_features": [{"name": name, "psi": psi} for name, psi in worst],
+    }

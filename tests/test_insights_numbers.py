@@ -184,3 +184,23 @@ def test_refresh_task_works_through_many_batches(api_client_and_key, settings):
     assert refresh_rollups() == "recomputed 3 hours"
     assert not DirtyHour.objects.exists()
     assert sum(HourlyRollup.objects.values_list("events", flat=True)) == 6
+
+
+def test_model_health_shows_the_learning_loops_latest_drift_check(world, as_manager):
+    from datetime import timedelta
+
+    from learning.models import DriftCheck
+    from scoring.models import ModelVersion
+
+    champion = ModelVersion.objects.create(
+        name="lgbm-drift", status=ModelVersion.Status.CHAMPION, bundle_path="/nowhere", manifest={}, metrics={}
+    )
+    end = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    DriftCheck.objects.create(
+        model_version=champion, window_start=end - timedelta(hours=24), window_end=end, rows=900,
+        psi={"amount": 0.31, "events_1h": 0.02, "km_from_prev_event": 0.12}, score_psi=0.18, max_psi=0.31, threshold=0.2,
+    )
+    drift = as_manager.get("/api/insights/model-health", {"period": "30d"}).json()["drift"]
+    assert drift["source"] == "learning" and drift["model_version"] == "lgbm-drift"
+    assert drift["psi"] == 0.18 and drift["status"] == "watch" and drift["window_hours"] == 24.0
+    assert [f["name"] for f in drift["top_features"]] == ["amount", "km_from_prev_event", "events_1h"]

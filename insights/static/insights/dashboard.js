@@ -307,6 +307,15 @@ function drawDrift(drift) {
     return;
   }
   p.append('span').attr('class', `psi-${drift.status}`).text(`PSI ${drift.psi.toFixed(3)} — ${drift.status}`);
+  if (drift.source === 'learning') {
+    // The learning loop's latest hourly check: a recent window, not the chosen period.
+    p.append('span').text(` (score distribution of the last ${drift.window_hours} h vs ${drift.model_version}'s training data; < 0.1 stable, > 0.25 shifted)`);
+    const top = drift.top_features || [];
+    if (top.length) {
+      p.append('span').text(` · most moved features: ${top.map((f) => `${f.name} ${f.psi.toFixed(2)}`).join(', ')}`);
+    }
+    return;
+  }
   p.append('span').text(` (score distribution of this period vs ${drift.model_version || 'the training data'}; < 0.1 stable, > 0.25 shifted)`);
 }
 
