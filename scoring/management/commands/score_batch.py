@@ -29,14 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--end", help="… up to this date/time, exclusive (default: now)")
         parser.add_argument("--out", type=Path, required=True, help="where to write the scores (.csv or .parquet)")
         parser.add_argument("--high-out", type=Path, help="also write only the high tier here, riskiest first")
-        parser.add_argument("--version", help="score with this model version instead of the champion")
+        parser.add_argument("--model", help="score with this model version (name) instead of the champion")
         parser.add_argument(
             "--use-labels", action="store_true",
             help="let labels in the file feed the entity fraud rates (only labels known before each event are used)",
         )
 
     def handle(self, *args, **opts):
-        model = self._model(opts["version"])
+        for key in ("file", "out", "high_out"):  # call_command passes strings as given
+            opts[key] = Path(opts[key]) if opts.get(key) else None
+        model = self._model(opts["model"])
         events, mask = self._events(opts)
         if not mask.any():
             raise CommandError("no events to score in that file or range")
