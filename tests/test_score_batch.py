@@ -11,7 +11,7 @@ from tests.conftest import small_world
 
 
 def test_scores_a_file_with_tiers_reasons_and_a_high_tier_export(champion, tmp_path, capsys):
-    world = small_world().head(4000)
+    world = small_world()
     source = write_world(world, tmp_path / "new.csv")
     call_command("score_batch", file=str(source), out=str(tmp_path / "scores.parquet"),
                  high_out=str(tmp_path / "high.csv"), verbosity=0)
@@ -19,8 +19,11 @@ def test_scores_a_file_with_tiers_reasons_and_a_high_tier_export(champion, tmp_p
     assert len(scores) == len(world) and scores["event_id"].tolist() == world["event_id"].tolist()
     assert set(scores["tier"]) <= {"low", "medium", "high"} and scores["probability"].between(0, 1).all()
     assert (scores["tier"] == "high").any()
-    flagged = scores[scores["tier"] != "low"]
-    assert (flagged["reasons"] != "").all() and (scores.loc[scores["tier"] == "low", "reasons"] == "").all()
+    high_tier = scores["tier"] == "high"
+    assert (scores.loc[high_tier, "reasons"] != "").all() and (scores.loc[~high_tier, "reasons"].fillna("") == "").all()
+    # Labels known before each event feed the entity rates: once accounts have history,
+    # most events stay in the low tier.
+    assert (scores["tier"].iloc[len(scores) // 2 :] == "low").mean() > 0.5
     high = pd.read_csv(tmp_path / "high.csv")
     assert len(high) == (scores["tier"] == "high").sum()
     assert high["expected_loss"].is_monotonic_decreasing
