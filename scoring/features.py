@@ -137,12 +137,6 @@ def to_epoch_ms(values: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
 
 
-def _text(events: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in events.columns:
-        return np.full(len(events), "", dtype=object)
-    return events[column].fillna("").astype(str).to_numpy(dtype=object)
-
-
 def _float(events: pd.DataFrame, column: str) -> np.ndarray:
     if column not in events.columns:
         return np.full(len(events), np.nan)
@@ -163,12 +157,12 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
         return out
     t = to_epoch_ms(events["timestamp"])
     seq = events["seq"].to_numpy() if "seq" in events.columns else np.arange(n)
-    account_codes = pd.factorize(events["account_id"].astype(str))[0].astype(np.int64)
+    codes = {column: _column_codes(events, column) for column in ("account_id", "device_id", "ip_address", "country", "merchant_id")}
+    account_codes = codes["account_id"]
     order = np.lexsort((seq, t, account_codes))
     acct = account_codes[order]
     ts = t[order]
     amount = _float(events, "amount")[order]
-    status = _text(events, "payment_status")[order]
     lat = _float(events, "latitude")[order]
     lon = _float(events, "longitude")[order]
 
@@ -216,12 +210,10 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
         result["amount_zscore_30d"] = np.where(has_amount & (std > 1e-9), (amount - mean) / std, np.nan)
         result["amount_to_mean_30d"] = np.where(has_amount & (mean > 0), amount / mean, np.nan)
 
-    failed = np.isin(status, FAILED_STATUSES).astype("float64")
+    failed = _matches(events, "payment_status", FAILED_STATUSES)[order].astype("float64")
     result["failed_payments_24h"] = window_sum(failed, WINDOW_24H)
     result["failed_payments_30d"] = window_sum(failed, WINDOW_30D)
 
-    result["device_is_new"] = _is_new_in_window(acct, ts, seq[order], _text(events, "device_id")[order])
-    result["ip_is_new"] = _is_new_in_window(acct, ts, seq[order], _text(events, "ip_address")[order])
 
     prev_lat = np.where(has_prev, np.roll(lat, 1), np.nan)
     prev_lon = np.where(has_prev, np.roll(lon, 1), np.nan)
@@ -269,7 +261,7 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_sess = np.where(n_sess > 0, s_sess / np.maximum(n_sess, 1), np.nan)
         result["session_to_mean_30d"] = np.where(has_session & (mean_sess > 0), session / mean_sess, np.nan)
-    is_login = (_text(events, "event_type")[order] == "login").astype("float64")
+    is_login = _matches(events, "event_type", ("login",))[order].astype("float64")
     logins_24h = window_sum(is_login, WINDOW_24H)
     logins_30d = window_sum(is_login, WINDOW_30D)
     result["logins_24h"] = logins_24h
@@ -289,17 +281,28 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
     inverse[order] = position
     # Features over other groupings (devices, IPs, merchants) come back in input order.
     result_in_input_order = {name: np.asarray(values, dtype="float64")[inverse] for name, values in result.items()}
-    result_in_input_order.update(_linked_entity_features(events, t, seq))
+    result_in_input_order.update(_linked_entity_features(events, t, seq, codes))
     for name in FEATURE_NAMES:
         out[name] = result_in_input_order[name]
     return out
 
 
-def _codes(values: np.ndarray) -> np.ndarray:
-    """Integer codes for text values; -1 for empty ones."""
-    codes = pd.factorize(values)[0].astype(np.int64)
-    codes[values == ""] = -1
+def _column_codes(events: pd.DataFrame, column: str) -> np.ndarray:
+    """Integer codes for a text column's values; -1 for empty or missing ones (or no column)."""
+    if column not in events.columns:
+        return np.full(len(events), -1, dtype=np.int64)
+    values = events[column]
+    codes = pd.factorize(values)[0].astype(np.int64)  # missing values are already -1
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        codes[values.astype("string").eq("").fillna(False).to_numpy(dtype=bool)] = -1
     return codes
+
+
+def _matches(events: pd.DataFrame, column: str, wanted: tuple[str, ...]) -> np.ndarray:
+    """Boolean per row: the column's text is one of `wanted` (False when there is no column)."""
+    if column not in events.columns:
+        return np.zeros(len(events), dtype=bool)
+    return events[column].astype("string").isin(wanted).fillna(False).to_numpy(dtype=bool)
 
 
 def _distinct_in_window(
@@ -401,15 +404,16 @@ def label_known_ms(events: pd.DataFrame, t: np.ndarray) -> tuple[np.ndarray, np.
     return label, np.maximum(known_ms, t + MIN_LABEL_DELAY_MS)
 
 
-def _linked_entity_features(events: pd.DataFrame, t: np.ndarray, seq: np.ndarray) -> dict[str, np.ndarray]:
-    """Devices, IPs, countries per account; accounts per device / IP; entity fraud rates; rings."""
+def _linked_entity_features(
+    events: pd.DataFrame, t: np.ndarray, seq: np.ndarray, codes: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """New device / IP; devices, IPs, countries per account; accounts per device / IP;
+    entity fraud rates; rings. All in input order."""
     rank = np.empty(len(t), dtype=np.int64)
     rank[np.lexsort((seq, t))] = np.arange(len(t))
     seq = rank
-    account = _codes(_text(events, "account_id"))
-    device, ip = _codes(_text(events, "device_id")), _codes(_text(events, "ip_address"))
-    country = _codes(_text(events, "country"))
-    merchant = _codes(_text(events, "merchant_id"))
+    account, device, ip = codes["account_id"], codes["device_id"], codes["ip_address"]
+    country, merchant = codes["country"], codes["merchant_id"]
     has = {"device": device >= 0, "ip": ip >= 0}
     out: dict[str, np.ndarray] = {}
 
@@ -422,6 +426,9 @@ def _linked_entity_features(events: pd.DataFrame, t: np.ndarray, seq: np.ndarray
         # This event's own device / IP / country counts too, when it is a new one.
         value = before + ((item >= 0) & ~seen)
         out[name] = value if present_in_data else np.full(len(t), np.nan)
+        if name != "distinct_countries_30d":
+            # "new for the account": not used by it in the 30 days before; NaN when absent.
+            out[name.replace("distinct_", "").replace("s_30d", "_is_new")] = np.where(item >= 0, (~seen).astype("float64"), np.nan)
 
     others: dict[str, np.ndarray] = {}
     for kind, entity in (("device", device), ("ip", ip)):
@@ -442,25 +449,6 @@ def _linked_entity_features(events: pd.DataFrame, t: np.ndarray, seq: np.ndarray
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{kind}_fraud_rate_30d"] = np.where(known > 0, fraud / np.maximum(known, 1), np.nan)
     return out
-
-
-def _is_new_in_window(acct: np.ndarray, ts: np.ndarray, seq: np.ndarray, entity: np.ndarray) -> np.ndarray:
-    """1.0 when the entity was not used by the account in the 30 days before; NaN when absent."""
-    n = len(acct)
-    result = np.full(n, np.nan)
-    present = entity != ""
-    if not present.any():
-        return result
-    entity_codes = pd.factorize(entity)[0].astype(np.int64)
-    order = np.lexsort((seq, ts, entity_codes, acct))
-    a, e, t = acct[order], entity_codes[order], ts[order]
-    same_as_prev = np.r_[False, (a[1:] == a[:-1]) & (e[1:] == e[:-1])]
-    gap = np.r_[np.iinfo(np.int64).max, np.diff(t)]
-    seen_recently = same_as_prev & (gap <= WINDOW_30D)
-    values = np.where(seen_recently, 0.0, 1.0)
-    values[~present[order]] = np.nan
-    result[order] = values
-    return result
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

@@ -133,7 +133,7 @@ def _sections(result: Any, manifest: Mapping[str, Any]) -> list[tuple[str, list[
     beats = m["lightgbm_beats_baselines"]
     lgbm_ap = cands["lightgbm"].get("average_precision", float("nan"))
     verdict = (
-        f"LightGBM beats both baselines on average precision in the test period ({lgbm_ap:.3f})."
+        f"LightGBM beats both baselines on average precision in the test period ({lgbm_ap:.4f})."
         if beats
         else "LightGBM did NOT beat both baselines on average precision in the test period; "
         "consider the simpler model or more data before promoting this version."
@@ -144,7 +144,7 @@ def _sections(result: Any, manifest: Mapping[str, Any]) -> list[tuple[str, list[
     for name, c in cands.items():
         high, medium = c.get("high_tier", {}), c.get("medium_tier", {})
         comparison.append([
-            LABELS.get(name, name), f"{c.get('roc_auc', float('nan')):.3f}", f"{c.get('average_precision', float('nan')):.3f}",
+            LABELS.get(name, name), f"{c.get('roc_auc', float('nan')):.4f}", f"{c.get('average_precision', float('nan')):.4f}",
             f"{high.get('precision', 0):.3f}", f"{high.get('recall', 0):.3f}", f"{high.get('f1', 0):.3f}",
             f"{medium.get('precision', 0):.3f}", f"{medium.get('recall', 0):.3f}",
             f"{c.get('top_k_accounts', {}).get('precision', float('nan')):.3f}",

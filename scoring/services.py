@@ -415,7 +415,8 @@ def model_train(
     promotes only when there is no champion yet.
     """
     config = config or TrainingConfig(
-        capacity_per_day=settings.REVIEWER_CAPACITY_PER_DAY, medium_multiple=settings.MEDIUM_TIER_MULTIPLE
+        capacity_per_day=settings.REVIEWER_CAPACITY_PER_DAY, medium_multiple=settings.MEDIUM_TIER_MULTIPLE,
+        review_cost=settings.REVIEW_COST, default_event_value=settings.DEFAULT_EVENT_VALUE,
     )
     say = progress or (lambda message: None)
     say("loading events")

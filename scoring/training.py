@@ -74,9 +74,11 @@ class TrainingConfig:
     early_stopping_rounds: int = 40
     params: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     # Seconds the LightGBM tuning may spend after the first (default) trial, and the most
-    # training rows a trial uses (larger sets tune on a sample, then fit once on all rows).
+    # training rows LightGBM uses: larger training periods keep every fraud row and a
+    # random sample of legitimate ones (calibration on the untouched validation period
+    # corrects the probabilities for the sampling).
     tuning_seconds: float = 15.0
-    tuning_max_rows: int = 150_000
+    lightgbm_max_rows: int = 200_000
     # Baselines train on at most this many rows (all fraud kept, legitimate rows sampled).
     baseline_max_rows: int = 60_000
     review_cost: float = 5.0  # money per reviewed case
@@ -308,14 +310,13 @@ def _tune_lightgbm(
 ) -> tuple[lightgbm.Booster, list[dict[str, Any]]]:
     """Early-stopped LightGBM over the small grid within the time budget; best validation AP wins.
 
-    When the training period has more than `tuning_max_rows` rows, the trials use a
-    sample of them (every fraud row, legitimate rows drawn at random) and the winning
-    parameters are then fitted once on all rows.
+    When the training period has more than `lightgbm_max_rows` rows, LightGBM trains on a
+    sample of them: every fraud row and legitimate rows drawn at random.
     """
     rows = np.flatnonzero(train)
-    sampled = len(rows) > config.tuning_max_rows
-    if sampled:
-        rows = _sample_rows(rows, y, config.tuning_max_rows, config.seed)
+    if len(rows) > config.lightgbm_max_rows:
+        rows = _sample_rows(rows, y, config.lightgbm_max_rows, config.seed)
+        say(f"training LightGBM on {len(rows):,} of {int(train.sum()):,} training rows (all fraud kept)")
 
     def fit(params: dict[str, Any], fit_rows: np.ndarray) -> lightgbm.Booster:
         # feature_pre_filter off: the grid changes min_data_in_leaf on the same features.
@@ -331,7 +332,7 @@ def _tune_lightgbm(
             callbacks=[lightgbm.early_stopping(config.early_stopping_rounds, verbose=False), lightgbm.log_evaluation(0)],
         )
 
-    best: tuple[float, dict[str, Any], lightgbm.Booster] | None = None
+    best: tuple[float, lightgbm.Booster] | None = None
     trials: list[dict[str, Any]] = []
     deadline = time.perf_counter() + config.tuning_seconds
     for i, change in enumerate(TUNING_GRID):
@@ -347,12 +348,9 @@ def _tune_lightgbm(
         say(f"LightGBM trial {i + 1}: {change or 'default parameters'} on {len(rows):,} rows → validation AP {ap:.4f} "
             f"({trials[-1]['rounds']} trees, {trials[-1]['seconds']:.1f} s)")
         if best is None or ap > best[0]:
-            best = (ap, params, booster)
+            best = (ap, booster)
     assert best is not None
-    booster = best[2]
-    if sampled:
-        say(f"fitting the best parameters on all {int(train.sum()):,} training rows")
-        booster = fit(best[1], np.flatnonzero(train))
+    booster = best[1]
     if booster.best_iteration:
         # Keep only the trees early stopping chose, so every reader predicts the same.
         booster = lightgbm.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
@@ -422,7 +420,7 @@ def comparison_table(candidates: dict[str, dict[str, Any]]) -> str:
     for name, m in candidates.items():
         high = m.get("high_tier", {})
         lines.append(
-            f"{name:<22}{m.get('roc_auc', float('nan')):>9.3f}{m.get('average_precision', float('nan')):>10.3f}"
+            f"{name:<22}{m.get('roc_auc', float('nan')):>9.4f}{m.get('average_precision', float('nan')):>10.4f}"
             f"{high.get('precision', 0):>8.3f}{high.get('recall', 0):>8.3f}{high.get('f1', 0):>9.3f}"
             f"{m.get('top_k_accounts', {}).get('precision', float('nan')):>9.3f}"
             f"{m.get('savings', {}).get('expected_savings', float('nan')):>14,.0f}"

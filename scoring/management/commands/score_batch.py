@@ -29,21 +29,29 @@ class Command(BaseCommand):
         parser.add_argument("--end", help="… up to this date/time, exclusive (default: now)")
         parser.add_argument("--out", type=Path, required=True, help="where to write the scores (.csv or .parquet)")
         parser.add_argument("--high-out", type=Path, help="also write only the high tier here, riskiest first")
-        parser.add_argument("--version", help="score with this model version instead of the champion")
+        parser.add_argument("--model", help="score with this model version (name) instead of the champion")
         parser.add_argument(
-            "--use-labels", action="store_true",
-            help="let labels in the file feed the entity fraud rates (only labels known before each event are used)",
+            "--ignore-labels", action="store_true",
+            help="drop the file's labels; by default labels feed the entity fraud rates, each only from the time "
+                 "it became known (without any labels every device, IP and merchant looks new to the model)",
+        )
+        parser.add_argument(
+            "--reasons-for", choices=["high", "medium"], default="high",
+            help="give reasons for the high tier only (default) or for high and medium",
         )
 
     def handle(self, *args, **opts):
-        model = self._model(opts["version"])
+        for key in ("file", "out", "high_out"):  # call_command passes strings as given
+            opts[key] = Path(opts[key]) if opts.get(key) else None
+        model = self._model(opts["model"])
         events, mask = self._events(opts)
         if not mask.any():
             raise CommandError("no events to score in that file or range")
         self.stdout.write(f"scoring {int(mask.sum()):,} events ({len(events):,} with history) with {model.name}")
-        with tqdm(total=len(events) + 2 * int(mask.sum()), unit="events", disable=opts["verbosity"] == 0) as bar:
+        with tqdm(total=len(events) + int(mask.sum()), unit="events", disable=opts["verbosity"] == 0) as bar:
             scored = score_frame(
                 events, model, score_mask=mask, default_event_value=settings.DEFAULT_EVENT_VALUE,
+                explain_tiers=("high",) if opts["reasons_for"] == "high" else ("high", "medium"),
                 progress=lambda stage, n: (bar.set_description(stage), bar.update(n)),
             )
         path = write_scores(scored, opts["out"])
@@ -83,8 +91,8 @@ class Command(BaseCommand):
                 events = read_world(opts["file"])
             except (KeyError, ValueError) as exc:
                 raise CommandError(f"{opts['file']} is not in the generator's event format: {exc}") from exc
-            if not opts["use_labels"]:
-                events["is_fraud"] = float("nan")  # new data: its labels are not known yet
+            if opts["ignore_labels"]:
+                events["is_fraud"] = float("nan")
             events["is_fraud"] = events["is_fraud"].astype("float64")
             return events, pd.Series(True, index=events.index).to_numpy()
         try:

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write("test period (newest labeled events):")
         self.stdout.write(comparison_table(metrics.get("candidates", {})))
+        test = metrics.get("test", {})
+        self.stdout.write(
+            f"LightGBM (calibrated) average_precision {test.get('average_precision', float('nan')):.4f}, "
+            f"roc_auc {test.get('roc_auc', float('nan')):.4f}, brier {test.get('brier', float('nan')):.4f}"
+        )
         if not metrics.get("lightgbm_beats_baselines", False):
             self.stdout.write(self.style.WARNING("LightGBM did NOT beat both baselines on average precision"))
         self.stdout.write(f"report: {version.bundle_path}/report/report.html")
