@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from django.db import connection
 
-from scoring.features import HISTORY_WINDOW_MS
+from scoring.entity_stats import EntityHistory, entity_history_for, entity_key
+from scoring.features import ENTITY_WINDOW_MS, HISTORY_WINDOW_MS
 from triage.models import Transaction
 
 HISTORY_FIELDS = (
@@ -52,15 +54,12 @@ def account_histories(
     """Recent events per account in [since, until] in (timestamp, id) order, and each
     account's latest event before `since` (for time since previous event).
 
-    Rows carry HISTORY_FIELDS plus `client_id` and `event_id`. On PostgreSQL this is
-    one query whatever the number of accounts, each part an index range scan on
-    (account_id, timestamp), so its cost follows the accounts' activity, not the table size.
+    Rows carry HISTORY_FIELDS plus `client_id` and `event_id`. The portable version of
+    the account part of `scoring_context` (which reads it in one statement on PostgreSQL).
     """
     accounts = sorted(set(account_ids))
-    if connection.vendor == "postgresql":
-        return _account_histories_sql(accounts, since, until)
     histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    fields = (*HISTORY_FIELDS, "client_id", "event_id")
+    fields = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
     rows = (
         Transaction.objects.filter(account_id__in=accounts, timestamp__gte=since, timestamp__lte=until)
         .order_by("timestamp", "id")
@@ -85,38 +84,91 @@ _SQL_EXPRESSIONS = {
     "amount": "t.amount::float8",
     "ip_address": "host(t.ip_address)",
     "account_created_at": "NULL::bigint",  # only the incoming event's sign-up time is used
+    "label_known_at": "(extract(epoch FROM t.label_known_at) * 1000)::bigint",
 }
-_HISTORY_NAMES = (*HISTORY_FIELDS, "client_id", "event_id")
-_HISTORY_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _HISTORY_NAMES)
-_HISTORY_SQL = f"""
+# Account rows and entity rows share one column list so one statement returns both.
+_CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
+_CONTEXT_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _CONTEXT_NAMES)
+# kind: 'a' = the account's window, 'p' = its latest event before the window,
+# 'd' / 'i' / 'm' = the window of a device / IP / merchant (merchants: labeled rows only).
+# Each part is an index range scan ((account|device|ip|merchant), timestamp), so the cost
+# follows the recent activity of the request's accounts and entities, not the table size.
+_CONTEXT_SQL = f"""
     SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
-        (SELECT true AS in_window, {_HISTORY_COLUMNS} FROM triage_transaction t
+        (SELECT 'a' AS kind, {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp >= %(since)s AND t.timestamp <= %(until)s)
         UNION ALL
-        (SELECT false, {_HISTORY_COLUMNS} FROM triage_transaction t
+        (SELECT 'p', {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp < %(since)s
          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)
     ) AS h
+    UNION ALL
+    SELECT 'd', {_CONTEXT_COLUMNS} FROM triage_transaction t
+     WHERE t.device_id = ANY(%(devices)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+    UNION ALL
+    SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
+     WHERE t.ip_address = ANY(%(ips)s::inet[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+    UNION ALL
+    SELECT 'm', {_CONTEXT_COLUMNS} FROM triage_transaction t
+     WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.timestamp >= %(entity_since)s
+       AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
 """
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TIMESTAMP_AT = _HISTORY_NAMES.index("timestamp")
+_TIMESTAMP_AT = _CONTEXT_NAMES.index("timestamp")
+_KNOWN_AT = _CONTEXT_NAMES.index("label_known_at")
+_ENTITY_KINDS = {"d": ("device", "device_id"), "i": ("ip", "ip_address"), "m": ("merchant", "merchant_id")}
 
 
-def _account_histories_sql(accounts: list[str], since: datetime, until: datetime):
-    histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    previous: dict[str, dict[str, Any]] = {}
+@dataclass
+class ScoringContext:
+    """What scoring a request reads: each account's window and previous event, and the
+    stored rows of its devices, IPs and merchants (as an `EntityHistory`)."""
+
+    histories: dict[str, list[dict[str, Any]]]
+    previous: dict[str, dict[str, Any]]
+    entities: EntityHistory
+
+
+def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
+    """Everything the online features of `events` need, in one statement on PostgreSQL."""
+    times = [e["timestamp"] for e in events]
+    since, until = min(times) - history_window(), max(times)
+    if connection.vendor != "postgresql":
+        histories, previous = account_histories(account_ids=[e["account_id"] for e in events], since=since, until=until)
+        return ScoringContext(histories, previous, entity_history_for(events))
     from scoring.store_sql import fetch_prepared
 
-    for in_window, *values in fetch_prepared(_HISTORY_SQL, {"accounts": accounts, "since": since, "until": until}):
-        values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
-        row = dict(zip(_HISTORY_NAMES, values))
-        if in_window:
+    def values_of(field: str) -> list[str]:
+        return sorted({entity_key(e.get(field)) for e in events} - {""})
+
+    params = {
+        "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
+        "entity_since": min(times) - timedelta(milliseconds=ENTITY_WINDOW_MS),
+        "devices": values_of("device_id"), "ips": values_of("ip_address"), "merchants": values_of("merchant_id"),
+    }
+    histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    previous: dict[str, dict[str, Any]] = {}
+    entity_rows: dict[str, dict[str, list[dict[str, Any]]]] = {kind: defaultdict(list) for kind, _ in _ENTITY_KINDS.values()}
+    by_id: dict[int, dict[str, Any]] = {}  # an event found by several parts is one shared row
+    for kind, *values in fetch_prepared(_CONTEXT_SQL, params):
+        row = by_id.get(values[0])
+        if row is None:
+            values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
+            if values[_KNOWN_AT] is not None:
+                values[_KNOWN_AT] = _EPOCH + timedelta(milliseconds=values[_KNOWN_AT])
+            row = by_id[values[0]] = dict(zip(_CONTEXT_NAMES, values))
+        if kind == "a":
             histories[row["account_id"]].append(row)
-        else:
+        elif kind == "p":
             previous[row["account_id"]] = row
-    for rows in histories.values():
-        rows.sort(key=lambda r: (r["timestamp"], r["id"]))
-    return histories, previous
+        else:
+            name, field = _ENTITY_KINDS[kind]
+            entity_rows[name][entity_key(row[field])].append(row)
+    order = lambda r: (r["timestamp"], r["id"])  # noqa: E731
+    for groups in (histories, *entity_rows.values()):
+        for rows in groups.values():
+            rows.sort(key=order)
+    return ScoringContext(histories, previous, EntityHistory(entity_rows))
 
 
 def history_window() -> timedelta:
