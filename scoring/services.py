@@ -23,7 +23,7 @@ from scoring.explain import explain_rows
 from scoring.features import batch_features, epoch_ms, online_features
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
-from scoring.selectors import ScoringContext, events_frame, history_window, scoring_context
+from scoring.selectors import events_frame, history_window, scoring_context, scoring_rows_frame
 from scoring.training import TrainingConfig, TrainingResult, train_model
 from triage.models import Score, Transaction
 
@@ -161,9 +161,9 @@ def _after_scoring(client: ApiClient, results: list[ScoredEvent]) -> None:
 # From this many events a request's features come from the vectorised batch path: one
 # pass of numpy over the stored rows instead of a Python loop per event over them.
 VECTORISED_FEATURES_FROM = 20
-_FRAME_FIELDS = (
-    "account_id", "event_type", "amount", "payment_status", "device_id", "ip_address", "latitude",
-    "longitude", "country", "session_duration", "merchant_id", "account_created_at", "label_known_at",
+_INCOMING_FIELDS = (
+    "account_id", "event_type", "payment_status", "device_id", "ip_address", "latitude", "longitude",
+    "country", "session_duration", "merchant_id",
 )
 
 
@@ -177,6 +177,15 @@ def _features_for(
     one path (tests compare them); by default requests of VECTORISED_FEATURES_FROM
     events or more in time order take the batch path, which gives the same values.
     """
+    if vectorised is None:
+        # Out of time order, an event must not see a later-sent but earlier-dated one
+        # (ingestion order), which only the per-event path expresses.
+        in_time_order = all(a["timestamp"] <= b["timestamp"] for a, b in zip(events, events[1:]))
+        vectorised = len(events) >= VECTORISED_FEATURES_FROM and in_time_order
+    if vectorised:
+        rows = _batch_features_for(events, scoring_rows_frame(events))
+        if rows is not None:
+            return rows, []  # a batch looked its stored events up already
     context = scoring_context(events)
     histories = context.histories
     seen_before: list[str] = []
@@ -184,15 +193,6 @@ def _features_for(
         client_id, event_id = client.pk, events[0]["event_id"]
         if any(r["event_id"] == event_id and r["client_id"] == client_id for r in histories[events[0]["account_id"]]):
             seen_before = [event_id]
-    if vectorised is None:
-        # Out of time order, an event must not see a later-sent but earlier-dated one
-        # (ingestion order), which only the per-event path expresses.
-        in_time_order = all(a["timestamp"] <= b["timestamp"] for a, b in zip(events, events[1:]))
-        vectorised = len(events) >= VECTORISED_FEATURES_FROM and in_time_order
-    if vectorised:
-        rows = _batch_features_for(events, context)
-        if rows is not None:
-            return rows, seen_before
     window = history_window()
     next_seq = 1 << 62  # events of this request sort after everything stored
     entities = context.entities
@@ -210,29 +210,32 @@ def _features_for(
     return rows, seen_before
 
 
-def _batch_features_for(events: Sequence[dict[str, Any]], context: ScoringContext) -> list[dict[str, float]] | None:
-    """`batch_features` over the stored rows the request reads plus the request's events
-    (after all stored rows, in request order, unlabeled); the request's rows are its answer.
+def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) -> list[dict[str, float]] | None:
+    """`batch_features` over the stored rows the request reads (`scoring_rows_frame`) plus
+    the request's events (after all stored rows, in request order, unlabeled); the
+    request's rows are its answer.
 
     None when no row has a device, IP or country: the batch path then calls the distinct
     counts unavailable (NaN) where the per-event path counts 0, so that path answers."""
-    stored: dict[int, dict[str, Any]] = {}
-    for rows in (*context.histories.values(), [*context.previous.values()], *context.entities.stored_rows()):
-        for row in rows:
-            stored.setdefault(row["id"], row)
-    records = [*stored.values(), *events]
-    n_stored = len(stored)
-    frame = pd.DataFrame({name: [r.get(name) for r in records] for name in _FRAME_FIELDS})
+    def ms_or_nan(value: Any) -> float:
+        return math.nan if value in (None, "") else float(epoch_ms(value))
+
+    incoming = pd.DataFrame({name: [e.get(name) for e in events] for name in _INCOMING_FIELDS})
+    incoming["id"] = (1 << 62) + np.arange(len(events), dtype=np.int64)  # after everything stored
+    incoming["timestamp"] = np.array([epoch_ms(e["timestamp"]) for e in events], dtype=np.int64)
+    incoming["amount"] = [math.nan if e.get("amount") is None else float(e["amount"]) for e in events]
+    incoming["account_created_at"] = [ms_or_nan(e.get("account_created_at")) for e in events]
+    incoming["is_fraud"] = math.nan
+    incoming["label_known_at"] = math.nan
+    frame = pd.concat([stored, incoming], ignore_index=True)
     if not all(frame[name].fillna("").astype(str).ne("").any() for name in ("device_id", "ip_address", "country")):
         return None
-    frame["timestamp"] = pd.to_datetime(
-        np.array([epoch_ms(r["timestamp"]) for r in records], dtype=np.int64), unit="ms", utc=True
-    )
-    frame["amount"] = np.array([math.nan if r.get("amount") is None else float(r["amount"]) for r in records])
-    frame["is_fraud"] = np.array([math.nan if r.get("is_fraud") is None else float(r["is_fraud"]) for r in records])
-    frame["seq"] = np.r_[np.fromiter(stored, dtype=np.int64, count=n_stored), (1 << 62) + np.arange(len(events))]
-    features = batch_features(frame).iloc[n_stored:]
-    return features.to_dict("records")
+    frame["seq"] = frame["id"].astype(np.int64)
+    for name in ("timestamp", "account_created_at", "label_known_at"):
+        frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
+    frame["amount"] = frame["amount"].astype("float64")
+    frame["is_fraud"] = frame["is_fraud"].astype("float64")
+    return batch_features(frame).iloc[len(stored):].to_dict("records")
 
 
 def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, float]]) -> list[_Computed]:

@@ -39,11 +39,11 @@ def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def test_vectorised_and_per_event_paths_give_the_same_features(api_client_and_key):
     from scoring.services import _batch_features_for, _features_for
-    from scoring.selectors import scoring_context
+    from scoring.selectors import scoring_rows_frame
 
     incoming = _history_and_batch()
     client = api_client_and_key[0]
-    assert _batch_features_for(incoming, scoring_context(incoming)) is not None, "the batch path must answer"
+    assert _batch_features_for(incoming, scoring_rows_frame(incoming)) is not None, "the batch path must answer"
     per_event, _ = _features_for(client, incoming, vectorised=False)
     vectorised, _ = _features_for(client, incoming, vectorised=True)
     _assert_same(pd.DataFrame(vectorised), pd.DataFrame(per_event))
