@@ -91,6 +91,12 @@ _SQL_EXPRESSIONS = {
 # Account rows and entity rows share one column list so one statement returns both.
 _CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
 _CONTEXT_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _CONTEXT_NAMES)
+# Merchant rows only count labels (often tens of thousands per batch): the other columns
+# stay NULL, so they never count as another account's device or IP use.
+_MERCHANT_FIELDS = ("id", "timestamp", "merchant_id", "is_fraud", "label_known_at")
+_MERCHANT_COLUMNS = ", ".join(
+    _SQL_EXPRESSIONS.get(name, f"t.{name}") if name in _MERCHANT_FIELDS else "NULL" for name in _CONTEXT_NAMES
+)
 # kind: 'a' = the account's window, 'p' = its latest event before the window,
 # 'd' / 'i' / 'm' = the window of a device / IP / merchant (merchants: labeled rows only)
 # used by other accounts: the request's own accounts' rows come once, in part 'a'.
@@ -112,7 +118,7 @@ _CONTEXT_SQL = f"""
     SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
      WHERE t.ip_address = ANY(%(ips)s::inet[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
     UNION ALL
-    SELECT 'm', {_CONTEXT_COLUMNS} FROM triage_transaction t
+    SELECT 'm', {_MERCHANT_COLUMNS} FROM triage_transaction t
      WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s
        AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
 """
@@ -122,7 +128,7 @@ _KNOWN_AT = _CONTEXT_NAMES.index("label_known_at")
 # Numeric columns of the vectorised path's frame (NULL -> NaN); the rest are text / objects.
 _FRAME_DTYPES = {"id": np.int64, "timestamp": np.int64, "amount": np.float64, "latitude": np.float64,
                  "longitude": np.float64, "session_duration": np.float64, "account_created_at": np.float64,
-                 "is_fraud": np.float64, "label_known_at": np.float64, "client_id": np.int64}
+                 "is_fraud": np.float64, "label_known_at": np.float64}
 # Part 'a' covers the entity window of the request's own accounts only if it is as long.
 assert ENTITY_WINDOW_MS <= HISTORY_WINDOW_MS
 _ENTITY_KINDS = {"d": ("device", "device_id"), "i": ("ip", "ip_address"), "m": ("merchant", "merchant_id")}
@@ -150,12 +156,14 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     by_id: dict[int, dict[str, Any]] = {}  # an event found by several parts is one shared row
     wanted = {name: set(_entity_values(events, field)) for name, field in _ENTITY_KINDS.values()}
     for kind, *values in _context_rows(events):
-        row = by_id.get(values[0])
+        row = by_id.get(values[0]) if kind != "m" else None  # a merchant row is partial: never shared
         if row is None:
             values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
             if values[_KNOWN_AT] is not None:
                 values[_KNOWN_AT] = _EPOCH + timedelta(milliseconds=values[_KNOWN_AT])
-            row = by_id[values[0]] = dict(zip(_CONTEXT_NAMES, values))
+            row = dict(zip(_CONTEXT_NAMES, values))
+            if kind != "m":
+                by_id[values[0]] = row
         if kind == "a":
             histories[row["account_id"]].append(row)
             for name, field in _ENTITY_KINDS.values():  # the entity parts leave these rows out
@@ -191,7 +199,9 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             name: np.array(values, dtype=_FRAME_DTYPES.get(name, object))
             for name, values in zip(_CONTEXT_NAMES, columns[1:])
         })
-        frame = frame.drop_duplicates("id", ignore_index=True)
+        # An event read both in full and as a partial merchant row keeps the full row.
+        partial = np.array(columns[0], dtype=object) == "m"
+        frame = frame.iloc[np.argsort(partial, kind="stable")].drop_duplicates("id", ignore_index=True)
     else:
         context = scoring_context(events)
         rows = {r["id"]: r for group in (*context.histories.values(), context.previous.values(),
