@@ -182,7 +182,16 @@ def fill_history(target: int) -> None:
 
 def ensure_model(env: dict[str, str]) -> None:
     """The 10 k database trains the model; the others register the same bundle."""
+    sys.path.insert(0, str(REPO))
+    from scoring.bundle import FORMAT_VERSION
+
     with psycopg.connect(db_url()) as conn:
+        for pk, bundle_path in conn.execute("SELECT id, bundle_path FROM scoring_modelversion WHERE status = 'champion'"):
+            manifest = Path(bundle_path) / "manifest.json"
+            written = json.loads(manifest.read_text()).get("format_version") if manifest.exists() else None
+            if written != FORMAT_VERSION:  # a bundle this code cannot load: train a new one
+                conn.execute("UPDATE scoring_modelversion SET status = 'retired' WHERE id = %s", (pk,))
+        conn.commit()
         if conn.execute("SELECT count(*) FROM scoring_modelversion WHERE status = 'champion'").fetchone()[0]:
             return
     source = db_url("fraud_bench_10k")

@@ -2,8 +2,10 @@
 
 Live scoring needs, besides the account's own history, the last 30 days of each entity
 the event touches (who else used this device or IP, which of its labels are known).
-`entity_history_for` fetches them with one indexed range query per entity kind, limited
-to the window, so the cost follows the entities' recent activity, never the table size.
+On PostgreSQL `scoring.selectors.scoring_context` reads them in the same statement as the
+accounts' histories; `entity_history_for` is the portable reader, one indexed range query
+per entity kind. Both are limited to the window, so the cost follows the entities' recent
+activity, never the table size.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class EntityHistory:
         lo = t - self._window
 
         def recent(kind: str, field: str) -> list[dict[str, Any]]:
-            value = _key(event.get(field))
+            value = entity_key(event.get(field))
             if not value:
                 return []
             return [r for r in self._rows[kind].get(value, ()) if lo <= r["timestamp"] <= t]
@@ -40,12 +42,16 @@ class EntityHistory:
             device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")
         )
 
+    def stored_rows(self) -> list[list[dict[str, Any]]]:
+        """The stored rows of every device, IP and merchant, one list per entity (rows repeat)."""
+        return [rows for by_value in self._rows.values() for rows in by_value.values()]
+
     def add(self, event: Mapping[str, Any]) -> None:
         """Let later events of the same request see this one (it has no label yet)."""
         row = {field: event.get(field) for field in ENTITY_FIELDS if field != "id"}
         row.update(is_fraud=None, label_known_at=None)
         for kind, field, labeled_only in KINDS:
-            value = _key(event.get(field))
+            value = entity_key(event.get(field))
             if value and not labeled_only:
                 self._rows[kind][value].append(row)
 
@@ -59,19 +65,19 @@ def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
     until = max(times)
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for kind, field, labeled_only in KINDS:
-        values = sorted({_key(e.get(field)) for e in events} - {""})
+        values = sorted({entity_key(e.get(field)) for e in events} - {""})
         by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
         if values:
             query = Transaction.objects.filter(**{f"{field}__in": values, "timestamp__gte": since, "timestamp__lte": until})
             if labeled_only:
                 query = query.filter(is_fraud__isnull=False)
             for row in query.order_by("timestamp", "id").values(*ENTITY_FIELDS):
-                by_value[_key(row[field])].append(row)
+                by_value[entity_key(row[field])].append(row)
         rows[kind] = by_value
     return EntityHistory(rows)
 
 
-def _key(value: Any) -> str:
+def entity_key(value: Any) -> str:
     return "" if value is None else str(value)
 
 

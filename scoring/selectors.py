@@ -1,14 +1,18 @@
 """Reads for scoring and training: event tables as pandas frames, account histories."""
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 from django.db import connection
 
-from scoring.features import HISTORY_WINDOW_MS
+from scoring.entity_stats import EntityHistory, entity_history_for, entity_key
+from scoring.features import ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, epoch_ms
 from triage.models import Transaction
 
 HISTORY_FIELDS = (
@@ -52,15 +56,12 @@ def account_histories(
     """Recent events per account in [since, until] in (timestamp, id) order, and each
     account's latest event before `since` (for time since previous event).
 
-    Rows carry HISTORY_FIELDS plus `client_id` and `event_id`. On PostgreSQL this is
-    one query whatever the number of accounts, each part an index range scan on
-    (account_id, timestamp), so its cost follows the accounts' activity, not the table size.
+    Rows carry HISTORY_FIELDS plus `client_id` and `event_id`. The portable version of
+    the account part of `scoring_context` (which reads it in one statement on PostgreSQL).
     """
     accounts = sorted(set(account_ids))
-    if connection.vendor == "postgresql":
-        return _account_histories_sql(accounts, since, until)
     histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    fields = (*HISTORY_FIELDS, "client_id", "event_id")
+    fields = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
     rows = (
         Transaction.objects.filter(account_id__in=accounts, timestamp__gte=since, timestamp__lte=until)
         .order_by("timestamp", "id")
@@ -85,38 +86,153 @@ _SQL_EXPRESSIONS = {
     "amount": "t.amount::float8",
     "ip_address": "host(t.ip_address)",
     "account_created_at": "NULL::bigint",  # only the incoming event's sign-up time is used
+    "label_known_at": "(extract(epoch FROM t.label_known_at) * 1000)::bigint",
 }
-_HISTORY_NAMES = (*HISTORY_FIELDS, "client_id", "event_id")
-_HISTORY_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _HISTORY_NAMES)
-_HISTORY_SQL = f"""
+# Account rows and entity rows share one column list so one statement returns both.
+_CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
+_CONTEXT_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _CONTEXT_NAMES)
+# Merchant rows only count labels (often tens of thousands per batch): the other columns
+# stay NULL, so they never count as another account's device or IP use.
+_MERCHANT_FIELDS = ("id", "timestamp", "merchant_id", "is_fraud", "label_known_at")
+_MERCHANT_COLUMNS = ", ".join(
+    _SQL_EXPRESSIONS.get(name, f"t.{name}") if name in _MERCHANT_FIELDS else "NULL" for name in _CONTEXT_NAMES
+)
+# kind: 'a' = the account's window, 'p' = its latest event before the window,
+# 'd' / 'i' / 'm' = the window of a device / IP / merchant (merchants: labeled rows only)
+# used by other accounts: the request's own accounts' rows come once, in part 'a'.
+# Each part is an index range scan ((account|device|ip|merchant), timestamp), so the cost
+# follows the recent activity of the request's accounts and entities, not the table size.
+_CONTEXT_SQL = f"""
     SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
-        (SELECT true AS in_window, {_HISTORY_COLUMNS} FROM triage_transaction t
+        (SELECT 'a' AS kind, {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp >= %(since)s AND t.timestamp <= %(until)s)
         UNION ALL
-        (SELECT false, {_HISTORY_COLUMNS} FROM triage_transaction t
+        (SELECT 'p', {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp < %(since)s
          ORDER BY t.timestamp DESC, t.id DESC LIMIT 1)
     ) AS h
+    UNION ALL
+    SELECT 'd', {_CONTEXT_COLUMNS} FROM triage_transaction t
+     WHERE t.device_id = ANY(%(devices)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+    UNION ALL
+    SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
+     WHERE t.ip_address = ANY(%(ips)s::inet[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+    UNION ALL
+    SELECT 'm', {_MERCHANT_COLUMNS} FROM triage_transaction t
+     WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s
+       AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
 """
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TIMESTAMP_AT = _HISTORY_NAMES.index("timestamp")
+_TIMESTAMP_AT = _CONTEXT_NAMES.index("timestamp")
+_KNOWN_AT = _CONTEXT_NAMES.index("label_known_at")
+# Numeric columns of the vectorised path's frame (NULL -> NaN); the rest are text / objects.
+_FRAME_DTYPES = {"id": np.int64, "timestamp": np.int64, "amount": np.float64, "latitude": np.float64,
+                 "longitude": np.float64, "session_duration": np.float64, "account_created_at": np.float64,
+                 "is_fraud": np.float64, "label_known_at": np.float64}
+# Part 'a' covers the entity window of the request's own accounts only if it is as long.
+assert ENTITY_WINDOW_MS <= HISTORY_WINDOW_MS
+_ENTITY_KINDS = {"d": ("device", "device_id"), "i": ("ip", "ip_address"), "m": ("merchant", "merchant_id")}
 
 
-def _account_histories_sql(accounts: list[str], since: datetime, until: datetime):
+@dataclass
+class ScoringContext:
+    """What scoring a request reads: each account's window and previous event, and the
+    stored rows of its devices, IPs and merchants (as an `EntityHistory`)."""
+
+    histories: dict[str, list[dict[str, Any]]]
+    previous: dict[str, dict[str, Any]]
+    entities: EntityHistory
+
+
+def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
+    """Everything the online features of `events` need, in one statement on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        since, until = _bounds(events)
+        histories, previous = account_histories(account_ids=[e["account_id"] for e in events], since=since, until=until)
+        return ScoringContext(histories, previous, entity_history_for(events))
     histories: dict[str, list[dict[str, Any]]] = defaultdict(list)
     previous: dict[str, dict[str, Any]] = {}
+    entity_rows: dict[str, dict[str, list[dict[str, Any]]]] = {kind: defaultdict(list) for kind, _ in _ENTITY_KINDS.values()}
+    by_id: dict[int, dict[str, Any]] = {}  # an event found by several parts is one shared row
+    wanted = {name: set(_entity_values(events, field)) for name, field in _ENTITY_KINDS.values()}
+    for kind, *values in _context_rows(events):
+        row = by_id.get(values[0]) if kind != "m" else None  # a merchant row is partial: never shared
+        if row is None:
+            values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
+            if values[_KNOWN_AT] is not None:
+                values[_KNOWN_AT] = _EPOCH + timedelta(milliseconds=values[_KNOWN_AT])
+            row = dict(zip(_CONTEXT_NAMES, values))
+            if kind != "m":
+                by_id[values[0]] = row
+        if kind == "a":
+            histories[row["account_id"]].append(row)
+            for name, field in _ENTITY_KINDS.values():  # the entity parts leave these rows out
+                if name != "merchant" or row["is_fraud"] is not None:
+                    key = entity_key(row[field])
+                    if key in wanted[name]:
+                        entity_rows[name][key].append(row)
+        elif kind == "p":
+            previous[row["account_id"]] = row
+        else:
+            name, field = _ENTITY_KINDS[kind]
+            entity_rows[name][entity_key(row[field])].append(row)
+    order = lambda r: (r["timestamp"], r["id"])  # noqa: E731
+    for groups in (histories, *entity_rows.values()):
+        for rows in groups.values():
+            rows.sort(key=order)
+    return ScoringContext(histories, previous, EntityHistory(entity_rows))
+
+
+def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The same stored rows as `scoring_context`, each once, as one DataFrame for the
+    vectorised path; `timestamp` and `label_known_at` in epoch milliseconds.
+
+    On PostgreSQL the fetched tuples go straight into the frame: a 1,000-event batch
+    reads tens of thousands of rows, and a dict and two datetimes per row cost more than
+    computing the features from them."""
+    if connection.vendor == "postgresql":
+        rows = _context_rows(events)
+        columns = list(zip(*rows)) if rows else [()] * (len(_CONTEXT_NAMES) + 1)
+        # Column by column with fixed types: pandas' per-value type inference costs more
+        # than everything else here. Text stays plain Python objects.
+        frame = pd.DataFrame({
+            name: np.array(values, dtype=_FRAME_DTYPES.get(name, object))
+            for name, values in zip(_CONTEXT_NAMES, columns[1:])
+        })
+        # An event read both in full and as a partial merchant row keeps the full row.
+        partial = np.array(columns[0], dtype=object) == "m"
+        frame = frame.iloc[np.argsort(partial, kind="stable")].drop_duplicates("id", ignore_index=True)
+    else:
+        context = scoring_context(events)
+        rows = {r["id"]: r for group in (*context.histories.values(), context.previous.values(),
+                                         *context.entities.stored_rows()) for r in group}
+        frame = pd.DataFrame.from_records(list(rows.values()), columns=list(_CONTEXT_NAMES))
+        frame["timestamp"] = [epoch_ms(t) for t in frame["timestamp"]]
+        frame["label_known_at"] = [math.nan if k is None else float(epoch_ms(k)) for k in frame["label_known_at"]]
+    return frame
+
+
+def _bounds(events: Sequence[Mapping[str, Any]]) -> tuple[datetime, datetime]:
+    times = [e["timestamp"] for e in events]
+    return min(times) - history_window(), max(times)
+
+
+def _entity_values(events: Sequence[Mapping[str, Any]], field: str) -> list[str]:
+    return sorted({entity_key(e.get(field)) for e in events} - {""})
+
+
+def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
     from scoring.store_sql import fetch_prepared
 
-    for in_window, *values in fetch_prepared(_HISTORY_SQL, {"accounts": accounts, "since": since, "until": until}):
-        values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
-        row = dict(zip(_HISTORY_NAMES, values))
-        if in_window:
-            histories[row["account_id"]].append(row)
-        else:
-            previous[row["account_id"]] = row
-    for rows in histories.values():
-        rows.sort(key=lambda r: (r["timestamp"], r["id"]))
-    return histories, previous
+    since, until = _bounds(events)
+    earliest = min(e["timestamp"] for e in events)
+    params = {
+        "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
+        "entity_since": earliest - timedelta(milliseconds=ENTITY_WINDOW_MS),
+        "devices": _entity_values(events, "device_id"), "ips": _entity_values(events, "ip_address"),
+        "merchants": _entity_values(events, "merchant_id"),
+    }
+    return fetch_prepared(_CONTEXT_SQL, params)
 
 
 def history_window() -> timedelta:
