@@ -6,7 +6,6 @@ import hmac
 import json
 import threading
 import uuid
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import numpy as np
@@ -110,8 +109,10 @@ def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
     # The drift period's three days, judged on their own.
     control_end = timezone.now()
     score_all(service, drifting)
-    settings.DRIFT_WINDOW_HOURS = (timezone.now() - control_end + timedelta(seconds=1)).total_seconds() / 3600
-    check = drift_check()
+    # The window starts exactly where the control period's scoring ended.
+    checked_at = timezone.now()
+    settings.DRIFT_WINDOW_HOURS = (checked_at - control_end).total_seconds() / 3600
+    check = drift_check(now=checked_at)
     assert check.rows == len(drifting)
     alert = DriftAlert.objects.get()
     assert alert.model_version == champion and alert.check_run == check
