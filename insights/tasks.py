@@ -1,11 +1,10 @@
 """Celery tasks for the dashboards: thin, idempotent, safe to run twice."""
 from __future__ import annotations
 
-import time
-
 from celery import shared_task
 from django.conf import settings
 
+from config.draining import drain
 from insights import accounts, rollups
 
 
@@ -13,13 +12,8 @@ from insights import accounts, rollups
 def refresh_rollups() -> str:
     """Recompute the hourly rollups of hours marked dirty since the last run, batch after
     batch (a large import marks many hours) until none are left or the time budget is spent."""
-    deadline = time.monotonic() + settings.INSIGHTS_REFRESH_SECONDS
-    total = 0
-    while True:
-        hours = rollups.rollups_refresh()
-        total += hours
-        if hours == 0 or time.monotonic() > deadline:
-            return f"recomputed {total} hours"
+    total = drain(rollups.rollups_refresh, seconds=settings.INSIGHTS_REFRESH_SECONDS)
+    return f"recomputed {total} hours"
 
 
 @shared_task

@@ -1,12 +1,12 @@
 """Celery tasks of the learning loop: thin wrappers that call a service and report a short status."""
 from __future__ import annotations
 
-import time
 from urllib.error import URLError
 
 from celery import shared_task
 from django.conf import settings
 
+from config.draining import drain
 from learning import drift, services
 from learning.models import TrainingRun
 
@@ -37,13 +37,8 @@ def retrain_if_enough_decisions() -> str:
 def shadow_score() -> str:
     """Score newly stored events with the challengers in shadow mode, batch after batch until
     caught up or SHADOW_TASK_SECONDS passed (the next run, 15 s later, goes on)."""
-    deadline = time.monotonic() + settings.SHADOW_TASK_SECONDS
-    total = 0
-    while True:
-        stored = services.shadow_score_pending()
-        total += stored
-        if stored == 0 or time.monotonic() > deadline:
-            return f"shadow-scored {total}"
+    total = drain(services.shadow_score_pending, seconds=settings.SHADOW_TASK_SECONDS)
+    return f"shadow-scored {total}"
 
 
 @shared_task
