@@ -208,7 +208,8 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                                          *context.entities.stored_rows()) for r in group}
         frame = pd.DataFrame.from_records(list(rows.values()), columns=list(_CONTEXT_NAMES))
         frame["timestamp"] = [epoch_ms(t) for t in frame["timestamp"]]
-        frame["label_known_at"] = [math.nan if k is None else float(epoch_ms(k)) for k in frame["label_known_at"]]
+        for name in ("label_known_at", "account_created_at"):  # pandas turns a missing time into NaT
+            frame[name] = [math.nan if pd.isna(v) else float(epoch_ms(v)) for v in frame[name]]
     return frame
 
 
