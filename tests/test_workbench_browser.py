@@ -113,6 +113,8 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
 def test_second_reviewer_sees_the_case_taken_and_a_conflict_message(page, live_server, reviewer, second_reviewer, service, champion):  # noqa: F811
     _ring(service)
     _log_in(page, live_server, reviewer)
+    # Rows drawn means queue.js has run and the button has its handler.
+    expect(page.locator("#cases tbody tr").first).to_be_visible()
     page.click("#next-case")
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
     case_url = page.url
