@@ -116,7 +116,9 @@ def fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple]:
 
     Django binds parameters on the client, so PostgreSQL parses and plans the statement on
     every call; planning the history and insert statements costs more than running them.
-    psycopg prepares a statement once per connection and reuses the plan after that.
+    psycopg prepares a statement once per connection and reuses the plan after that, as
+    long as the connection has a `prepare_threshold` (config/settings/database.py sets one;
+    with Django's default, None, psycopg silently ignores `prepare=True`).
     The statement runs on Django's connection, inside whatever transaction is open there.
     """
     connection.ensure_connection()

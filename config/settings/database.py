@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_int, env_str
+from config.env import env_bool, env_int, env_str
 
 _VAR_DIR = Path(env_str("VAR_DIR", str(Path(__file__).resolve().parents[2] / "var")))
 
@@ -16,6 +16,13 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
         )
     }
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        # The /score statements run as server-side prepared statements (`scoring.store_sql.
+        # fetch_prepared`): planning them costs more than running them. Django leaves psycopg's
+        # preparing off (threshold None), which silently ignores `prepare=True`; the ORM's
+        # client-side-binding cursors are never prepared either way. Turn it off behind a
+        # pooler that cannot keep prepared statements (PgBouncer in transaction mode < 1.21).
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
 else:
     DATABASES = {
         "default": {
