@@ -194,9 +194,11 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         rows = _context_rows(events)
         columns = list(zip(*rows)) if rows else [()] * (len(_CONTEXT_NAMES) + 1)
         # Column by column with fixed types: pandas' per-value type inference costs more
-        # than everything else here. Text stays plain Python objects.
+        # than everything else here.
+        # Text stays plain Python objects: pandas would otherwise copy every text column into
+        # Arrow strings, which costs more than the features computed from them.
         frame = pd.DataFrame({
-            name: np.array(values, dtype=_FRAME_DTYPES.get(name, object))
+            name: pd.Series(np.array(values, dtype=_FRAME_DTYPES.get(name, object)), dtype=_FRAME_DTYPES.get(name, object))
             for name, values in zip(_CONTEXT_NAMES, columns[1:])
         })
         # An event read both in full and as a partial merchant row keeps the full row.

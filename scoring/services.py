@@ -138,6 +138,11 @@ def _result(transaction_id: int, event_id: str, item: _Computed) -> ScoredEvent:
 
 
 def _stored_results(client: ApiClient, event_ids: Sequence[str]) -> dict[str, ScoredEvent]:
+    if connection.vendor == "postgresql":  # one prepared statement, however many ids a batch sends
+        return {
+            row[1]: ScoredEvent(*row, duplicate=True)
+            for row in store_sql.stored_results(client_id=client.pk, event_ids=event_ids)
+        }
     scores = Score.objects.select_related("transaction").filter(
         transaction__client=client, transaction__event_id__in=list(event_ids)
     )

@@ -9,9 +9,10 @@ event is on disk.
 """
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Sequence
 
+import orjson
 import psycopg
 from django.db import connection
 from django.utils import timezone
@@ -105,10 +106,26 @@ def insert_scored(*, client_id: int, events: Sequence[dict[str, Any]], computed:
         )
         rows.append(row)
     # Datetimes become ISO text and amounts (Decimal) exact decimal text; PostgreSQL parses both.
-    payload = json.dumps(rows, separators=(",", ":"), default=_to_text, allow_nan=False)
+    # orjson encodes a 1,000-event batch several times faster than the standard library.
+    payload = orjson.dumps(rows, default=_decimal_text, option=orjson.OPT_SERIALIZE_NUMPY).decode()
     params = {"rows": payload, "client": client_id, "now": timezone.now(), "version_id": version_id,
               "version_name": version_name}
     return {event_id: pk for pk, event_id in fetch_prepared(_SQL, params)}
+
+
+_STORED_SQL = """
+    SELECT s.transaction_id, t.event_id, s.probability, s.risk_score, s.tier, s.expected_loss,
+           s.model_version_name, s.explanation_status
+    FROM triage_transaction t JOIN triage_score s ON s.transaction_id = t.id
+    WHERE t.client_id = %(client)s AND t.event_id = ANY(%(event_ids)s::text[])
+"""
+
+
+def stored_results(*, client_id: int, event_ids: Sequence[str]) -> list[tuple]:
+    """(transaction id, event id, probability, risk score, tier, expected loss, model version,
+    explanation status) of this client's stored events among `event_ids`: the fields of a
+    `ScoredEvent`, in its order. A batch's 1,000 ids travel as one array parameter."""
+    return fetch_prepared(_STORED_SQL, {"client": client_id, "event_ids": list(event_ids)})
 
 
 def fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -128,7 +145,9 @@ def fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple]:
             return cursor.fetchall()
 
 
-def _to_text(value: Any) -> str:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+def _decimal_text(value: Any) -> str:
+    """Amounts arrive as Decimal: exact text. orjson writes datetimes and numbers itself;
+    anything else is a bug, not something to store as a string."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a scored row")

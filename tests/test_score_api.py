@@ -111,6 +111,22 @@ def test_non_json_body_is_refused(service, champion):
     assert response.status_code == 415
 
 
+def test_score_statements_are_planned_once_per_connection(service, champion):
+    """The history read and the write run as server-side prepared statements, so PostgreSQL
+    plans them once per connection instead of on every request (planning them costs more
+    than running them). Django leaves psycopg's preparing off unless the settings turn it on."""
+    from django.db import connection
+
+    for n in range(3):
+        assert service.post("/score", event(event_id=f"evt-p{n}"), format="json").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    runs = {("history" if "CROSS JOIN LATERAL" in sql else "write" if "json_to_recordset" in sql else "other"): n
+            for sql, n in prepared}
+    assert runs.get("history") == 3 and runs.get("write") == 3, prepared
+
+
 def test_same_event_posted_twice_is_stored_once_with_first_result(service, champion):
     first = service.post("/score", event(), format="json").json()
     second = service.post("/score", event(amount=99999), format="json").json()
