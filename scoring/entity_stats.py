@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
-from scoring.features import ENTITY_WINDOW_MS, EntityRows
+from scoring.features import ENTITY_WINDOW_MS, EntityRows, epoch_ms
 from triage.models import Transaction
 
 ENTITY_FIELDS = ("id", "account_id", "timestamp", "device_id", "ip_address", "merchant_id", "is_fraud", "label_known_at")
@@ -26,17 +26,16 @@ class EntityHistory:
 
     def __init__(self, rows: Mapping[str, Mapping[str, list[dict[str, Any]]]]):
         self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
-        self._window = timedelta(milliseconds=ENTITY_WINDOW_MS)
 
     def rows_for(self, event: Mapping[str, Any]) -> EntityRows:
-        t = event["timestamp"]
-        lo = t - self._window
+        t = epoch_ms(event["timestamp"])  # rows hold datetimes or epoch ms (see scoring_context)
+        lo = t - ENTITY_WINDOW_MS
 
         def recent(kind: str, field: str) -> list[dict[str, Any]]:
             value = entity_key(event.get(field))
             if not value:
                 return []
-            return [r for r in self._rows[kind].get(value, ()) if lo <= r["timestamp"] <= t]
+            return [r for r in self._rows[kind].get(value, ()) if lo <= epoch_ms(r["timestamp"]) <= t]
 
         return EntityRows(
             device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")

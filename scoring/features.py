@@ -468,7 +468,10 @@ _ONE_MS = timedelta(milliseconds=1)
 
 
 def epoch_ms(value: Any) -> int:
-    """One timestamp (datetime with zone, or pandas Timestamp) to int milliseconds since the epoch."""
+    """One timestamp (datetime with zone, pandas Timestamp, or already int milliseconds, as
+    the live path reads stored rows) to int milliseconds since the epoch."""
+    if type(value) is int:
+        return value
     if type(value) is datetime and value.tzinfo is not None:
         return (value - _EPOCH) // _ONE_MS  # exact integer arithmetic, no float rounding
     if isinstance(value, pd.Timestamp) and value.tzinfo is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -78,15 +78,15 @@ def account_histories(
     return histories, previous
 
 
-# The live path reads timestamps as integer milliseconds (parsing tens of thousands of
-# timestamp strings per batch costs more than scoring it) and turns them into datetimes
-# with one addition each. Features work at millisecond resolution, so nothing changes.
+# The live path reads timestamps as integer milliseconds and keeps them so: parsing tens
+# of thousands of timestamp strings per batch costs more than scoring it. Features work
+# at millisecond resolution, truncated like `features.epoch_ms`, so nothing changes.
 _SQL_EXPRESSIONS = {
-    "timestamp": "(extract(epoch FROM t.timestamp) * 1000)::bigint",
+    "timestamp": "floor(extract(epoch FROM t.timestamp) * 1000)::bigint",
     "amount": "t.amount::float8",
     "ip_address": "host(t.ip_address)",
     "account_created_at": "NULL::bigint",  # only the incoming event's sign-up time is used
-    "label_known_at": "(extract(epoch FROM t.label_known_at) * 1000)::bigint",
+    "label_known_at": "floor(extract(epoch FROM t.label_known_at) * 1000)::bigint",
 }
 # Account rows and entity rows share one column list so one statement returns both.
 _CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
@@ -122,9 +122,6 @@ _CONTEXT_SQL = f"""
      WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s
        AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
 """
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TIMESTAMP_AT = _CONTEXT_NAMES.index("timestamp")
-_KNOWN_AT = _CONTEXT_NAMES.index("label_known_at")
 # Numeric columns of the vectorised path's frame (NULL -> NaN); the rest are text / objects.
 _FRAME_DTYPES = {"id": np.int64, "timestamp": np.int64, "amount": np.float64, "latitude": np.float64,
                  "longitude": np.float64, "session_duration": np.float64, "account_created_at": np.float64,
@@ -145,7 +142,11 @@ class ScoringContext:
 
 
 def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
-    """Everything the online features of `events` need, in one statement on PostgreSQL."""
+    """Everything the online features of `events` need, in one statement on PostgreSQL.
+
+    There, rows keep `timestamp` and `label_known_at` as epoch milliseconds, the unit the
+    features compute in (`features.epoch_ms` takes both): making a datetime of each of
+    a request's stored rows cost more than the features themselves."""
     if connection.vendor != "postgresql":
         since, until = _bounds(events)
         histories, previous = account_histories(account_ids=[e["account_id"] for e in events], since=since, until=until)
@@ -158,9 +159,6 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     for kind, *values in _context_rows(events):
         row = by_id.get(values[0]) if kind != "m" else None  # a merchant row is partial: never shared
         if row is None:
-            values[_TIMESTAMP_AT] = _EPOCH + timedelta(milliseconds=values[_TIMESTAMP_AT])
-            if values[_KNOWN_AT] is not None:
-                values[_KNOWN_AT] = _EPOCH + timedelta(milliseconds=values[_KNOWN_AT])
             row = dict(zip(_CONTEXT_NAMES, values))
             if kind != "m":
                 by_id[values[0]] = row

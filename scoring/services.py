@@ -5,7 +5,6 @@ import logging
 import math
 import secrets
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,10 +19,10 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import batch_features, epoch_ms, online_features
+from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, online_features
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
-from scoring.selectors import events_frame, history_window, scoring_context, scoring_rows_frame
+from scoring.selectors import events_frame, scoring_context, scoring_rows_frame
 from scoring.training import TrainingConfig, TrainingResult, train_model
 from triage.models import Score, Transaction
 
@@ -198,16 +197,17 @@ def _features_for(
         client_id, event_id = client.pk, events[0]["event_id"]
         if any(r["event_id"] == event_id and r["client_id"] == client_id for r in histories[events[0]["account_id"]]):
             seen_before = [event_id]
-    window = history_window()
     next_seq = 1 << 62  # events of this request sort after everything stored
     entities = context.entities
     rows = []
     for event in events:
-        t: datetime = event["timestamp"]
+        t = epoch_ms(event["timestamp"])
         account_rows = histories[event["account_id"]]
-        in_window = [r for r in account_rows if t - window <= r["timestamp"] <= t]
-        earlier = [r for r in account_rows if r["timestamp"] <= t]
-        previous = max(earlier, key=lambda r: (r["timestamp"], r["id"])) if earlier else context.previous.get(event["account_id"])
+        # Stored rows carry epoch ms, the request's own earlier events datetimes.
+        times = [epoch_ms(r["timestamp"]) for r in account_rows]
+        in_window = [r for r, at in zip(account_rows, times) if t - HISTORY_WINDOW_MS <= at <= t]
+        earlier = [(at, r["id"], r) for r, at in zip(account_rows, times) if at <= t]
+        previous = max(earlier, key=lambda item: item[:2])[2] if earlier else context.previous.get(event["account_id"])
         rows.append(online_features(event, in_window, previous_event=previous, entities=entities.rows_for(event)))
         entities.add(event)
         account_rows.append({**event, "id": next_seq})
