@@ -47,6 +47,16 @@ class RegisterInputSerializer(serializers.Serializer):
     webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
     contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
+    def validate_webhook_url(self, value: str) -> str:
+        from webhooks.destinations import DestinationRefused, check_url
+
+        if value:
+            try:
+                check_url(value, resolve_required=False)
+            except DestinationRefused as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+        return value
+
 
 class RegisterOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()

@@ -61,6 +61,12 @@ def receiver():
         r.close()
 
 
+@pytest.fixture(autouse=True)
+def _loopback_receivers(settings):
+    """The receivers here listen on loopback, which callbacks may reach only when allowed."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+
+
 @pytest.fixture
 def fast_retries(settings):
     settings.WEBHOOK_RETRY_BASE_SECONDS = 0
@@ -187,3 +193,44 @@ def test_delivery_log_is_for_managers_only(receiver, manager, reviewer, fast_ret
     assert staff.get("/api/webhooks/deliveries").status_code == 403
     assert staff.get("/webhooks/").status_code == 403
     assert api.get("/api/webhooks/deliveries").status_code in (401, 403)  # an API key is no way in
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hooks",          # loopback
+    "http://localhost/hooks",               # a name for loopback
+    "http://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+    "https://10.1.2.3/hooks",               # a private network
+    "http://[::1]/hooks",                   # IPv6 loopback
+    "ftp://hooks.example.com/fraud",        # not http(s)
+])
+def test_registration_refuses_a_webhook_url_inside_our_network(settings, url):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    settings.ENROLLMENT_TOKEN = "enrol-me"
+    response = APIClient().post("/register", {"name": "sneaky", "webhook_url": url}, format="json",
+                                HTTP_X_ENROLLMENT_TOKEN="enrol-me")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["webhook_url"], errors
+
+
+def test_registration_accepts_a_public_or_allowed_webhook_url(settings):
+    settings.ENROLLMENT_TOKEN = "enrol-me"
+    for name, url in (("public", "https://203.0.114.10/hooks"), ("allowed", "http://127.0.0.1:8080/hooks")):
+        response = APIClient().post("/register", {"name": name, "webhook_url": url}, format="json",
+                                    HTTP_X_ENROLLMENT_TOKEN="enrol-me")
+        assert response.status_code == 201, response.content
+
+
+def test_a_delivery_to_a_name_that_now_points_inside_is_not_sent(
+    receiver, settings, django_capture_on_commit_callbacks
+):
+    """Registered while allowed (or while its name pointed elsewhere): each attempt checks the
+    address again, and a refused destination fails at once without a request."""
+    hook = receiver()
+    _, api = _service_with_webhook(hook.url.replace("127.0.0.1", "localhost"))
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and delivery.attempts == 1
+    assert "private or reserved address" in delivery.attempt_log.get().error
+    assert hook.requests == []

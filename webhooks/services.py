@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from webhooks.destinations import DestinationRefused, check_url
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.signing import signed_headers
 
@@ -108,11 +109,14 @@ def delivery_attempt(*, delivery_id: int) -> str:
         method="POST",
         headers={**signed_headers(delivery.client.webhook_secret, body), "User-Agent": USER_AGENT},
     )
-    status_code, error = None, ""
+    status_code, error, refused = None, "", False
     began = time.perf_counter()
     try:
+        check_url(delivery.url)  # again now: the name may point elsewhere than at registration
         with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             status_code = response.status
+    except DestinationRefused as exc:
+        error, refused = f"not sent: {exc}"[:300], True
     except urllib.error.HTTPError as exc:
         status_code = exc.code
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -134,7 +138,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
         if ok:
             delivery.status = WebhookDelivery.Status.DELIVERED
             delivery.delivered_at = now
-        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        elif refused or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:  # retrying a refusal changes nothing
             delivery.status = WebhookDelivery.Status.FAILED
         delivery.save(update_fields=["attempts", "last_attempt_at", "status", "delivered_at"])
     if ok:

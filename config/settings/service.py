@@ -1,7 +1,11 @@
 """The scoring service: key caching, asynchronous jobs, explanation publishing, webhooks."""
 from __future__ import annotations
 
-from config.env import env_float, env_int
+import ipaddress
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_float, env_int, env_list
 
 # A web process remembers a verified API key this long; a revoked or rotated key stops
 # working in every process within this many seconds (at once in the one that revoked it).
@@ -26,3 +30,12 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
 # Attempts per callback before it is marked failed; waits grow base × 2^n with jitter.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+# Callbacks go to public addresses only; these networks (CIDR, comma-separated) are allowed
+# besides, e.g. "10.20.0.0/16" for a receiver inside the same private network, or
+# "127.0.0.0/8" on a developer's machine. See webhooks/destinations.py.
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network ({_exc})") from None
