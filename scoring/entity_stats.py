@@ -24,8 +24,15 @@ KINDS = (("device", "device_id", False), ("ip", "ip_address", False), ("merchant
 class EntityHistory:
     """Stored entity rows for one request, plus the request's own earlier events."""
 
-    def __init__(self, rows: Mapping[str, Mapping[str, list[dict[str, Any]]]]):
+    def __init__(
+        self,
+        rows: Mapping[str, Mapping[str, list[dict[str, Any]]]],
+        merchant_labels: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+    ):
+        """`merchant_labels`, when given, replaces merchant rows: (labels known, fraud) per
+        (merchant, event time in epoch ms), counted by the database."""
         self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
+        self._merchant_labels = merchant_labels
 
     def rows_for(self, event: Mapping[str, Any]) -> EntityRows:
         t = epoch_ms(event["timestamp"])  # rows hold datetimes or epoch ms (see scoring_context)
@@ -37,8 +44,14 @@ class EntityHistory:
                 return []
             return [r for r in self._rows[kind].get(value, ()) if lo <= epoch_ms(r["timestamp"]) <= t]
 
+        if self._merchant_labels is None:
+            return EntityRows(
+                device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")
+            )
+        merchant = entity_key(event.get("merchant_id"))
         return EntityRows(
-            device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")
+            device=recent("device", "device_id"), ip=recent("ip", "ip_address"),
+            merchant_labels=self._merchant_labels.get((merchant, t), (0, 0)) if merchant else None,
         )
 
     def stored_rows(self) -> list[list[dict[str, Any]]]:

@@ -489,12 +489,15 @@ class EntityRows:
     Each list holds the stored events (mappings with account_id, timestamp, device_id,
     ip_address, is_fraud, label_known_at) with that entity and timestamp in
     [t - ENTITY_WINDOW, t], stored before this event. `merchant` may hold only the
-    labeled ones: unlabeled merchant events do not change any feature.
+    labeled ones: unlabeled merchant events do not change any feature. Instead of merchant
+    rows, `merchant_labels` may give what the merchant feature counts from them, (labels
+    known by t, of which fraud), as the database counts it for live single events.
     """
 
     device: Sequence[Mapping[str, Any]] = ()
     ip: Sequence[Mapping[str, Any]] = ()
     merchant: Sequence[Mapping[str, Any]] = ()
+    merchant_labels: tuple[int, int] | None = None
 
 
 def online_features(
@@ -645,6 +648,9 @@ def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRo
     for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip),
                               ("merchant", _text_of(event.get("merchant_id")), entities.merchant)):
         known = fraud = 0
+        if kind == "merchant" and entities.merchant_labels is not None:
+            known, fraud = entities.merchant_labels
+            rows = ()
         for row in rows:
             label = row.get("is_fraud")
             if label is None or (isinstance(label, float) and math.isnan(label)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -12,7 +12,7 @@ import pandas as pd
 from django.db import connection
 
 from scoring.entity_stats import EntityHistory, entity_history_for, entity_key
-from scoring.features import ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, epoch_ms
+from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from triage.models import Transaction
 
 HISTORY_FIELDS = (
@@ -102,7 +102,7 @@ _MERCHANT_COLUMNS = ", ".join(
 # used by other accounts: the request's own accounts' rows come once, in part 'a'.
 # Each part is an index range scan ((account|device|ip|merchant), timestamp), so the cost
 # follows the recent activity of the request's accounts and entities, not the table size.
-_CONTEXT_SQL = f"""
+_ACCOUNT_DEVICE_IP_SQL = f"""
     SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
         (SELECT 'a' AS kind, {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp >= %(since)s AND t.timestamp <= %(until)s)
@@ -117,11 +117,34 @@ _CONTEXT_SQL = f"""
     UNION ALL
     SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
      WHERE t.ip_address = ANY(%(ips)s::inet[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+"""
+_CONTEXT_SQL = _ACCOUNT_DEVICE_IP_SQL + f"""
     UNION ALL
     SELECT 'm', {_MERCHANT_COLUMNS} FROM triage_transaction t
      WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s
        AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
 """
+# The per-event path needs of a merchant only two numbers per event: its labels in the
+# window known by the event's time, and how many were fraud (`features._online_entity_features`).
+# A busy merchant has thousands of labeled events a month: counting them here costs far less
+# than sending them and looping over them in Python. The millisecond rules of the features
+# (an event at t counts when t - window <= T <= t and max(K or T + default delay, T + min
+# delay) <= t, with T and K truncated to ms) are written as plain timestamp comparisons
+# against hi = t + 1 ms, which the index range serves and no per-row arithmetic slows.
+_MERCHANT_LABELS_SQL = f"""
+    SELECT q.merchant_id, q.at_ms, c.known, c.fraud
+    FROM unnest(%(merchants)s::text[], %(at_ms)s::bigint[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
+         AS q(merchant_id, at_ms, lo, hi)
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS known, count(*) FILTER (WHERE t.is_fraud) AS fraud FROM triage_transaction t
+        WHERE t.merchant_id = q.merchant_id AND t.is_fraud IS NOT NULL
+          AND t.timestamp >= q.lo AND t.timestamp < q.hi
+          AND t.timestamp < q.hi - {MIN_LABEL_DELAY_MS} * interval '1 millisecond'
+          AND CASE WHEN t.label_known_at IS NULL THEN t.timestamp < q.hi - {DEFAULT_LABEL_DELAY_MS} * interval '1 millisecond'
+                   ELSE t.label_known_at < q.hi END
+    ) AS c
+"""
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Numeric columns of the vectorised path's frame (NULL -> NaN); the rest are text / objects.
 _FRAME_DTYPES = {"id": np.int64, "timestamp": np.int64, "amount": np.float64, "latitude": np.float64,
                  "longitude": np.float64, "session_duration": np.float64, "account_created_at": np.float64,
@@ -155,20 +178,19 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     previous: dict[str, dict[str, Any]] = {}
     entity_rows: dict[str, dict[str, list[dict[str, Any]]]] = {kind: defaultdict(list) for kind, _ in _ENTITY_KINDS.values()}
     by_id: dict[int, dict[str, Any]] = {}  # an event found by several parts is one shared row
-    wanted = {name: set(_entity_values(events, field)) for name, field in _ENTITY_KINDS.values()}
-    for kind, *values in _context_rows(events):
-        row = by_id.get(values[0]) if kind != "m" else None  # a merchant row is partial: never shared
+    # Merchants are counted by the database (`_merchant_labels`), so no merchant rows here.
+    linked = [(name, field) for name, field in _ENTITY_KINDS.values() if name != "merchant"]
+    wanted = {name: set(_entity_values(events, field)) for name, field in linked}
+    for kind, *values in _context_rows(events, merchant_rows=False):
+        row = by_id.get(values[0])
         if row is None:
-            row = dict(zip(_CONTEXT_NAMES, values))
-            if kind != "m":
-                by_id[values[0]] = row
+            row = by_id[values[0]] = dict(zip(_CONTEXT_NAMES, values))
         if kind == "a":
             histories[row["account_id"]].append(row)
-            for name, field in _ENTITY_KINDS.values():  # the entity parts leave these rows out
-                if name != "merchant" or row["is_fraud"] is not None:
-                    key = entity_key(row[field])
-                    if key in wanted[name]:
-                        entity_rows[name][key].append(row)
+            for name, field in linked:  # the entity parts leave these rows out
+                key = entity_key(row[field])
+                if key in wanted[name]:
+                    entity_rows[name][key].append(row)
         elif kind == "p":
             previous[row["account_id"]] = row
         else:
@@ -178,7 +200,7 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     for groups in (histories, *entity_rows.values()):
         for rows in groups.values():
             rows.sort(key=order)
-    return ScoringContext(histories, previous, EntityHistory(entity_rows))
+    return ScoringContext(histories, previous, EntityHistory(entity_rows, merchant_labels=_merchant_labels(events)))
 
 
 def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -222,7 +244,7 @@ def _entity_values(events: Sequence[Mapping[str, Any]], field: str) -> list[str]
     return sorted({entity_key(e.get(field)) for e in events} - {""})
 
 
-def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
+def _context_rows(events: Sequence[Mapping[str, Any]], *, merchant_rows: bool = True) -> list[tuple]:
     from scoring.store_sql import fetch_prepared
 
     since, until = _bounds(events)
@@ -231,9 +253,27 @@ def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
         "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
         "entity_since": earliest - timedelta(milliseconds=ENTITY_WINDOW_MS),
         "devices": _entity_values(events, "device_id"), "ips": _entity_values(events, "ip_address"),
-        "merchants": _entity_values(events, "merchant_id"),
     }
-    return fetch_prepared(_CONTEXT_SQL, params)
+    if not merchant_rows:
+        return fetch_prepared(_ACCOUNT_DEVICE_IP_SQL, params)
+    return fetch_prepared(_CONTEXT_SQL, {**params, "merchants": _entity_values(events, "merchant_id")})
+
+
+def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], tuple[int, int]]:
+    """(labels known, fraud) of each event's merchant at the event's time, keyed by
+    (merchant, epoch ms): one index range count per event, in one statement."""
+    from scoring.store_sql import fetch_prepared
+
+    pairs = sorted({(entity_key(e.get("merchant_id")), epoch_ms(e["timestamp"])) for e in events if e.get("merchant_id")})
+    if not pairs:
+        return {}
+    one_ms = timedelta(milliseconds=1)
+    params = {
+        "merchants": [m for m, _ in pairs], "at_ms": [at for _, at in pairs],
+        "lo": [_EPOCH + (at - ENTITY_WINDOW_MS) * one_ms for _, at in pairs],
+        "hi": [_EPOCH + (at + 1) * one_ms for _, at in pairs],
+    }
+    return {(merchant, at): (known, fraud) for merchant, at, known, fraud in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
 
 
 def history_window() -> timedelta:
