@@ -1,6 +1,7 @@
 """Which model scores live traffic, loaded once per process and refreshed when it changes."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,6 +71,10 @@ def load_version(version: ModelVersion) -> LoadedModel:
         manifest=bundle.manifest,
     )
     _by_version[version.pk] = loaded
+    # A model lives as long as the process scores with it: like the start-up objects
+    # (config/wsgi.py), keep its objects out of the full collections that would pause requests.
+    gc.collect()
+    gc.freeze()
     return loaded
 
 
