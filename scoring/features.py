@@ -451,6 +451,29 @@ def _linked_entity_features(
     return out
 
 
+def fraud_rate_at(
+    labeled: pd.DataFrame, entity: str, values: Sequence[Any], times_ms: np.ndarray
+) -> np.ndarray:
+    """`<entity>_fraud_rate_30d` of events with these entity `values` at `times_ms`, from
+    the entity's labeled events `labeled` (columns `entity`, timestamp and label_known_at in
+    epoch ms, is_fraud): the batch definition (`_known_label_counts`), for when only the
+    labeled rows are at hand. NaN where the event has no such entity or nothing is known."""
+    n = len(values)
+    names = np.concatenate([labeled[entity].to_numpy(dtype=object), np.array(values, dtype=object)])
+    present = np.array([v not in (None, "") and v == v for v in names], dtype=bool)  # v == v: not NaN
+    codes = np.full(len(names), -1, dtype=np.int64)
+    codes[present] = pd.factorize(names[present])[0]
+    t = np.concatenate([labeled["timestamp"].to_numpy(dtype=np.int64), np.asarray(times_ms, dtype=np.int64)])
+    label = np.concatenate([labeled["is_fraud"].to_numpy(dtype="float64"), np.full(n, np.nan)])
+    known = np.concatenate([labeled["label_known_at"].to_numpy(dtype="float64"), np.full(n, np.nan)])
+    known_ms = np.where(np.isnan(known), t + DEFAULT_LABEL_DELAY_MS, np.nan_to_num(known)).astype(np.int64)
+    known_ms = np.maximum(known_ms, t + MIN_LABEL_DELAY_MS)
+    known_count, fraud_count = _known_label_counts(codes, t, label, known_ms, ENTITY_WINDOW_MS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(known_count > 0, fraud_count / np.maximum(known_count, 1), np.nan)
+    return rate[len(labeled):]
+
+
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
     """Great-circle distance in km between arrays of points given in degrees; NaN if any is missing."""
     p1, p2 = np.radians(lat1), np.radians(lat2)

@@ -91,18 +91,12 @@ _SQL_EXPRESSIONS = {
 # Account rows and entity rows share one column list so one statement returns both.
 _CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
 _CONTEXT_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _CONTEXT_NAMES)
-# Merchant rows only count labels (often tens of thousands per batch): the other columns
-# stay NULL, so they never count as another account's device or IP use.
-_MERCHANT_FIELDS = ("id", "timestamp", "merchant_id", "is_fraud", "label_known_at")
-_MERCHANT_COLUMNS = ", ".join(
-    _SQL_EXPRESSIONS.get(name, f"t.{name}") if name in _MERCHANT_FIELDS else "NULL" for name in _CONTEXT_NAMES
-)
 # kind: 'a' = the account's window, 'p' = its latest event before the window,
-# 'd' / 'i' / 'm' = the window of a device / IP / merchant (merchants: labeled rows only)
-# used by other accounts: the request's own accounts' rows come once, in part 'a'.
-# Each part is an index range scan ((account|device|ip|merchant), timestamp), so the cost
-# follows the recent activity of the request's accounts and entities, not the table size.
-_ACCOUNT_DEVICE_IP_SQL = f"""
+# 'd' / 'i' = the window of a device / IP used by other accounts: the request's own
+# accounts' rows come once, in part 'a'. Each part is an index range scan ((account|device|
+# ip), timestamp), so the cost follows the recent activity of the request's accounts and
+# entities, not the table size. Merchants are read apart (below): only their labels count.
+_CONTEXT_SQL = f"""
     SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
         (SELECT 'a' AS kind, {_CONTEXT_COLUMNS} FROM triage_transaction t
          WHERE t.account_id = a.account_id AND t.timestamp >= %(since)s AND t.timestamp <= %(until)s)
@@ -118,11 +112,13 @@ _ACCOUNT_DEVICE_IP_SQL = f"""
     SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
      WHERE t.ip_address = ANY(%(ips)s::inet[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
 """
-_CONTEXT_SQL = _ACCOUNT_DEVICE_IP_SQL + f"""
-    UNION ALL
-    SELECT 'm', {_MERCHANT_COLUMNS} FROM triage_transaction t
-     WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.account_id <> ALL(%(accounts)s::text[]) AND t.timestamp >= %(entity_since)s
-       AND t.timestamp <= %(until)s AND t.is_fraud IS NOT NULL
+# A batch's merchants: the labeled events of each (every account's) in the window, as four
+# compact columns, from the covering index alone. A busy merchant has thousands a month.
+_MERCHANT_LABEL_ROWS_SQL = f"""
+    SELECT t.merchant_id, {_SQL_EXPRESSIONS["timestamp"]}, {_SQL_EXPRESSIONS["label_known_at"]}, t.is_fraud
+    FROM triage_transaction t
+    WHERE t.merchant_id = ANY(%(merchants)s::text[]) AND t.is_fraud IS NOT NULL
+      AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
 """
 # The per-event path needs of a merchant only two numbers per event: its labels in the
 # window known by the event's time, and how many were fraud (`features._online_entity_features`).
@@ -181,7 +177,7 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     # Merchants are counted by the database (`_merchant_labels`), so no merchant rows here.
     linked = [(name, field) for name, field in _ENTITY_KINDS.values() if name != "merchant"]
     wanted = {name: set(_entity_values(events, field)) for name, field in linked}
-    for kind, *values in _context_rows(events, merchant_rows=False):
+    for kind, *values in _context_rows(events):
         row = by_id.get(values[0])
         if row is None:
             row = by_id[values[0]] = dict(zip(_CONTEXT_NAMES, values))
@@ -205,7 +201,8 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
 
 def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The same stored rows as `scoring_context`, each once, as one DataFrame for the
-    vectorised path; `timestamp` and `label_known_at` in epoch milliseconds.
+    vectorised path; `timestamp` and `label_known_at` in epoch milliseconds. Merchant
+    labels come apart, from `merchant_label_rows`.
 
     On PostgreSQL the fetched tuples go straight into the frame: a 1,000-event batch
     reads tens of thousands of rows, and a dict and two datetimes per row cost more than
@@ -221,9 +218,7 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             name: pd.Series(np.array(values, dtype=_FRAME_DTYPES.get(name, object)), dtype=_FRAME_DTYPES.get(name, object))
             for name, values in zip(_CONTEXT_NAMES, columns[1:])
         })
-        # An event read both in full and as a partial merchant row keeps the full row.
-        partial = np.array(columns[0], dtype=object) == "m"
-        frame = frame.iloc[np.argsort(partial, kind="stable")].drop_duplicates("id", ignore_index=True)
+        frame = frame.drop_duplicates("id", ignore_index=True)  # a row found by two parts comes once
     else:
         context = scoring_context(events)
         rows = {r["id"]: r for group in (*context.histories.values(), context.previous.values(),
@@ -244,19 +239,50 @@ def _entity_values(events: Sequence[Mapping[str, Any]], field: str) -> list[str]
     return sorted({entity_key(e.get(field)) for e in events} - {""})
 
 
-def _context_rows(events: Sequence[Mapping[str, Any]], *, merchant_rows: bool = True) -> list[tuple]:
+def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
     from scoring.store_sql import fetch_prepared
 
+    return fetch_prepared(_CONTEXT_SQL, _context_params(events))
+
+
+def _context_params(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     since, until = _bounds(events)
     earliest = min(e["timestamp"] for e in events)
-    params = {
+    return {
         "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
         "entity_since": earliest - timedelta(milliseconds=ENTITY_WINDOW_MS),
         "devices": _entity_values(events, "device_id"), "ips": _entity_values(events, "ip_address"),
     }
-    if not merchant_rows:
-        return fetch_prepared(_ACCOUNT_DEVICE_IP_SQL, params)
-    return fetch_prepared(_CONTEXT_SQL, {**params, "merchants": _entity_values(events, "merchant_id")})
+
+
+def merchant_label_rows(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The labeled events of the request's merchants in the entity window before its events,
+    every account's: merchant_id, timestamp and label_known_at (epoch ms, NaN when not
+    recorded), is_fraud. What the vectorised path counts a merchant's fraud rate from."""
+    from scoring.store_sql import fetch_prepared
+
+    columns = ["merchant_id", "timestamp", "label_known_at", "is_fraud"]
+    merchants = _entity_values(events, "merchant_id")
+    if not merchants:
+        rows: list[tuple] = []
+    elif connection.vendor == "postgresql":
+        rows = fetch_prepared(_MERCHANT_LABEL_ROWS_SQL, {**_context_params(events), "merchants": merchants})
+    else:
+        params = _context_params(events)
+        rows = [
+            (m, epoch_ms(t), None if k is None else epoch_ms(k), f)
+            for m, t, k, f in Transaction.objects.filter(
+                merchant_id__in=merchants, is_fraud__isnull=False,
+                timestamp__gte=params["entity_since"], timestamp__lte=params["until"],
+            ).values_list(*columns)
+        ]
+    values = list(zip(*rows)) if rows else [()] * 4
+    return pd.DataFrame({
+        "merchant_id": pd.Series(np.array(values[0], dtype=object), dtype=object),
+        "timestamp": np.array(values[1], dtype=np.int64),
+        "label_known_at": np.array(values[2], dtype=np.float64),  # None -> NaN
+        "is_fraud": np.array(values[3], dtype=np.float64),
+    })
 
 
 def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], tuple[int, int]]:

@@ -19,10 +19,10 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, online_features
+from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, online_features
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
-from scoring.selectors import events_frame, scoring_context, scoring_rows_frame
+from scoring.selectors import events_frame, merchant_label_rows, scoring_context, scoring_rows_frame
 from scoring.training import TrainingConfig, TrainingResult, train_model
 from triage.models import Score, Transaction
 
@@ -240,7 +240,13 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
         frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
     frame["amount"] = frame["amount"].astype("float64")
     frame["is_fraud"] = frame["is_fraud"].astype("float64")
-    return batch_features(frame).iloc[len(stored):].to_dict("records")
+    features = batch_features(frame).iloc[len(stored):]
+    # The frame holds no other account's merchant events (a batch's merchants have tens of
+    # thousands of labeled ones a month): their rate comes from the labels alone.
+    features["merchant_fraud_rate_30d"] = fraud_rate_at(
+        merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
+    )
+    return features.to_dict("records")
 
 
 def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, float]]) -> list[_Computed]:

@@ -51,6 +51,23 @@ def test_vectorised_and_per_event_paths_give_the_same_features(api_client_and_ke
     assert pd.DataFrame(per_event)[linked].notna().any().all(), "the sample should exercise history and entities"
 
 
+def test_paths_agree_when_label_times_were_not_recorded(api_client_and_key):
+    """Labels with no recorded time count from the default delay on: the database's count
+    (single events) and the batch's count (vectorised) must apply it alike."""
+    from scoring.services import _features_for
+    from triage.models import Transaction
+
+    incoming = _history_and_batch()
+    labeled = Transaction.objects.filter(is_fraud__isnull=False).order_by("id")
+    Transaction.objects.filter(pk__in=list(labeled.values_list("pk", flat=True)[::2])).update(label_known_at=None)
+    assert Transaction.objects.filter(is_fraud__isnull=False, label_known_at__isnull=True).exists()
+    client = api_client_and_key[0]
+    per_event, _ = _features_for(client, incoming, vectorised=False)
+    vectorised, _ = _features_for(client, incoming, vectorised=True)
+    _assert_same(pd.DataFrame(vectorised), pd.DataFrame(per_event))
+    assert pd.DataFrame(per_event)["merchant_fraud_rate_30d"].notna().any()
+
+
 def test_a_batch_posted_to_score_stores_the_per_event_features(service, api_client_and_key):
     from scoring.services import _features_for
     from scoring.validation import validate_event
