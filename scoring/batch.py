@@ -7,6 +7,7 @@ look at first, the top reasons in plain words. Reasons come from LightGBM's buil
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -17,7 +18,7 @@ import pandas as pd
 
 from scoring import tiers
 from scoring.calibration import calibrated_probability
-from scoring.features import batch_features, describe_feature
+from scoring.features import batch_feature_matrix, describe_feature
 
 CHUNK = 200_000
 TOP_REASONS = 3
@@ -45,6 +46,7 @@ def score_frame(
     score_mask: np.ndarray | None = None,
     default_event_value: float = 50.0,
     explain_tiers: Sequence[str] = EXPLAINED_TIERS,
+    feature_tiers: Sequence[str] = (),
     progress: Callable[[str, int], None] | None = None,
 ) -> pd.DataFrame:
     """Score every event (or those where `score_mask` is true; the others serve as history).
@@ -52,49 +54,66 @@ def score_frame(
     Returns one row per scored event with OUTPUT_COLUMNS: calibrated probability, 0–100
     risk score, tier, expected loss (probability × amount, `default_event_value` when no
     amount) and `reasons` ("; "-joined plain words) for the tiers in `explain_tiers`.
+    For tiers in `feature_tiers` a `features` column holds the feature vector (NaN as
+    None), for explanations computed later; None for other rows.
     """
     tick = progress or (lambda stage, n: None)
-    features = batch_features(events)
+    features = batch_feature_matrix(events, names=model.feature_names)
     tick("features", len(events))
     rows = np.arange(len(events)) if score_mask is None else np.flatnonzero(score_mask)
-    X = features.iloc[rows][list(model.feature_names)].to_numpy(dtype="float64")
+    X = features[rows] if len(rows) != len(events) else features
     probability = np.empty(len(rows))
     for start in range(0, len(rows), CHUNK):
         part = slice(start, start + CHUNK)
         probability[part] = calibrated_probability(model.calibration, model.booster.predict(X[part], raw_score=True))
         tick("scoring", len(X[part]))
     medium, high = model.thresholds["medium"], model.thresholds["high"]
-    scored = events.iloc[rows]
+    scored = events.iloc[rows] if len(rows) != len(events) else events
     amount = pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored else np.full(len(rows), np.nan)
     tier = tiers.tiers(probability, medium, high)
     out = pd.DataFrame({
         "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else rows.astype(str),
         "account_id": scored["account_id"].astype(str).to_numpy(),
-        "timestamp": scored["timestamp"].to_numpy(),
+        # The column's own array: to_numpy() would build a Timestamp object per row.
+        "timestamp": scored["timestamp"].array,
         "amount": amount,
         "probability": probability,
         "risk_score": tiers.risk_scores(probability, medium, high),
         "tier": tier,
         "expected_loss": tiers.expected_loss(probability, amount, default_event_value),
-        "reasons": "",
     })
+    reasons = np.full(len(rows), "", dtype=object)
     explain = np.flatnonzero(np.isin(tier, list(explain_tiers)))
     if len(explain):
-        out.loc[out.index[explain], "reasons"] = top_reasons(model.booster, X[explain], model.feature_names)
+        contributions = model.booster.predict(X[explain], pred_contrib=True)
+        reasons[explain] = top_reasons(X[explain], contributions, model.feature_names)
+    out["reasons"] = reasons
     tick("reasons", len(explain))
+    if feature_tiers:
+        vectors = np.full(len(rows), None, dtype=object)
+        keep = np.flatnonzero(np.isin(tier, list(feature_tiers)))
+        vectors[keep] = [
+            {name: (None if math.isnan(v) else v) for name, v in zip(model.feature_names, values)}
+            for values in X[keep].tolist()
+        ]
+        out["features"] = vectors
     return out
 
 
-def top_reasons(booster: lightgbm.Booster, X: np.ndarray, names: Sequence[str], limit: int = TOP_REASONS) -> list[str]:
-    """The features that raise each row's risk most (SHAP, log-odds), in plain words."""
-    contributions = booster.predict(X, pred_contrib=True)[:, : len(names)]  # last column is the base value
-    top = np.argsort(-contributions, axis=1)[:, :limit]
+def top_reasons(X: np.ndarray, contributions: np.ndarray, names: Sequence[str], limit: int = TOP_REASONS) -> list[str]:
+    """The features that raise each row's risk most, in plain words.
+
+    `contributions` is LightGBM's `pred_contrib` output for the rows of X (SHAP values in
+    log-odds, one column per feature and the base value last).
+    """
+    effects = contributions[:, : len(names)]
+    top = np.argsort(-effects, axis=1)[:, :limit]
     reasons = []
     for row, (values, order) in enumerate(zip(X, top)):
         texts = [
             describe_feature(names[j], None if np.isnan(values[j]) else float(values[j]))
             for j in order
-            if contributions[row, j] > 1e-6
+            if effects[row, j] > 1e-6
         ]
         reasons.append("; ".join(texts))
     return reasons

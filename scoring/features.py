@@ -151,10 +151,15 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
     (defaults to row order). Output: a float64 DataFrame with one column per name in
     FEATURE_NAMES, aligned to the input's index.
     """
+    return pd.DataFrame(batch_feature_matrix(events), index=events.index, columns=list(FEATURE_NAMES), copy=False)
+
+
+def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+    """`batch_features` as a float64 array of shape (events, len(names)), columns in the
+    order of `names`: what a model predicts from, without a DataFrame in between."""
     n = len(events)
-    out = pd.DataFrame(index=events.index, columns=list(FEATURE_NAMES), dtype="float64")
     if n == 0:
-        return out
+        return np.empty((0, len(names)))
     t = to_epoch_ms(events["timestamp"])
     seq = events["seq"].to_numpy() if "seq" in events.columns else np.arange(n)
     codes = {column: _column_codes(events, column) for column in ("account_id", "device_id", "ip_address", "country", "merchant_id")}
@@ -177,17 +182,20 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("time span too long for millisecond keys; split the batch by time")
     key = acct * span + (ts - ts.min())
 
+    starts: dict[int, np.ndarray] = {}  # four window widths, each searched once
+    exclusive_sums: dict[str, np.ndarray] = {}
+
     def window_start(width_ms: int) -> np.ndarray:
-        return np.searchsorted(key, key - width_ms, side="left")
+        if width_ms not in starts:
+            starts[width_ms] = np.searchsorted(key, key - width_ms, side="left")
+        return starts[width_ms]
 
     def window_count(width_ms: int) -> np.ndarray:
         return (position - window_start(width_ms)).astype("float64")
 
-    def window_sum(values: np.ndarray, width_ms: int) -> np.ndarray:
-        # Prefix sums restart at each account so rounding never carries across accounts.
-        inclusive = pd.Series(values).groupby(acct).cumsum().to_numpy()
-        exclusive = inclusive - values
-        return exclusive[position] - exclusive[window_start(width_ms)]
+    def window_sum(name: str, width_ms: int) -> np.ndarray:
+        exclusive = exclusive_sums[name]
+        return exclusive - exclusive[window_start(width_ms)]
 
     result: dict[str, np.ndarray] = {}
     prev_ts = np.where(has_prev, np.roll(ts, 1), 0)
@@ -198,9 +206,26 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
 
     has_amount = ~np.isnan(amount)
     amount0 = np.where(has_amount, amount, 0.0)
-    n_amt = window_sum(has_amount.astype("float64"), WINDOW_30D)
-    s_amt = window_sum(amount0, WINDOW_30D)
-    ss_amt = window_sum(amount0 * amount0, WINDOW_30D)
+    amount_count = has_amount.astype("float64")
+    amount_squared = amount0 * amount0
+    failed = _matches(events, "payment_status", FAILED_STATUSES)[order].astype("float64")
+    session = _float(events, "session_duration")[order]
+    has_session = ~np.isnan(session)
+    session_count = has_session.astype("float64")
+    session0 = np.where(has_session, session, 0.0)
+    is_login = _matches(events, "event_type", ("login",))[order].astype("float64")
+    located = ~np.isnan(lat) & ~np.isnan(lon)
+    located_count = located.astype("float64")
+    lat0, lon0 = np.where(located, lat, 0.0), np.where(located, lon, 0.0)
+    exclusive_sums.update(_account_prefix_sums(acct, {
+        "amount_count": amount_count, "amount": amount0, "amount_squared": amount_squared, "failed": failed,
+        "session_count": session_count, "session": session0, "login": is_login, "located_count": located_count,
+        "latitude": lat0, "longitude": lon0,
+    }))
+
+    n_amt = window_sum("amount_count", WINDOW_30D)
+    s_amt = window_sum("amount", WINDOW_30D)
+    ss_amt = window_sum("amount_squared", WINDOW_30D)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n_amt > 0, s_amt / np.maximum(n_amt, 1), np.nan)
         var = np.where(n_amt > 1, np.maximum(ss_amt / np.maximum(n_amt, 1) - mean * mean, 0.0), np.nan)
@@ -210,9 +235,8 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
         result["amount_zscore_30d"] = np.where(has_amount & (std > 1e-9), (amount - mean) / std, np.nan)
         result["amount_to_mean_30d"] = np.where(has_amount & (mean > 0), amount / mean, np.nan)
 
-    failed = _matches(events, "payment_status", FAILED_STATUSES)[order].astype("float64")
-    result["failed_payments_24h"] = window_sum(failed, WINDOW_24H)
-    result["failed_payments_30d"] = window_sum(failed, WINDOW_30D)
+    result["failed_payments_24h"] = window_sum("failed", WINDOW_24H)
+    result["failed_payments_30d"] = window_sum("failed", WINDOW_30D)
 
 
     prev_lat = np.where(has_prev, np.roll(lat, 1), np.nan)
@@ -238,13 +262,13 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
 
     # Shorter spending windows and the account's last failed payment.
     for label, width in (("24h", WINDOW_24H), ("7d", WINDOW_7D)):
-        n_w = window_sum(has_amount.astype("float64"), width)
-        s_w = window_sum(amount0, width)
+        n_w = window_sum("amount_count", width)
+        s_w = window_sum("amount", width)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_w = np.where(n_w > 0, s_w / np.maximum(n_w, 1), np.nan)
             result[f"amount_to_mean_{label}"] = np.where(has_amount & (mean_w > 0), amount / mean_w, np.nan)
             if label == "7d":
-                ss_w = window_sum(amount0 * amount0, width)
+                ss_w = window_sum("amount_squared", width)
                 std_w = np.sqrt(np.where(n_w > 1, np.maximum(ss_w / np.maximum(n_w, 1) - mean_w * mean_w, 0.0), np.nan))
                 result["amount_zscore_7d"] = np.where(has_amount & (std_w > 1e-9), (amount - mean_w) / std_w, np.nan)
     last_failed = np.maximum.accumulate(np.where(failed > 0, position, -1))
@@ -254,37 +278,47 @@ def batch_features(events: pd.DataFrame) -> pd.DataFrame:
     result["hours_since_failed_payment"] = np.where(usable, (ts - failed_ts) / MS_PER_HOUR, np.nan)
 
     # Sessions and logins against the account's normal.
-    session = _float(events, "session_duration")[order]
-    has_session = ~np.isnan(session)
-    n_sess = window_sum(has_session.astype("float64"), WINDOW_30D)
-    s_sess = window_sum(np.where(has_session, session, 0.0), WINDOW_30D)
+    n_sess = window_sum("session_count", WINDOW_30D)
+    s_sess = window_sum("session", WINDOW_30D)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_sess = np.where(n_sess > 0, s_sess / np.maximum(n_sess, 1), np.nan)
         result["session_to_mean_30d"] = np.where(has_session & (mean_sess > 0), session / mean_sess, np.nan)
-    is_login = _matches(events, "event_type", ("login",))[order].astype("float64")
-    logins_24h = window_sum(is_login, WINDOW_24H)
-    logins_30d = window_sum(is_login, WINDOW_30D)
+    logins_24h = window_sum("login", WINDOW_24H)
+    logins_30d = window_sum("login", WINDOW_30D)
     result["logins_24h"] = logins_24h
     with np.errstate(invalid="ignore", divide="ignore"):
         result["logins_24h_to_daily_mean_30d"] = np.where(logins_30d > 0, logins_24h / (logins_30d / 30.0), np.nan)
 
     # Where the account usually is: the mean position of its located events in 30 days.
-    located = ~np.isnan(lat) & ~np.isnan(lon)
-    n_loc = window_sum(located.astype("float64"), WINDOW_30D)
+    n_loc = window_sum("located_count", WINDOW_30D)
     with np.errstate(invalid="ignore", divide="ignore"):
-        usual_lat = np.where(n_loc > 0, window_sum(np.where(located, lat, 0.0), WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
-        usual_lon = np.where(n_loc > 0, window_sum(np.where(located, lon, 0.0), WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
+        usual_lat = np.where(n_loc > 0, window_sum("latitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
+        usual_lon = np.where(n_loc > 0, window_sum("longitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
     result["km_from_usual_location_30d"] = haversine_km(usual_lat, usual_lon, lat, lon)
     result["is_weekend"] = np.isin(result["day_of_week"], WEEKEND_DAYS).astype("float64")
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
     # Features over other groupings (devices, IPs, merchants) come back in input order.
-    result_in_input_order = {name: np.asarray(values, dtype="float64")[inverse] for name, values in result.items()}
-    result_in_input_order.update(_linked_entity_features(events, t, seq, codes))
-    for name in FEATURE_NAMES:
-        out[name] = result_in_input_order[name]
-    return out
+    linked = _linked_entity_features(events, t, seq, codes)
+    # Column-major, so each feature is one contiguous column and the DataFrame made from
+    # the transpose's view shares the memory.
+    out = np.empty((len(names), n))
+    for j, name in enumerate(names):
+        if name in linked:
+            out[j] = linked[name]
+        else:
+            np.take(result[name], inverse, out=out[j])
+    return out.T
+
+
+def _account_prefix_sums(acct: np.ndarray, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per column, the sum over the account's earlier rows (rows sorted by account, time).
+
+    Sums restart at each account so rounding never carries across accounts; one grouped
+    pass covers every column."""
+    inclusive = pd.DataFrame(columns, copy=False).groupby(acct, sort=False).cumsum().to_numpy()
+    return {name: inclusive[:, i] - values for i, (name, values) in enumerate(columns.items())}
 
 
 def _column_codes(events: pd.DataFrame, column: str) -> np.ndarray:
@@ -347,10 +381,8 @@ def _distinct_in_window(
     prev[by_item[1:][same]] = by_item[:-1][same]
     repeat = np.flatnonzero(prev >= 0)
     until = np.searchsorted(start, prev[repeat], side="right")
-    diff = np.zeros(m + 1, dtype=np.int64)
     lo, hi = repeat + 1, np.maximum(until, repeat + 1)
-    np.add.at(diff, lo, 1)
-    np.add.at(diff, hi, -1)
+    diff = np.bincount(lo, minlength=m + 1) - np.bincount(hi, minlength=m + 1)
     repeats_in_window = np.cumsum(diff)[:m]
 
     back = idx[order]
@@ -380,14 +412,19 @@ def _known_label_counts(
     base = int(ts.min())
     span = int(end.max() - base) + 1
 
+    # Queries in sorted order: a binary search per query then walks memory forwards.
+    rows = np.flatnonzero(has_entity)
+    q = entity[rows] * span + (ts[rows] - base)
+    by_key = np.argsort(q)
+    q, rows = q[by_key], rows[by_key]
+
     def count_at(mask: np.ndarray) -> np.ndarray:
         starts = np.sort(entity[mask] * span + (known_ms[mask] - base))
         ends = np.sort(entity[mask] * span + (end[mask] - base))
-        q = entity[has_entity] * span + (ts[has_entity] - base)
         return (np.searchsorted(starts, q, side="right") - np.searchsorted(ends, q, side="left")).astype("float64")
 
-    known_count[has_entity] = count_at(usable)
-    fraud_count[has_entity] = count_at(usable & (label > 0.5))
+    known_count[rows] = count_at(usable)
+    fraud_count[rows] = count_at(usable & (label > 0.5))
     return known_count, fraud_count
 
 

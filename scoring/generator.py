@@ -382,6 +382,10 @@ class _World:
     trip_start_ns: np.ndarray
     trip_end_ns: np.ndarray
     trip_ip: np.ndarray
+    trip_device: np.ndarray  # a laptop or new phone used on the trip; -1 for none
+    switch_ns: np.ndarray  # when the account moves to a new phone (int64 max: never)
+    switch_device: np.ndarray
+    office_ip: np.ndarray  # the employer's NAT address used in office hours; -1 for none
     # networks per city: three ISP /16 blocks and one mobile /16 block
     isp_blocks: np.ndarray
     mobile_blocks: np.ndarray
@@ -416,9 +420,10 @@ class _World:
         # Fraud-ring accounts are fake accounts; carve them out of the customer base.
         ring_budget = fraud_budget * SCENARIO_SHARE["fraud_ring"]
         ring_members = ring_budget / _RING_EVENTS_PER_MEMBER
-        ring_sizes = _sizes_for_budget(rng, ring_members, lambda k: rng.integers(4, 11, k))
+        # Many rings stay small (two or three accounts) to stay under the radar.
+        ring_sizes = _sizes_for_budget(rng, ring_members, lambda k: np.clip(2 + rng.poisson(2.0, k), 2, 10))
         # Small worlds: trim the last ring so the member count lands near the budget.
-        ring_sizes[-1] = np.clip(round(ring_members - ring_sizes[:-1].sum()), 4, 10)
+        ring_sizes[-1] = np.clip(round(ring_members - ring_sizes[:-1].sum()), 2, 10)
         ring_sizes = ring_sizes[np.cumsum(ring_sizes) <= max(4, int(0.15 * n))]
         is_ring = np.zeros(n, dtype=bool)
         is_ring[rng.choice(n, size=int(ring_sizes.sum()), replace=False)] = True
@@ -439,11 +444,15 @@ class _World:
 
         n_devices = rng.choice([1, 2, 3], size=n, p=[0.5, 0.35, 0.15])
         devices = np.arange(n * 4, dtype=np.int64).reshape(n, 4)
-        # A few households share a tablet: the second account gets the first one's device.
-        households = rng.choice(n, size=2 * max(1, n // 400), replace=False).reshape(-1, 2)
-        for owner, guest in households:
+        # Families share a tablet or laptop: one account in twelve or so also uses the device
+        # of a partner or parent (groups of two or three accounts on one device).
+        n_families = max(1, n // 24)
+        family = rng.choice(n, size=3 * n_families, replace=False).reshape(n_families, 3)
+        for column, present in ((1, np.ones(n_families, dtype=bool)), (2, rng.random(n_families) < 0.4)):
+            guest, owner = family[present, column], family[present, 0]
             devices[guest, n_devices[guest]] = devices[owner, 0]
             n_devices[guest] += 1
+        extra_device = n * 4  # ids for devices that appear later: new phones, travel laptops
 
         isp_blocks = _random_blocks(rng, (len(ALL_CITIES), 3), first_octets=np.arange(60, 100))
         mobile_blocks = _random_blocks(rng, len(ALL_CITIES), first_octets=np.arange(100, 130))
@@ -457,6 +466,23 @@ class _World:
         trip_start_ns = start_ns + (rng.random(n) * (end_ns - start_ns)).astype(np.int64)
         trip_end_ns = trip_start_ns + (rng.uniform(2, 8, n) * DAY_NS).astype(np.int64)
         trip_ip = isp_blocks[np.maximum(trip_city, 0), rng.integers(0, 3, n)] + rng.integers(1, 65535, n)
+        # Some travellers log in from a laptop or a new phone never used on the account:
+        # a new device far from home, exactly what a takeover looks like.
+        trip_device = np.where(travels & (rng.random(n) < 0.45), extra_device + np.arange(n), -1)
+        # One customer in ten replaces their phone during the period.
+        switch_ns = np.where(rng.random(n) < 0.10, start_ns + (rng.uniform(0.05, 0.95, n) * (end_ns - start_ns)).astype(np.int64),
+                             np.iinfo(np.int64).max)
+        switch_device = extra_device + n + np.arange(n)
+
+        # Office workers: on weekdays in office hours their events come through the
+        # employer's NAT address, shared by dozens of colleagues.
+        office_ip = np.full(n, -1, dtype=np.int64)
+        works_in_office = rng.random(n) < 0.10
+        office_nets = _random_blocks(rng, len(HOME_CITIES), first_octets=np.arange(130, 160))
+        for c in range(len(HOME_CITIES)):
+            staff = np.flatnonzero(works_in_office & (home_city == c))
+            offices = max(1, len(staff) // 40)
+            office_ip[staff] = office_nets[c] + 256 * rng.integers(1, 255, offices)[rng.integers(0, offices, len(staff))] + 10
 
         merchants = _build_merchants(rng, n)
         favourites, n_favourites = _pick_favourites(rng, home_city, merchants)
@@ -474,11 +500,12 @@ class _World:
             n_devices=n_devices, ips=ips, n_ips=n_ips, favourites=favourites,
             n_favourites=n_favourites, insurer=insurer, trip_city=trip_city,
             trip_start_ns=trip_start_ns, trip_end_ns=trip_end_ns, trip_ip=trip_ip,
+            trip_device=trip_device, switch_ns=switch_ns, switch_device=switch_device, office_ip=office_ip,
             isp_blocks=isp_blocks, mobile_blocks=mobile_blocks,
             merchant_category=merchants["category"], merchant_city=merchants["city"],
             merchant_lat=merchants["lat"], merchant_lon=merchants["lon"],
             merchant_popularity=merchants["popularity"],
-            next_device=int(devices.max()) + 1, victim_order=rng.permutation(established),
+            next_device=int(switch_device.max()) + 1, victim_order=rng.permutation(established),
         )
 
     def new_devices(self, count: int) -> np.ndarray:
@@ -679,7 +706,7 @@ def _legit_events(world: _World, accounts: np.ndarray) -> dict[str, np.ndarray]:
     span = world.end_ns - world.start_ns
     ts = world.start_ns + (local - shift - world.start_ns) % span
     keep = ts > world.created_ns[account]
-    account, ts = account[keep], ts[keep]
+    account, ts, local = account[keep], ts[keep], local[keep]
     n = len(account)
 
     block = _empty_block(n)
@@ -697,11 +724,19 @@ def _legit_events(world: _World, accounts: np.ndarray) -> dict[str, np.ndarray]:
 
     # Devices: mostly the primary one. Networks: home broadband, sometimes mobile data.
     device_slot = np.where(rng.random(n) < 0.7, 0, (rng.random(n) * world.n_devices[account]).astype(np.int64))
-    block["device"] = world.devices[account, device_slot]
+    device = world.devices[account, device_slot]
+    device = np.where((device_slot == 0) & (ts >= world.switch_ns[account]), world.switch_device[account], device)
+    on_trip_device = travelling & (world.trip_device[account] >= 0) & (rng.random(n) < 0.6)
+    block["device"] = np.where(on_trip_device, world.trip_device[account], device)
     ip_slot = (rng.random(n) ** 2 * world.n_ips[account]).astype(np.int64)
     ip = world.ips[account, ip_slot]
     mobile = rng.random(n) < 0.08
     ip = np.where(mobile, world.mobile_blocks[city] + rng.integers(1, 65535, n), ip)
+    # Weekdays 09:00-17:59 on the customer's clock: at the office.
+    local_hour = (local // HOUR_NS) % 24
+    local_weekday = (local // DAY_NS + 3) % 7
+    at_office = (world.office_ip[account] >= 0) & (local_weekday < 5) & (local_hour >= 9) & (local_hour < 18) & ~travelling
+    ip = np.where(at_office & (rng.random(n) < 0.85), world.office_ip[account], ip)
     block["ip"] = np.where(travelling & ~mobile, world.trip_ip[account], ip)
 
     # What: a login, a transaction at a (mostly favourite) merchant, or an insurance claim.
@@ -725,6 +760,9 @@ def _legit_events(world: _World, accounts: np.ndarray) -> dict[str, np.ndarray]:
 
     shift_log = np.array([c.log_amount_shift for c in CATEGORIES])[category]
     amount = rng.lognormal(world.amount_mu[account] + shift_log, world.amount_sigma[account])
+    # Now and then a big-ticket purchase (a laptop, a holiday), more often on a trip.
+    big_ticket = rng.random(n) < np.where(travelling, 0.06, 0.015)
+    amount = np.where(big_ticket, amount * rng.uniform(4, 15, n), amount)
     amount = np.where(is_claim, rng.lognormal(np.log(600), 0.8, n), amount)
     block["amount"] = np.where(is_login, np.nan, np.round(np.maximum(amount, 0.5), 2))
     block["currency"] = np.where(is_login, 0, world.currency[account]).astype(np.int8)
@@ -748,7 +786,34 @@ def _signups(world: _World, accounts: np.ndarray) -> dict[str, np.ndarray]:
     block["device"], block["ip"] = world.devices[new, 0], world.ips[new, 0]
     block["lat"], block["lon"] = world.home_lat[new], world.home_lon[new]
     block["city"] = world.home_city[new].astype(np.int16)
-    return block
+    return _concat([block, _first_steps(world, new)])
+
+
+def _first_steps(world: _World, new: np.ndarray) -> dict[str, np.ndarray]:
+    """Honest new customers try the service within hours of signing up, at any hour:
+    a login or two and often a first purchase, sometimes a large one."""
+    rng = world.rng
+    sizes = 1 + rng.poisson(1.2, len(new))
+    account = np.repeat(new, sizes)
+    n = len(account)
+    offset = _segment_cumsum(rng.exponential(40, n) * MINUTE_NS, sizes).astype(np.int64)
+    block = _empty_block(n)
+    block["account"], block["ts"] = account, world.created_ns[account] + MINUTE_NS + offset
+    is_login = _segment_position(sizes) == 0
+    block["device"], block["ip"] = world.devices[account, 0], world.ips[account, 0]
+    block["lat"] = world.home_lat[account] + rng.normal(0, 0.01, n)
+    block["lon"] = world.home_lon[account] + rng.normal(0, 0.015, n)
+    block["city"] = world.home_city[account].astype(np.int16)
+    merchant = world.favourites[account, 0]
+    kind = np.array([c.kind for c in CATEGORIES], dtype=np.int8)
+    block["merchant"] = np.where(is_login, -1, merchant)
+    block["etype"] = np.where(is_login, LOGIN, kind[world.merchant_category[merchant]]).astype(np.int8)
+    amount = world.typical_amount(account) * rng.lognormal(0.3, 0.8, n)
+    block["amount"] = np.where(is_login, np.nan, np.round(np.maximum(amount, 0.5), 2))
+    block["currency"] = np.where(is_login, 0, world.currency[account]).astype(np.int8)
+    block["status"] = np.where(is_login, NO_STATUS, _pick_status(rng, n, 0.93, 0.04)).astype(np.int8)
+    block["session"] = np.where(is_login, rng.lognormal(np.log(8.0), 0.6, n), np.nan)
+    return _select(block, block["ts"] < world.end_ns)
 
 
 # --------------------------------------------------------------------------- fraud scenarios
@@ -786,6 +851,15 @@ def _account_takeover(world: _World, legit: dict[str, np.ndarray]) -> dict[str, 
     start = np.minimum(start, world.end_ns - 4 * HOUR_NS)
     device = world.new_devices(instances)
     ip = campaign_net[campaign] + rng.integers(1, 255, instances)
+    # Subtler takeovers: a residential proxy in the victim's own city and ISP range (a
+    # familiar network, no distance), some even on the victim's own hijacked device;
+    # many then spend only a few times the usual amount.
+    local = rng.random(instances) < 0.35
+    home = world.home_city[victims]
+    city = np.where(local, home, city)
+    ip = np.where(local, world.isp_blocks[home, rng.integers(0, 3, instances)] + rng.integers(1, 65535, instances), ip)
+    device = np.where(local & (rng.random(instances) < 0.4), world.devices[victims, 0], device)
+    modest = rng.random(instances) < 0.4
 
     inst = np.repeat(np.arange(instances), sizes)
     pos = _segment_position(sizes)
@@ -800,14 +874,16 @@ def _account_takeover(world: _World, legit: dict[str, np.ndarray]) -> dict[str, 
     block["account"], block["ts"] = acct, start[inst] + offset
     block["device"], block["ip"] = device[inst], ip[inst]
     block["city"] = city[inst].astype(np.int16)
-    block["lat"] = _CITY_LAT[city[inst]] + rng.normal(0, 0.05, n)
-    block["lon"] = _CITY_LON[city[inst]] + rng.normal(0, 0.07, n)
+    near = local[inst]
+    block["lat"] = np.where(near, world.home_lat[acct] + rng.normal(0, 0.02, n), _CITY_LAT[city[inst]] + rng.normal(0, 0.05, n))
+    block["lon"] = np.where(near, world.home_lon[acct] + rng.normal(0, 0.03, n), _CITY_LON[city[inst]] + rng.normal(0, 0.07, n))
     cashout = world.merchants_in(_CASHOUT_CATEGORIES)
     merchant = rng.choice(cashout, n)
     kind = np.array([c.kind for c in CATEGORIES], dtype=np.int8)
     block["merchant"] = np.where(is_login, -1, merchant)
     block["etype"] = np.where(is_login, LOGIN, kind[world.merchant_category[merchant]]).astype(np.int8)
     amount = np.maximum(world.typical_amount(acct) * rng.uniform(5, 15, n), rng.lognormal(np.log(450), 0.5, n))
+    amount = np.where(modest[inst], world.typical_amount(acct) * rng.uniform(1.5, 4, n), amount)
     block["amount"] = np.where(is_login, np.nan, np.round(amount, 2))
     block["currency"] = np.where(is_login, 0, world.currency[acct]).astype(np.int8)
     block["status"] = np.where(is_login, NO_STATUS, _pick_status(rng, n, 0.85, 0.10)).astype(np.int8)
@@ -859,10 +935,17 @@ def _card_testing(world: _World, legit: dict[str, np.ndarray]) -> dict[str, np.n
     block["etype"] = kind[world.merchant_category[merchant]]
     probe_amount = np.round(rng.uniform(0.5, 4.99, n), 2)
     big_amount = np.round(rng.lognormal(np.log(700), 0.45, n), 2)
+    # Subtler rigs probe with amounts in the card holder's normal range, which mostly go
+    # through, and cash out at only a few times the usual spend.
+    in_range = (rng.random(instances) < 0.4)[inst]
+    typical = world.typical_amount(acct)
+    probe_amount = np.where(in_range, np.round(typical * rng.lognormal(0, 0.3, n), 2), probe_amount)
+    big_amount = np.where(in_range, np.round(typical * rng.uniform(2, 5, n), 2), big_amount)
     block["amount"] = np.where(is_big, big_amount, probe_amount)
     block["currency"] = world.currency[acct]
     # The first two probes are always refused; later ones sometimes get through.
     probe_status = np.where(pos < 2, _pick_status(rng, n, 0.0, 0.6), _pick_status(rng, n, 0.35, 0.4))
+    probe_status = np.where(in_range, _pick_status(rng, n, 0.75, 0.15), probe_status)
     block["status"] = np.where(is_big, _pick_status(rng, n, 0.8, 0.2), probe_status).astype(np.int8)
     return block
 
@@ -881,8 +964,12 @@ def _fraud_ring(world: _World, legit: dict[str, np.ndarray]) -> dict[str, np.nda
         members = members_all[first:first + size]
         first += size
         city = int(rng.choice(len(HOME_CITIES), p=_HOME_WEIGHT))
-        devices = world.new_devices(2)
-        net = _hosting_ranges(rng, 1)[0]
+        devices = world.new_devices(1 if size <= 3 else 2)
+        # Half the rings hide behind a residential /24 in their city rather than hosting space.
+        if rng.random() < 0.5:
+            net = world.isp_blocks[city, rng.integers(0, 3)] + 256 * int(rng.integers(1, 255))
+        else:
+            net = _hosting_ranges(rng, 1)[0]
         ips = net + rng.choice(np.arange(2, 254), size=rng.integers(2, 5), replace=False)
         claims_ring = rng.random() < 0.3
         shops = rng.choice(insurers if claims_ring else cashout, 2)
@@ -917,7 +1004,7 @@ def _fraud_ring(world: _World, legit: dict[str, np.ndarray]) -> dict[str, np.nda
         block["ts"] = np.concatenate([created, ts])
         member_of_row = np.concatenate([np.arange(size), m])
         # Each member mostly uses "its" device of the two, so every device has several users.
-        own = devices[member_of_row % 2]
+        own = devices[member_of_row % len(devices)]
         block["device"] = np.where(rng.random(n) < 0.8, own, rng.choice(devices, n))
         block["ip"] = rng.choice(ips, n)
         block["city"][:] = city
@@ -961,7 +1048,9 @@ def _bot(world: _World, legit: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     inst = np.repeat(np.arange(instances), sizes)
     n = len(inst)
-    gap_s = rng.exponential(40, n) + 2
+    # A third of the scripts pace themselves: minutes between tries, longer sessions.
+    slow = (rng.random(instances) < 0.3)[inst]
+    gap_s = np.where(slow, rng.exponential(600, n) + 60, rng.exponential(40, n) + 2)
     gap_s[_segment_starts(sizes)] = 0
     offset = _segment_cumsum((gap_s * SECOND_NS).astype(np.int64), sizes)
 
@@ -974,6 +1063,7 @@ def _bot(world: _World, legit: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     block["lat"] = _CITY_LAT[city] + rng.normal(0, 0.02, n)
     block["lon"] = _CITY_LON[city] + rng.normal(0, 0.03, n)
     block["session"] = np.clip(rng.lognormal(np.log(0.08), 0.5, n), 0.01, 0.5)  # 1-30 seconds
+    block["session"] = np.where(slow, np.clip(rng.lognormal(np.log(1.0), 0.6, n), 0.2, 6.0), block["session"])
     return _select(block, block["ts"] < world.end_ns)
 
 
@@ -1100,6 +1190,14 @@ def _assemble(world: _World, block: dict[str, np.ndarray]) -> pd.DataFrame:
     delay = np.maximum(rng.lognormal(mu, sigma, n), 3 * HOUR_NS).astype(np.int64)
     label_known = block["ts"] + delay - delay % SECOND_NS
 
+    # Labels are noisy: not every fraud is reported (a refused probe of a few dollars
+    # rarely is), and a few legitimate payments come back as chargebacks ("friendly
+    # fraud"). `scenario` keeps the truth.
+    truth = block["fraud"]
+    unreported = rng.random(n) < np.where(block["scenario"] == SCENARIOS.index("card_testing") + 1, 0.3, 0.08)
+    chargeback = ~truth & (block["status"] == SUCCESS) & (rng.random(n) < 0.0015)
+    label = (truth & ~unreported) | chargeback
+
     unlabeled_from = world.end_ns - cfg.unlabeled_days * DAY_NS
     account_width = max(5, len(str(world.n_accounts - 1)))
     category_names = [c.name for c in CATEGORIES]
@@ -1123,7 +1221,7 @@ def _assemble(world: _World, block: dict[str, np.ndarray]) -> pd.DataFrame:
         "category": _from_table(("",) + tuple(category_names),
                                 np.where(merchant >= 0, world.merchant_category[np.maximum(merchant, 0)] + 1, 0)),
         "account_created_at": _utc(created - created % MS_NS),
-        "is_fraud": block["fraud"].astype(bool),
+        "is_fraud": label,
         "label_known_at": _utc(label_known),
         "scenario": _from_table(("",) + SCENARIOS, block["scenario"]),
         "period": _from_table(("history", "unlabeled"), (block["ts"] >= unlabeled_from).astype(np.int8)),

@@ -27,7 +27,7 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 def legit_home(world: pd.DataFrame) -> pd.DataFrame:
     """Each account's usual location: the median of its legitimate events."""
-    return world[~world.is_fraud].groupby("account_id")[["latitude", "longitude"]].median()
+    return world[world.scenario == ""].groupby("account_id")[["latitude", "longitude"]].median()
 
 
 # --------------------------------------------------------------------------- shape
@@ -128,9 +128,15 @@ def test_prevalence_follows_the_config():
     assert 0.05 / 1.5 < df.is_fraud.mean() < 0.05 * 1.5
 
 
-def test_every_scenario_appears_and_only_on_fraud(world):
-    assert set(world.scenario[world.is_fraud]) == set(SCENARIOS)
-    assert (world.scenario[~world.is_fraud] == "").all()
+def test_every_scenario_appears_and_labels_are_mostly_but_not_always_right(world):
+    fraud = world.scenario != ""
+    assert set(world.scenario[fraud]) == set(SCENARIOS)
+    # `scenario` is the truth, `is_fraud` the label as reported: most fraud is reported,
+    # some is not, and a few legitimate payments come back as chargebacks.
+    assert 0.75 < world.is_fraud[fraud].mean() < 0.98
+    chargebacks = world[~fraud & world.is_fraud]
+    assert len(chargebacks) > 0 and (chargebacks.payment_status == "success").all()
+    assert len(chargebacks) < 0.005 * (~fraud & (world.payment_status == "success")).sum()
 
 
 def test_labels_become_known_after_a_delay(world):
@@ -173,55 +179,79 @@ def test_ring_accounts_share_devices_and_legit_accounts_almost_never_do(world):
     # A ring works from one city and one /24.
     assert (ring.groupby("account_id").country.nunique() == 1).all()
     assert ring.ip_address.str.rsplit(".", n=1).str[0].nunique() <= max(1, ring.device_id.nunique() // 2)
-    # Ring members are fake accounts: no legitimate activity at all.
-    assert not world[~world.is_fraud].account_id.isin(ring_accounts).any()
-
-    legit = world[~world.is_fraud]
-    legit_sharing = legit.groupby("device_id").account_id.nunique()
-    sharing_accounts = legit[legit.device_id.isin(legit_sharing[legit_sharing > 1].index)].account_id.nunique()
-    assert sharing_accounts / legit.account_id.nunique() < 0.02
+    # Ring members are fake accounts: no legitimate activity at all, and nobody else uses
+    # their devices (families share devices too: that alone proves nothing).
+    legit = world[world.scenario == ""]
+    assert not legit.account_id.isin(ring_accounts).any()
+    assert not legit.device_id.isin(set(ring.device_id)).any()
 
 
-def test_takeover_comes_from_a_new_device_far_from_home(world):
+def test_takeover_comes_from_a_new_device_far_from_home_or_hides_in_the_home_network(world):
     takeover = world[world.scenario == "account_takeover"]
     assert len(takeover) > 0
     home = legit_home(world).loc[takeover.account_id]
-    distance = haversine_km(home.latitude, home.longitude, takeover.latitude, takeover.longitude)
-    assert (distance > 500).all()
+    distance = pd.Series(haversine_km(home.latitude, home.longitude, takeover.latitude, takeover.longitude),
+                         index=takeover.index)
+    legit = world[world.scenario == ""]
+    home_ranges = set(legit.ip_address.str.split(".").str[:2].str.join("."))
 
+    kinds = set()
     for account, events in takeover.groupby("account_id"):
         before = world[(world.account_id == account) & (world.timestamp < events.timestamp.min())]
-        assert not set(events.device_id) & set(before.device_id)
+        reused_device = bool(set(events.device_id) & set(before.device_id))
+        if (distance[events.index] > 500).all():
+            kinds.add("far")
+            assert not reused_device  # far away means a new device
+        else:
+            # The subtler kind: near home, through an ISP range the city's customers use.
+            kinds.add("local")
+            assert (distance[events.index] < 100).all()
+            assert set(events.ip_address.str.split(".").str[:2].str.join(".")) <= home_ranges
         assert events.event_type.iloc[0] == "login"
         assert (events.timestamp.max() - events.timestamp.min()) < pd.Timedelta(hours=36)
+    assert kinds == {"far", "local"}
 
-    typical = world[~world.is_fraud & world.amount.notna()].amount.median()
+    typical = legit[legit.amount.notna()].amount.median()
     assert takeover.amount.median() > 5 * typical
 
 
-def test_card_testing_probes_fail_before_a_large_payment(world):
+def test_card_testing_probes_before_a_larger_payment(world):
     testing = world[world.scenario == "card_testing"]
     assert testing.account_id.nunique() >= 2
-    for _, events in testing.groupby("account_id"):
+    usual = world[(world.scenario == "") & world.amount.notna()].groupby("account_id").amount.median()
+    kinds = []
+    for account, events in testing.groupby("account_id"):
         big = events.amount.idxmax()
         probes = events.loc[: big - 1]
-        refused = probes[probes.payment_status.isin(["failed", "declined"]) & (probes.amount < 5)]
-        assert len(refused) >= 2
-        assert events.amount[big] > 50 * probes.amount.max() / 5
+        if (probes.amount < 5).all():
+            # Classic: tiny probes, mostly refused, then a large payment.
+            kinds.append("tiny")
+            refused = probes[probes.payment_status.isin(["failed", "declined"])]
+            assert len(refused) >= 2
+            assert events.amount[big] > 50 * probes.amount.max() / 5
+        else:
+            # Subtler: probes in the card holder's normal range, then a few times the usual spend.
+            kinds.append("in range")
+            assert probes.amount.between(usual[account] / 5, usual[account] * 5).all()
+            assert events.amount[big] > 1.5 * probes.amount.median()
+    assert kinds.count("tiny") >= len(kinds) / 3 and "in range" in kinds
 
 
 def test_bot_sessions_are_short_and_frequent(world):
     logins = world[world.event_type == "login"]
     bot = logins[logins.scenario == "bot"]
-    legit = logins[~logins.is_fraud]
-    assert bot.session_duration.median() < 0.5  # under 30 seconds
-    assert bot.session_duration.median() * 10 < legit.session_duration.median()
+    legit = logins[logins.scenario == ""]
+    assert len(bot) > 0
     assert bot.groupby("account_id").device_id.nunique().max() == 1
 
     def median_gap(frame: pd.DataFrame) -> pd.Timedelta:
         return frame.groupby("account_id").timestamp.diff().dropna().median()
 
-    assert median_gap(bot) < pd.Timedelta(minutes=2)
+    # Fast scripts log in every few tens of seconds for seconds at a time; paced ones wait
+    # minutes and stay about a minute: both far busier and shorter than a customer.
+    for _, events in bot.groupby("account_id"):
+        assert median_gap(events) < pd.Timedelta(minutes=30)
+        assert events.session_duration.median() * 3 < legit.session_duration.median()
     assert median_gap(legit) > pd.Timedelta(hours=2)
 
 
@@ -231,7 +261,7 @@ def test_compromised_merchant_is_mostly_fraud_during_its_window(world):
     for merchant, events in compromised.groupby("merchant_id"):
         window = world[(world.merchant_id == merchant)
                        & world.timestamp.between(events.timestamp.min(), events.timestamp.max())]
-        assert window.is_fraud.mean() > 0.5
+        assert (window.scenario != "").mean() > 0.5
         # Many different customers' cards, at one place.
         assert events.account_id.nunique() > len(events) // 2
         assert events.country.nunique() == 1
@@ -245,6 +275,31 @@ def test_drift_only_in_the_last_days_and_from_a_new_country(world):
     assert not before.country.isin(set(drift.country)).any()
     assert (drift.event_type == "purchase").all()
     assert drift.amount.between(20, 300).all()
+
+
+def test_legitimate_look_alikes_exist(world):
+    """Honest behaviour that looks like fraud on any single signal, so no one feature separates them."""
+    legit = world[world.scenario == ""].copy()
+    home = legit_home(world).loc[legit.account_id]
+    legit["km_from_home"] = haversine_km(home.latitude, home.longitude, legit.latitude, legit.longitude)
+    first_use = world.groupby(["account_id", "device_id"]).timestamp.transform("min")
+    legit["new_device"] = (first_use.loc[legit.index] == legit.timestamp) & (
+        legit.timestamp > world.timestamp.min() + pd.Timedelta(days=3))
+
+    # Travellers on a laptop or new phone: a new device far from home.
+    assert ((legit.km_from_home > 1000) & legit.new_device & (legit.event_type == "login")).sum() >= 5
+    # Big-ticket purchases: many times the customer's usual amount.
+    usual = legit.groupby("account_id").amount.transform("median")
+    assert (legit.amount > 5 * usual).sum() >= 20
+    # Families share devices; colleagues share the office's address.
+    per_device = legit.groupby("device_id").account_id.nunique()
+    assert per_device.between(2, 3).sum() >= 5
+    per_ip = legit.groupby("ip_address").account_id.nunique()
+    assert (per_ip >= 3).sum() >= 3
+    # Honest new accounts transact within hours of signing up.
+    created = legit.account_created_at
+    fresh = legit[(legit.event_type != "signup") & (legit.timestamp - created < pd.Timedelta(hours=6))]
+    assert fresh[fresh.amount.notna()].account_id.nunique() >= 5
 
 
 def test_fraud_is_clustered_in_time(world):

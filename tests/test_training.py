@@ -85,7 +85,7 @@ def test_reasons_use_plain_words():
 
     X = batch_features(world.head(3000))[result.feature_names].to_numpy(dtype="float64")
     risky = np.argsort(-result.booster.predict(X))[:5]
-    reasons = top_reasons(result.booster, X[risky], result.feature_names)
+    reasons = top_reasons(X[risky], result.booster.predict(X[risky], pred_contrib=True), result.feature_names)
     assert all(reasons)
     assert not any("_" in reason for reason in reasons), reasons  # descriptions, not column names
 

@@ -85,6 +85,8 @@ class Score(models.Model):
         PENDING = "pending", "Pending"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
+        # Batch scoring explains the tiers reviewers see first and stores the rest without one.
+        SKIPPED = "skipped", "Not explained (batch scoring)"
 
     class ReviewStatus(models.TextChoices):
         OPEN = "open", "Open"

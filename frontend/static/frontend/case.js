@@ -92,6 +92,10 @@ async function drawWhy() {
     status.text('The explanation could not be computed for this score.');
     return;
   }
+  if (current.explanation_status === 'skipped') {
+    status.text('Scored in a batch run, which explains only the tiers reviewed first: no explanation for this score.');
+    return;
+  }
   status.text('Explanation pending… it appears here as soon as it is ready.');
   setTimeout(async () => {
     try {

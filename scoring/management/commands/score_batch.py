@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -9,17 +8,17 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from scoring.batch import BatchModel, score_frame, tier_summary, write_scores
-from scoring.features import HISTORY_WINDOW_MS
+from scoring.batch_store import stored_events_score
 from scoring.generator import read_world
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable, champion_model, load_version
-from scoring.selectors import events_frame
 
 
 class Command(BaseCommand):
     help = (
-        "Score a file of events (CSV or Parquet in the generator's format) or the stored events of a date range "
-        "with the champion model; write probabilities, tiers and reasons to CSV or Parquet."
+        "Score a file of events (CSV or Parquet in the generator's format) and write probabilities, tiers and "
+        "reasons to CSV or Parquet, or score the stored events of a date range with the champion model and store "
+        "the scores (COPY) so they join the reviewers' queue; events that already have a score are skipped."
     )
 
     def add_arguments(self, parser):
@@ -27,7 +26,10 @@ class Command(BaseCommand):
         source.add_argument("--file", type=Path, help="events to score (.csv or .parquet)")
         source.add_argument("--start", help="score stored events from this date/time (UTC, ISO 8601) …")
         parser.add_argument("--end", help="… up to this date/time, exclusive (default: now)")
-        parser.add_argument("--out", type=Path, required=True, help="where to write the scores (.csv or .parquet)")
+        parser.add_argument(
+            "--out", type=Path,
+            help="where to write the scores (.csv or .parquet); required with --file, optional for stored events",
+        )
         parser.add_argument("--high-out", type=Path, help="also write only the high tier here, riskiest first")
         parser.add_argument("--model", help="score with this model version (name) instead of the champion")
         parser.add_argument(
@@ -37,25 +39,25 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--reasons-for", choices=["high", "medium"], default="high",
-            help="give reasons for the high tier only (default) or for high and medium",
+            help="give reasons for the high tier only (default) or for high and medium; for stored events these "
+                 "tiers are also explained by the workers (SHAP, as for live scores), the others stored unexplained",
         )
 
     def handle(self, *args, **opts):
         for key in ("file", "out", "high_out"):  # call_command passes strings as given
             opts[key] = Path(opts[key]) if opts.get(key) else None
+        if opts["file"] and not opts["out"]:
+            raise CommandError("--out is required with --file: file scores are written, not stored")
         model = self._model(opts["model"])
-        events, mask = self._events(opts)
-        if not mask.any():
-            raise CommandError("no events to score in that file or range")
-        self.stdout.write(f"scoring {int(mask.sum()):,} events ({len(events):,} with history) with {model.name}")
-        with tqdm(total=len(events) + int(mask.sum()), unit="events", disable=opts["verbosity"] == 0) as bar:
-            scored = score_frame(
-                events, model, score_mask=mask, default_event_value=settings.DEFAULT_EVENT_VALUE,
-                explain_tiers=("high",) if opts["reasons_for"] == "high" else ("high", "medium"),
-                progress=lambda stage, n: (bar.set_description(stage), bar.update(n)),
-            )
-        path = write_scores(scored, opts["out"])
-        self.stdout.write(f"wrote {len(scored):,} scores to {path}")
+        explain_tiers = ("high",) if opts["reasons_for"] == "high" else ("high", "medium")
+        with tqdm(unit="events", disable=opts["verbosity"] == 0) as bar:
+            progress = lambda stage, n: (bar.set_description(stage), bar.update(n))  # noqa: E731
+            scored = self._score_file(opts, model, explain_tiers, progress) if opts["file"] else \
+                self._score_stored(opts, model, explain_tiers, progress)
+        if scored.empty:
+            return
+        if opts["out"]:
+            self.stdout.write(f"wrote {len(scored):,} scores to {write_scores(scored, opts['out'])}")
         if opts["high_out"]:
             high = scored[scored["tier"] == "high"].sort_values("expected_loss", ascending=False)
             self.stdout.write(f"wrote {len(high):,} high-tier events to {write_scores(high, opts['high_out'])}")
@@ -64,8 +66,32 @@ class Command(BaseCommand):
         self.stdout.write(f"{'tier':<8}{'events':>12}{'share':>9}{'mean p':>10}{'expected loss':>16}")
         for tier, row in summary.iterrows():
             self.stdout.write(
-                f"{tier:<8}{row['events']:>12,}{row['share']:>9.2%}{row['mean_probability']:>10.4f}{row['expected_loss']:>16,.0f}"
+                f"{tier:<8}{int(row['events']):>12,}{row['share']:>9.2%}{row['mean_probability']:>10.4f}{row['expected_loss']:>16,.0f}"
             )
+
+    def _score_file(self, opts, model: BatchModel, explain_tiers, progress) -> pd.DataFrame:
+        events = self._file_events(opts)
+        if events.empty:
+            raise CommandError("no events to score in that file")
+        self.stdout.write(f"scoring {len(events):,} events from {opts['file']} with {model.name}")
+        return score_frame(events, model, default_event_value=settings.DEFAULT_EVENT_VALUE,
+                           explain_tiers=explain_tiers, progress=progress)
+
+    def _score_stored(self, opts, model: BatchModel, explain_tiers, progress) -> pd.DataFrame:
+        start, end = self._range(opts)
+        result = stored_events_score(
+            start=start, end=end, model=model, explain_tiers=explain_tiers,
+            default_event_value=settings.DEFAULT_EVENT_VALUE,
+            reasons_in_output=bool(opts["out"] or opts["high_out"]), progress=progress,
+        )
+        if result.stored == 0 and result.already_scored == 0:
+            raise CommandError("no events to score in that range")
+        self.stdout.write(
+            f"stored {result.stored:,} scores by {model.name}; skipped {result.already_scored:,} events "
+            f"of the range that already had a score; {result.explanations_queued:,} "
+            f"{' and '.join(explain_tiers)}-tier scores queued for SHAP explanations"
+        )
+        return result.scored
 
     def _model(self, name: str | None) -> BatchModel:
         try:
@@ -83,25 +109,24 @@ class Command(BaseCommand):
             thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"],
         )
 
-    def _events(self, opts) -> tuple[pd.DataFrame, "pd.Series"]:
-        if opts["file"]:
-            if not opts["file"].exists():
-                raise CommandError(f"no file at {opts['file']}")
-            try:
-                events = read_world(opts["file"])
-            except (KeyError, ValueError) as exc:
-                raise CommandError(f"{opts['file']} is not in the generator's event format: {exc}") from exc
-            if opts["ignore_labels"]:
-                events["is_fraud"] = float("nan")
-            events["is_fraud"] = events["is_fraud"].astype("float64")
-            return events, pd.Series(True, index=events.index).to_numpy()
+    def _file_events(self, opts) -> pd.DataFrame:
+        if not opts["file"].exists():
+            raise CommandError(f"no file at {opts['file']}")
         try:
-            start = pd.Timestamp(opts["start"], tz="UTC") if pd.Timestamp(opts["start"]).tzinfo is None else pd.Timestamp(opts["start"])
+            events = read_world(opts["file"])
+        except (KeyError, ValueError) as exc:
+            raise CommandError(f"{opts['file']} is not in the generator's event format: {exc}") from exc
+        if opts["ignore_labels"]:
+            events["is_fraud"] = float("nan")
+        events["is_fraud"] = events["is_fraud"].astype("float64")
+        return events
+
+    def _range(self, opts) -> tuple[pd.Timestamp, pd.Timestamp]:
+        try:
+            start = pd.Timestamp(opts["start"])
             end = pd.Timestamp(opts["end"] or pd.Timestamp.now(tz="UTC"))
-            end = end.tz_localize("UTC") if end.tzinfo is None else end
         except ValueError as exc:
             raise CommandError(f"--start/--end must be ISO 8601 dates: {exc}") from exc
-        # Events in the range plus the window before it, so features see their history.
-        events = events_frame(since=start - timedelta(milliseconds=HISTORY_WINDOW_MS), until=end)
-        mask = (events["timestamp"] >= start).to_numpy() if len(events) else pd.Series(dtype=bool).to_numpy()
-        return events, mask
+        start = start.tz_localize("UTC") if start.tzinfo is None else start
+        end = end.tz_localize("UTC") if end.tzinfo is None else end
+        return start, end
