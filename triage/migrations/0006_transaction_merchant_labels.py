@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_roles'),
-        ('triage', '0004_transaction_client_index_from_unique'),
+        ('triage', '0005_score_explanation_skipped'),
     ]
 
     operations = [
