@@ -40,7 +40,9 @@ from django.db import transaction
 
 from accounts.models import ApiClient
 from scoring import validation as rules
+from scoring.bulkload import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
 from scoring.loaders import CHUNK, events_load
+from triage.models import Transaction
 
 # Contract fields a column can feed. `scenario` is bookkeeping for evaluation (never a
 # feature), which lets synthetic or benchmark data keep its scenario names.
@@ -107,6 +109,8 @@ class ImportResult:
     added: int = 0
     rejects_path: Path | None = None
     store_seconds: float = 0.0  # wall time spent storing (COPY, insert, commit); reading overlaps it
+    bulk: bool = False  # the secondary indexes were dropped for the load and rebuilt after it
+    index_seconds: float = 0.0  # wall time rebuilding them after the load
 
     @property
     def already_present(self) -> int:
@@ -368,7 +372,9 @@ def events_import(
     rejects_path: str | Path | None = None,
     chunk_size: int = CHUNK,
     single_transaction: bool = False,
+    bulk: bool | None = None,
     progress: Callable[[int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Import a CSV or Parquet file of events for `client` (an import source).
 
@@ -376,6 +382,11 @@ def events_import(
     `single_transaction`, the whole file at once). Rejected rows are written to
     `rejects_path` (default `<file>.rejects.csv` beside the input); when nothing is
     rejected no reject file is left behind.
+
+    `bulk` (PostgreSQL, chunked imports only) drops the table's secondary indexes for the
+    load and rebuilds them after it (`scoring.bulkload`); by default a file is bulk loaded
+    when its new rows are at least as many as the table holds and at least BULK_MIN_ROWS. `phase`
+    hears what a long step without rows to count is doing ("rebuilding indexes").
     """
     path = Path(path)
     if not path.is_file():
@@ -385,8 +396,16 @@ def events_import(
     partial = rejects_path.with_name(rejects_path.name + ".part")
     result = ImportResult()
     seen_ids: set[str] = set()
+    if bulk is None:
+        bulk = bulk_worthwhile(rows=file_row_estimate(path), client=client)
+    if not bulk or single_transaction:
+        indexes_restore()  # an earlier bulk load that died may have left some out
+    # Ids are unique within the file (repeats are rejected below), so when the source has
+    # nothing stored yet the rows can be copied straight into the table.
+    direct = not Transaction.objects.filter(client=client).exists()
     try:
-        with transaction.atomic() if single_transaction else nullcontext():
+        set_aside = indexes_set_aside(rebuilding=phase) if bulk and not single_transaction else nullcontext(BulkLoad())
+        with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext():
             for chunk, clean, reasons in _prepared_ahead(path, mapping, chunk_size, attributes):
                 # The first valid row of an event_id wins; later ones would be skipped silently.
                 ok = reasons == ""
@@ -404,7 +423,9 @@ def events_import(
                 accepted = clean.loc[ok]
                 if len(accepted):
                     began = time.perf_counter()
-                    result.added += events_load(frame=accepted, client=client, chunk_size=max(len(accepted), 1))
+                    result.added += events_load(
+                        frame=accepted, client=client, chunk_size=max(len(accepted), 1), direct=direct
+                    )
                     result.store_seconds += time.perf_counter() - began
                 result.accepted += len(accepted)
                 result.rows += len(chunk)
@@ -413,6 +434,7 @@ def events_import(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    result.bulk, result.index_seconds = bulk_load.set_aside, bulk_load.rebuild_seconds
     if result.rejected:
         os.replace(partial, rejects_path)
         result.rejects_path = rejects_path

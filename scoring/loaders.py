@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from django.db import connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
 from triage.models import Transaction
@@ -62,6 +63,9 @@ STAGING: tuple[tuple[str, str], ...] = (
     ("scenario", "text"),
 )
 _STAGING_TABLE = "transaction_staging"
+# Memory for the staging table of a session (allocated only as a chunk needs it).
+STAGING_BUFFERS = "256MB"
+_tuned_sessions: set[int] = set()
 
 
 def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,17 +109,20 @@ def events_load(
     progress: Callable[[int], None] | None = None,
     chunk_size: int = CHUNK,
     use_copy: bool | None = None,
+    direct: bool = False,
 ) -> int:
     """Insert rows whose (client, event_id) is not stored yet; returns how many were added.
 
     Each chunk of `chunk_size` rows is one transaction. Rows with the same event_id as an
     earlier row of the frame are skipped like rows already stored. `use_copy` defaults to
-    whether the database is PostgreSQL.
+    whether the database is PostgreSQL. `direct` (PostgreSQL) copies straight into the
+    table, for callers that know the frame's ids are distinct and most likely not stored yet;
+    a chunk that meets a stored id is loaded the ordinary way instead.
     """
     rows = events_frame_normalise(frame)
     if use_copy is None:
         use_copy = connection.vendor == "postgresql"
-    load = _load_chunk_postgres if use_copy else _load_chunk_orm
+    load = (_load_chunk_direct if direct else _load_chunk_postgres) if use_copy else _load_chunk_orm
     added = 0
     for start in range(0, len(rows), chunk_size):
         part = rows.iloc[start : start + chunk_size]
@@ -127,26 +134,19 @@ def events_load(
 
 
 def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
-    table = pa.Table.from_pandas(part, preserve_index=False)
-    for name in TIME_COLUMNS:
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us")))
-    buffer = io.BytesIO()
-    # Arrow quotes every string and leaves nulls unquoted and empty: exactly what COPY's
-    # CSV format reads as "" and NULL.
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     columns = ", ".join(f'"{name}"' for name, _ in STAGING)
     values = ", ".join(f"\"{name}\" AT TIME ZONE 'UTC'" if name in TIME_COLUMNS else f'"{name}"' for name, _ in STAGING)
     meta = Transaction._meta
     target = ", ".join(f'"{meta.get_field(name).column}"' for name, _ in STAGING)
     with connection.cursor() as cursor:
+        _staging_buffers_raised(cursor)
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_STAGING_TABLE} ("
             + ", ".join(f'"{name}" {sql_type}' for name, sql_type in STAGING)
             + ") ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY {_STAGING_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+            copy.write(_csv(part).getbuffer())
         cursor.execute(
             f'INSERT INTO {meta.db_table} ("client_id", {target}, "received_at") '
             f"SELECT %s, {values}, now() FROM {_STAGING_TABLE} "
@@ -158,6 +158,63 @@ def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
         # several chunks.
         cursor.execute(f"DROP TABLE {_STAGING_TABLE}")
     return added
+
+
+def _load_chunk_direct(part: pd.DataFrame, client: ApiClient) -> int:
+    """COPY straight into the transactions table, for rows that cannot be stored yet.
+
+    Half the work of staging plus INSERT … SELECT. The unique (sender, event_id) constraint
+    still guards: if a row is there after all (a re-run, another writer), the COPY fails,
+    its savepoint is rolled back and the chunk takes the staging path, which skips it.
+    """
+    meta = Transaction._meta
+    target = ", ".join(f'"{meta.get_field(name).column}"' for name, _ in STAGING)
+    received = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    buffer = _csv(part.assign(client_id=client.pk, received_at=received))
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Times travel without a zone (see STAGING) and are read in the session's zone.
+            cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+            with cursor.cursor.copy(
+                f'COPY {meta.db_table} ({target}, "client_id", "received_at") FROM STDIN WITH (FORMAT csv)'
+            ) as copy:
+                copy.write(buffer.getbuffer())
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, psycopg_errors.UniqueViolation):
+            raise
+        return _load_chunk_postgres(part, client)
+    return len(part)
+
+
+def _csv(frame: pd.DataFrame) -> io.BytesIO:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in (*TIME_COLUMNS, "received_at"):
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us")))
+    buffer = io.BytesIO()
+    # Arrow quotes every string and leaves nulls unquoted and empty: exactly what COPY's
+    # CSV format reads as "" and NULL.
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    return buffer
+
+
+def _staging_buffers_raised(cursor) -> None:
+    """Give this session's temporary tables room in memory (PostgreSQL's default, 8 MB, makes
+    each staged chunk spill to disk). Possible only before the session's first temporary
+    table, so tried once per session."""
+    session = connection.connection.info.backend_pid
+    if session in _tuned_sessions:
+        return
+    _tuned_sessions.add(session)
+    cursor.execute("SELECT pg_size_bytes(current_setting('temp_buffers')) >= pg_size_bytes(%s)", [STAGING_BUFFERS])
+    if cursor.fetchone()[0]:
+        return
+    try:
+        with transaction.atomic():
+            cursor.execute(f"SET temp_buffers = '{STAGING_BUFFERS}'")
+    except DatabaseError:
+        pass  # this session used temporary tables before: it keeps its size, only slower
 
 
 def _load_chunk_orm(part: pd.DataFrame, client: ApiClient) -> int:

@@ -1,0 +1,158 @@
+"""Bulk loads into the transactions table: its secondary indexes set aside, then rebuilt.
+
+Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
+date costs PostgreSQL more than everything else in a big import; building them once from
+the loaded table is several times cheaper (see docs/benchmarks.md). The primary key and the
+unique (sender, event_id) constraint stay, so a bulk load keeps every guarantee of an
+ordinary one: rows are stored once, a re-run adds only what is missing, and the dashboard
+triggers fire per chunk as usual.
+
+Which indexes to set aside comes from the model's `Meta.indexes`, so an index added there
+later is dropped and rebuilt with the others. A load that dies half-way (killed, lost
+connection) leaves indexes missing; every import starts by rebuilding them, and
+`indexes_restore()` does only that. A session-level advisory lock marks a bulk load in
+progress, so another import does not rebuild indexes under it; PostgreSQL releases the lock
+when the loading session ends, however it ends.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connection, transaction
+
+from triage.models import Transaction
+
+# Memory for each index build's sort; a session setting, released when the build ends.
+MAINTENANCE_WORK_MEM = "512MB"
+# An import is bulk loaded when it brings at least this many new rows and at least as many as
+# the table already holds: rebuilding the indexes costs about as much per stored row as keeping
+# them up to date costs per new row (docs/benchmarks.md), so below that keeping them is cheaper.
+BULK_MIN_ROWS = 100_000
+_LOCK_KEY = zlib.crc32(b"triage_transaction bulk load")
+
+
+def secondary_indexes() -> list:
+    """The table's look-up indexes, as the model declares them (not the key or unique constraint)."""
+    return list(Transaction._meta.indexes)
+
+
+def indexes_missing() -> list[str]:
+    """Names of the model's indexes that the database does not have."""
+    with connection.cursor() as cursor:
+        present = connection.introspection.get_constraints(cursor, Transaction._meta.db_table)
+    return [index.name for index in secondary_indexes() if index.name not in present]
+
+
+def bulk_worthwhile(*, rows: int | None, client) -> bool:
+    """Whether importing a file of `rows` rows for `client` is cheaper with the indexes rebuilt after it.
+
+    The new rows are estimated as the file's minus those the source holds already, so a
+    second import of the same file (nothing new) keeps the indexes, and a re-run after a
+    crash half-way through a bulk load is a bulk load again.
+    """
+    if connection.vendor != "postgresql" or rows is None:
+        return False
+    new = rows - _count(rows, client_id=client.pk)
+    return new >= BULK_MIN_ROWS and _count(new + 1) <= new
+
+
+def _count(limit: int, **where) -> int:
+    """Rows of the table (matching `where`), counted no further than `limit`: a big table is not scanned."""
+    rows = Transaction.objects.filter(**where).values("pk")[:limit]
+    with connection.cursor() as cursor:
+        sql, params = rows.query.sql_with_params()
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS stored", params)
+        return cursor.fetchone()[0]
+
+
+def indexes_restore() -> list[str]:
+    """Build the model's indexes that are missing, unless a bulk load holds them aside right now.
+
+    Returns the names built. Safe to run at any time; does nothing on other databases.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    if not _try_lock():
+        return []  # a bulk load in another session rebuilds them when it ends
+    try:
+        return _build_missing()
+    finally:
+        _unlock()
+
+
+@dataclass
+class BulkLoad:
+    set_aside: bool = False  # whether the indexes were dropped for the load
+    rebuild_seconds: float = 0.0
+
+
+@contextmanager
+def indexes_set_aside(*, rebuilding: Callable[[str], None] | None = None) -> Iterator[BulkLoad]:
+    """Drop the secondary indexes for the body, rebuild them after it, whatever happens.
+
+    They are not set aside when another session is bulk loading (its indexes are already
+    gone; this load runs beside it and leaves the rebuild to it), nor inside a transaction
+    (the rebuild must not be rolled back with the load). `rebuilding` is told when the
+    rebuild starts, which takes a while on a big table.
+    """
+    state = BulkLoad()
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not _try_lock():
+        yield state
+        return
+    try:
+        _build_missing()  # an earlier load that died may have left some out
+        with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+            for index in secondary_indexes():
+                editor.remove_index(Transaction, index)
+        state.set_aside = True
+        try:
+            yield state
+        finally:
+            if rebuilding:
+                rebuilding("rebuilding indexes")
+            began = time.perf_counter()
+            _build_missing()
+            with connection.cursor() as cursor:
+                # Many new rows: give the planner fresh statistics now, not at autovacuum's pace.
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Transaction._meta.db_table)}")
+            state.rebuild_seconds = time.perf_counter() - began
+    finally:
+        _unlock()
+
+
+def _build_missing() -> list[str]:
+    missing = set(indexes_missing())
+    if not missing:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW maintenance_work_mem")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+    try:
+        for index in secondary_indexes():
+            if index.name in missing:
+                # One transaction per index: what is built stays built if a later one fails.
+                with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+                    editor.add_index(Transaction, index)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET maintenance_work_mem = '{previous}'")
+    return sorted(missing)
+
+
+def _try_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _unlock() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+    except DatabaseError:
+        pass  # the session is gone, and its lock with it
