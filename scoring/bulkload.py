@@ -1,16 +1,17 @@
 """Bulk loads into the transactions table: its secondary indexes set aside, then rebuilt.
 
 Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
-date costs PostgreSQL more than everything else in a big import; building them once from
-the loaded table is several times cheaper (see docs/benchmarks.md). The primary key and the
-unique (sender, event_id) constraint stay, so a bulk load keeps every guarantee of an
-ordinary one: rows are stored once, a re-run adds only what is missing, and the dashboard
-triggers fire per chunk as usual.
+date costs PostgreSQL more than everything else in a big import, and checking the sender
+foreign key row by row comes next; building the indexes once from the loaded table and
+checking the key in one pass are several times cheaper (see docs/benchmarks.md). The primary
+key and the unique (sender, event_id) constraint stay, so a bulk load keeps every guarantee
+of an ordinary one: rows are stored once, a re-run adds only what is missing, and the
+dashboard triggers fire per chunk as usual (they cost next to nothing).
 
-Which indexes to set aside comes from the model's `Meta.indexes`, so an index added there
-later is dropped and rebuilt with the others. A load that dies half-way (killed, lost
-connection) leaves indexes missing; every import starts by rebuilding them, and
-`indexes_restore()` does only that. A session-level advisory lock marks a bulk load in
+What is set aside comes from the model: `Meta.indexes` and the foreign keys the model
+declares, so an index or key added there later is dropped and rebuilt with the others. A
+load that dies half-way (killed, lost connection) leaves them missing; every import starts
+by rebuilding them, and `indexes_restore()` does only that. A session-level advisory lock marks a bulk load in
 progress, so another import does not rebuild indexes under it; PostgreSQL releases the lock
 when the loading session ends, however it ends.
 """
@@ -22,12 +23,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from triage.models import Transaction
 
 # Memory for each index build's sort; a session setting, released when the build ends.
 MAINTENANCE_WORK_MEM = "512MB"
+# How long setting the indexes aside may wait for the table before the load keeps them.
+LOCK_TIMEOUT = "5s"
 # An import is bulk loaded when it brings at least this many new rows and at least as many as
 # the table already holds: rebuilding the indexes costs about as much per stored row as keeping
 # them up to date costs per new row (docs/benchmarks.md), so below that keeping them is cheaper.
@@ -40,11 +43,23 @@ def secondary_indexes() -> list:
     return list(Transaction._meta.indexes)
 
 
+def foreign_keys() -> list:
+    """The model's fields whose database foreign key a bulk load checks once, after loading."""
+    return [field for field in Transaction._meta.concrete_fields if field.remote_field and field.db_constraint]
+
+
 def indexes_missing() -> list[str]:
-    """Names of the model's indexes that the database does not have."""
+    """Names of the model's indexes, and columns of its foreign keys, that the database lacks."""
+    present = _constraints()
+    keyed = {tuple(c["columns"]) for c in present.values() if c["foreign_key"]}
+    return [index.name for index in secondary_indexes() if index.name not in present] + [
+        field.column for field in foreign_keys() if (field.column,) not in keyed
+    ]
+
+
+def _constraints() -> dict:
     with connection.cursor() as cursor:
-        present = connection.introspection.get_constraints(cursor, Transaction._meta.db_table)
-    return [index.name for index in secondary_indexes() if index.name not in present]
+        return connection.introspection.get_constraints(cursor, Transaction._meta.db_table)
 
 
 def bulk_worthwhile(*, rows: int | None, client) -> bool:
@@ -105,10 +120,10 @@ def indexes_set_aside(*, rebuilding: Callable[[str], None] | None = None) -> Ite
         return
     try:
         _build_missing()  # an earlier load that died may have left some out
-        with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-            for index in secondary_indexes():
-                editor.remove_index(Transaction, index)
-        state.set_aside = True
+        state.set_aside = _drop_all()
+        if not state.set_aside:
+            yield state
+            return
         try:
             yield state
         finally:
@@ -124,6 +139,25 @@ def indexes_set_aside(*, rebuilding: Callable[[str], None] | None = None) -> Ite
         _unlock()
 
 
+def _drop_all() -> bool:
+    """Drop the indexes and foreign keys in one short transaction; False if the table is busy."""
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    columns = {field.column for field in foreign_keys()}
+    try:
+        with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+            # Dropping needs the table to itself for a moment; rather than queue behind a long
+            # query (and make every other query queue behind us), load with the indexes.
+            editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            for index in secondary_indexes():
+                editor.remove_index(Transaction, index)
+            for name, constraint in _constraints().items():
+                if constraint["foreign_key"] and set(constraint["columns"]) <= columns:
+                    editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+    except OperationalError:
+        return False
+    return True
+
+
 def _build_missing() -> list[str]:
     missing = set(indexes_missing())
     if not missing:
@@ -133,11 +167,17 @@ def _build_missing() -> list[str]:
         previous = cursor.fetchone()[0]
         cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
     try:
+        # One transaction each: what is built stays built if a later one fails.
         for index in secondary_indexes():
             if index.name in missing:
-                # One transaction per index: what is built stays built if a later one fails.
                 with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
                     editor.add_index(Transaction, index)
+        for field in foreign_keys():
+            if field.column in missing:
+                with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+                    # The constraint Django's migration made (same name, DEFERRABLE), checked
+                    # against every stored row in one query.
+                    editor.execute(editor._create_fk_sql(Transaction, field, "_fk_%(to_table)s_%(to_column)s"))
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"SET maintenance_work_mem = '{previous}'")
