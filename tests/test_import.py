@@ -285,11 +285,11 @@ def test_a_yaml_syntax_error_is_reported(tmp_path):
 def crash_on_second_chunk(monkeypatch) -> None:
     """Make the process die right after the second chunk's rows are written, before its commit."""
     calls = []
-    for name in ("_load_chunk_postgres", "_load_chunk_direct"):  # staging path, or straight COPY
+    for name in ("_store_staged", "_store_direct"):  # staging path, or straight COPY
         real_load = getattr(loaders, name)
 
-        def load_then_crash(part, client, real_load=real_load):
-            added = real_load(part, client)
+        def load_then_crash(batch, real_load=real_load):
+            added = real_load(batch)
             calls.append(added)
             if len(calls) == 2:
                 raise RuntimeError("worker killed")
