@@ -488,8 +488,9 @@ def _repeats_rejected(clean: pd.DataFrame, reasons: np.ndarray, seen_ids: set[st
     valid row wins; later ones would otherwise be skipped silently). Updates `seen_ids`."""
     ok = reasons == ""
     ids = clean["event_id"].to_numpy()
-    repeated = np.fromiter((ok[i] and ids[i] in seen_ids for i in range(len(ids))), bool, len(ids))
-    repeated |= ok & clean["event_id"].where(ok).duplicated().to_numpy()
+    repeated = ok & clean["event_id"].where(ok).duplicated().to_numpy()
+    if not seen_ids.isdisjoint(ids[ok]):  # rare: only then look row by row
+        repeated |= np.fromiter((ok[i] and ids[i] in seen_ids for i in range(len(ids))), bool, len(ids))
     seen_ids.update(ids[ok & ~repeated])
     reasons = reasons.copy()
     reasons[repeated] = "event_id: appears earlier in the file"
