@@ -42,6 +42,13 @@ def drop_secondary_indexes() -> None:
                 editor.execute(f'ALTER TABLE {Transaction._meta.db_table} DROP CONSTRAINT "{name}"')
 
 
+def other_session() -> psycopg.Connection:
+    """A second connection to the test database, as another process would hold."""
+    settings = connection.settings_dict
+    return psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+                           dbname=settings["NAME"], autocommit=True)
+
+
 def set_aside() -> set[str]:
     return {index.name for index in secondary_indexes()} | {field.column for field in foreign_keys()}
 
@@ -108,9 +115,7 @@ def test_indexes_come_back_with_a_bulk_import_too(tmp_path):
 
 def test_an_import_leaves_alone_the_indexes_another_bulk_load_holds_aside(tmp_path):
     drop_secondary_indexes()
-    settings = connection.settings_dict
-    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-                         dbname=settings["NAME"], autocommit=True) as other:
+    with other_session() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [bulkload._LOCK_KEY])  # a bulk load in progress elsewhere
         output = run_import(generator_csv(tmp_path, world().head(250)), bulk=True)
         assert "added 250" in output and "bulk load" not in output
@@ -139,3 +144,13 @@ def test_dashboard_rollups_are_right_after_a_bulk_import(tmp_path):
     assert sum(events for events in HourlyRollup.objects.values_list("events", flat=True)) == len(frame)
     rollups_rebuild()
     assert sorted(HourlyRollup.objects.values_list(*ROLLUP_KEY, *ROLLUP_VALUES)) == incremental
+
+
+def test_a_busy_table_keeps_its_indexes_and_still_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(bulkload, "LOCK_TIMEOUT", "200ms")
+    with other_session() as other, other.transaction():
+        # A long report reading the table: dropping an index would have to wait for it.
+        other.execute(f"SELECT count(*) FROM {Transaction._meta.db_table}")
+        output = run_import(generator_csv(tmp_path, world().head(250)), bulk=True)
+    assert "added 250" in output and "bulk load" not in output
+    assert indexes_missing() == []
