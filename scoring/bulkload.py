@@ -1,4 +1,4 @@
-"""Bulk loads into the transactions table: its secondary indexes set aside, then rebuilt.
+"""Bulk loads into the transactions table: look-up indexes and foreign keys set aside, then rebuilt.
 
 Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
 date costs PostgreSQL more than everything else in a big import, and checking the sender
@@ -11,9 +11,9 @@ dashboard triggers fire per chunk as usual (they cost next to nothing).
 What is set aside comes from the model: `Meta.indexes` and the foreign keys the model
 declares, so an index or key added there later is dropped and rebuilt with the others. A
 load that dies half-way (killed, lost connection) leaves them missing; every import starts
-by rebuilding them, and `indexes_restore()` does only that. A session-level advisory lock marks a bulk load in
-progress, so another import does not rebuild indexes under it; PostgreSQL releases the lock
-when the loading session ends, however it ends.
+by rebuilding them, and `indexes_restore()` does only that. A session-level advisory lock
+marks a bulk load in progress, so another import does not rebuild indexes under it;
+PostgreSQL releases the lock when the loading session ends, however it ends.
 """
 from __future__ import annotations
 
@@ -104,6 +104,8 @@ def indexes_restore() -> list[str]:
 
 @dataclass
 class BulkLoad:
+    """What `indexes_set_aside` did, for the import's report."""
+
     set_aside: bool = False  # whether the indexes were dropped for the load
     rebuild_seconds: float = 0.0
 
