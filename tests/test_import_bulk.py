@@ -5,6 +5,12 @@ transactional database tests.
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import psycopg
 import pytest
@@ -15,7 +21,7 @@ from insights.rollups import ROLLUP_KEY, ROLLUP_VALUES, rollups_rebuild, rollups
 from scoring import bulkload
 from scoring.bulkload import foreign_keys, indexes_missing, secondary_indexes
 from scoring.generator import write_world
-from tests.test_import import crash_on_second_chunk, generator_csv, run_import, stored, world
+from tests.test_import import GENERATOR_MAPPING, ROOT, crash_on_second_chunk, generator_csv, run_import, stored, world
 from triage.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -154,3 +160,42 @@ def test_a_busy_table_keeps_its_indexes_and_still_loads(tmp_path, monkeypatch):
         output = run_import(generator_csv(tmp_path, world().head(250)), bulk=True)
     assert "added 250" in output and "bulk load" not in output
     assert indexes_missing() == []
+
+
+def test_an_import_process_killed_mid_load_is_completed_and_repaired_by_the_next(tmp_path):
+    """A real `import_events` process, killed (SIGKILL: no clean-up runs) while its indexes are down."""
+    path = generator_csv(tmp_path)
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "import_events", str(path), "--mapping", str(GENERATOR_MAPPING), "--bulk",
+         "--chunk-size", "5", "--verbosity", "0"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (indexes_missing() and Transaction.objects.exists()):  # set aside, and loading
+            assert process.poll() is None and time.monotonic() < deadline, "the import ended before it could be killed"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert set(indexes_missing()) == set_aside()
+    stored_before = Transaction.objects.count()
+    assert 0 < stored_before < len(world())
+    with other_session() as other:  # PostgreSQL notices the dead session and frees its lock
+        deadline = time.monotonic() + 10
+        while other.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [bulkload._LOCK_KEY],
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the killed session's lock was never released"
+            time.sleep(0.05)
+
+    output = run_import(path)
+    assert f"added {len(world()) - stored_before:,}, already present {stored_before:,}" in output
+    assert indexes_missing() == []
+    assert Transaction.objects.count() == Transaction.objects.values("event_id").distinct().count() == len(world())
