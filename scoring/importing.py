@@ -8,7 +8,7 @@ mapping neither uses nor ignores are kept under `attributes`.
 Rows are checked with the rules of `/score` (`scoring.validation`), vectorised over a chunk
 of rows instead of one dict at a time. A rejected row is written to the reject file as it
 was read, plus a `reject_reason` naming each field and what is wrong with it. Accepted rows
-go through `scoring.loaders.events_load`: every chunk is one transaction, stored whole or
+go through `scoring.loaders.events_store`: every chunk is one transaction, stored whole or
 not at all, and rows already stored for the import source are skipped, so importing the
 same file twice adds nothing the second time.
 """
@@ -36,11 +36,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import yaml
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import ApiClient
 from scoring import validation as rules
-from scoring.loaders import CHUNK, events_load
+from scoring.bulkload import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
+from scoring.loaders import CHUNK, EventBatch, events_batch, events_store
+from triage.models import Transaction
 
 # Contract fields a column can feed. `scenario` is bookkeeping for evaluation (never a
 # feature), which lets synthetic or benchmark data keep its scenario names.
@@ -107,6 +109,8 @@ class ImportResult:
     added: int = 0
     rejects_path: Path | None = None
     store_seconds: float = 0.0  # wall time spent storing (COPY, insert, commit); reading overlaps it
+    bulk: bool = False  # the secondary indexes were dropped for the load and rebuilt after it
+    index_seconds: float = 0.0  # wall time rebuilding them after the load
 
     @property
     def already_present(self) -> int:
@@ -368,7 +372,9 @@ def events_import(
     rejects_path: str | Path | None = None,
     chunk_size: int = CHUNK,
     single_transaction: bool = False,
+    bulk: bool | None = None,
     progress: Callable[[int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Import a CSV or Parquet file of events for `client` (an import source).
 
@@ -376,6 +382,11 @@ def events_import(
     `single_transaction`, the whole file at once). Rejected rows are written to
     `rejects_path` (default `<file>.rejects.csv` beside the input); when nothing is
     rejected no reject file is left behind.
+
+    `bulk` (PostgreSQL, chunked imports only) drops the table's secondary indexes for the
+    load and rebuilds them after it (`scoring.bulkload`); by default a file is bulk loaded
+    when its new rows are at least as many as the table holds and at least BULK_MIN_ROWS. `phase`
+    hears what a long step without rows to count is doing ("rebuilding indexes").
     """
     path = Path(path)
     if not path.is_file():
@@ -384,35 +395,35 @@ def events_import(
     rejects_path = Path(rejects_path) if rejects_path else path.with_name(_stem(path) + ".rejects.csv")
     partial = rejects_path.with_name(rejects_path.name + ".part")
     result = ImportResult()
-    seen_ids: set[str] = set()
+    if bulk is None:
+        bulk = bulk_worthwhile(rows=file_row_estimate(path), client=client)
+    if not bulk or single_transaction:
+        indexes_restore()  # an earlier bulk load that died may have left some out
+    # Ids are unique within the file (repeats are rejected below), so when the source has
+    # nothing stored yet the rows can be copied straight into the table.
+    direct = not Transaction.objects.filter(client=client).exists()
+    use_copy = connection.vendor == "postgresql"
     try:
-        with transaction.atomic() if single_transaction else nullcontext():
-            for chunk, clean, reasons in _prepared_ahead(path, mapping, chunk_size, attributes):
-                # The first valid row of an event_id wins; later ones would be skipped silently.
-                ok = reasons == ""
-                ids = clean["event_id"].to_numpy()
-                repeated = np.fromiter((ok[i] and ids[i] in seen_ids for i in range(len(ids))), bool, len(ids))
-                repeated |= ok & clean["event_id"].where(ok).duplicated().to_numpy()
-                seen_ids.update(ids[ok & ~repeated])
-                reasons = reasons.copy()
-                reasons[repeated] = "event_id: appears earlier in the file"
+        set_aside = indexes_set_aside(rebuilding=phase) if bulk and not single_transaction else nullcontext(BulkLoad())
+        with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext():
+            for chunk, reasons, batch in _prepared_ahead(path, mapping, chunk_size, attributes, client, use_copy):
                 ok = reasons == ""
                 if not ok.all():
                     rejected = chunk.loc[~ok].assign(**{REJECT_COLUMN: reasons[~ok]})
                     rejected.to_csv(partial, mode="a" if result.rejected else "w", header=not result.rejected, index=False)
                     result.rejected += int((~ok).sum())
-                accepted = clean.loc[ok]
-                if len(accepted):
+                if len(batch.rows):
                     began = time.perf_counter()
-                    result.added += events_load(frame=accepted, client=client, chunk_size=max(len(accepted), 1))
+                    result.added += events_store(batch, direct=direct)
                     result.store_seconds += time.perf_counter() - began
-                result.accepted += len(accepted)
+                result.accepted += len(batch.rows)
                 result.rows += len(chunk)
                 if progress:
                     progress(len(chunk))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    result.bulk, result.index_seconds = bulk_load.set_aside, bulk_load.rebuild_seconds
     if result.rejected:
         os.replace(partial, rejects_path)
         result.rejects_path = rejects_path
@@ -424,15 +435,19 @@ def events_import(
 _DONE = object()
 
 
-def _prepared_ahead(path: Path, mapping: Mapping, chunk_size: int, attributes: list[str]) -> Iterator[tuple]:
-    """(chunk, clean rows, reasons) per chunk, read and checked one chunk ahead in a helper thread.
+def _prepared_ahead(
+    path: Path, mapping: Mapping, chunk_size: int, attributes: list[str], client: ApiClient, use_copy: bool
+) -> Iterator[tuple[pd.DataFrame, np.ndarray, EventBatch]]:
+    """(chunk as read, reasons per row, accepted rows ready to store) per chunk, read,
+    checked and encoded one chunk ahead in a helper thread.
 
-    Checking is CPU work in this process while storing is mostly waiting for the database,
-    so the two overlap. The helper never touches the database; the caller stores on its own
-    connection, inside its own transactions.
+    All of that is CPU work in this process while storing is mostly waiting for the
+    database, so the two overlap. The helper never touches the database; the caller stores
+    on its own connection, inside its own transactions.
     """
     results: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
+    seen_ids: set[str] = set()
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -447,7 +462,10 @@ def _prepared_ahead(path: Path, mapping: Mapping, chunk_size: int, attributes: l
         try:
             for chunk in file_chunks(path, mapping, chunk_size):
                 chunk = chunk.reset_index(drop=True)
-                if not put((chunk, *events_prepare(chunk, mapping, attributes))):
+                clean, reasons = events_prepare(chunk, mapping, attributes)
+                reasons = _repeats_rejected(clean, reasons, seen_ids)
+                batch = events_batch(frame=clean.loc[reasons == ""], client=client, use_copy=use_copy)
+                if not put((chunk, reasons, batch)):
                     return
             put(_DONE)
         except BaseException as exc:  # handed to the caller's thread, raised there
@@ -465,6 +483,20 @@ def _prepared_ahead(path: Path, mapping: Mapping, chunk_size: int, attributes: l
         helper.join()
 
 
+def _repeats_rejected(clean: pd.DataFrame, reasons: np.ndarray, seen_ids: set[str]) -> np.ndarray:
+    """Reasons with rows whose event_id appeared in an earlier valid row rejected (the first
+    valid row wins; later ones would otherwise be skipped silently). Updates `seen_ids`."""
+    ok = reasons == ""
+    ids = clean["event_id"].to_numpy()
+    repeated = ok & clean["event_id"].where(ok).duplicated().to_numpy()
+    if not seen_ids.isdisjoint(ids[ok]):  # rare: only then look row by row
+        repeated |= np.fromiter((ok[i] and ids[i] in seen_ids for i in range(len(ids))), bool, len(ids))
+    seen_ids.update(ids[ok & ~repeated])
+    reasons = reasons.copy()
+    reasons[repeated] = "event_id: appears earlier in the file"
+    return reasons
+
+
 def _stem(path: Path) -> str:
     name = path.name
     for suffix in reversed(path.suffixes):
@@ -475,7 +507,7 @@ def _stem(path: Path) -> str:
 def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Map and validate a chunk of source rows.
 
-    Returns the rows in the contract's layout (as `events_load` takes them) and, per row,
+    Returns the rows in the contract's layout (as `events_batch` takes them) and, per row,
     the reasons it is rejected ("" when it is fine), e.g.
     "amount: must not be negative; timestamp: is required".
     """

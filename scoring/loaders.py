@@ -16,13 +16,15 @@ import io
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from django.db import connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
 from triage.models import Transaction
@@ -61,7 +63,13 @@ STAGING: tuple[tuple[str, str], ...] = (
     ("label_source", "text"),
     ("scenario", "text"),
 )
+# COPY's columns: the staging ones, then the sender and when the rows were received (model
+# field names; both columns are the model's own in the direct path).
+COPY_COLUMNS = (*STAGING, ("client", "bigint"), ("received_at", "timestamp"))
 _STAGING_TABLE = "transaction_staging"
+# Memory for the staging table of a session (allocated only as a chunk needs it).
+STAGING_BUFFERS = "256MB"
+_tuned_sessions: set[int] = set()
 
 
 def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -98,6 +106,38 @@ def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+@dataclass(frozen=True)
+class EventBatch:
+    """One chunk of events made ready to store: the normalised rows and, for PostgreSQL, the
+    COPY payload (CSV in STAGING order, then the sender and the time received)."""
+
+    rows: pd.DataFrame
+    client: ApiClient
+    copy_csv: bytes | None
+
+
+def events_batch(*, frame: pd.DataFrame, client: ApiClient, use_copy: bool | None = None) -> EventBatch:
+    """Normalise and encode a frame of events for `events_store`; pure CPU work, no database."""
+    rows = events_frame_normalise(frame)
+    if use_copy is None:
+        use_copy = connection.vendor == "postgresql"
+    return EventBatch(rows=rows, client=client, copy_csv=_copy_csv(rows, client) if use_copy else None)
+
+
+def events_store(batch: EventBatch, *, direct: bool = False) -> int:
+    """Store a batch in one transaction, skipping rows whose (client, event_id) is stored; returns
+    how many were added.
+
+    `direct` (PostgreSQL) copies straight into the table, for callers that know the batch's
+    ids are distinct and most likely not stored yet; a batch that meets a stored id is
+    loaded the ordinary way instead.
+    """
+    with transaction.atomic():
+        if batch.copy_csv is None:
+            return _store_orm(batch.rows, batch.client)
+        return _store_direct(batch) if direct else _store_staged(batch)
+
+
 def events_load(
     *,
     frame: pd.DataFrame,
@@ -112,46 +152,32 @@ def events_load(
     earlier row of the frame are skipped like rows already stored. `use_copy` defaults to
     whether the database is PostgreSQL.
     """
-    rows = events_frame_normalise(frame)
-    if use_copy is None:
-        use_copy = connection.vendor == "postgresql"
-    load = _load_chunk_postgres if use_copy else _load_chunk_orm
     added = 0
-    for start in range(0, len(rows), chunk_size):
-        part = rows.iloc[start : start + chunk_size]
-        with transaction.atomic():
-            added += load(part, client)
+    for start in range(0, len(frame), chunk_size):
+        part = frame.iloc[start : start + chunk_size]
+        added += events_store(events_batch(frame=part, client=client, use_copy=use_copy))
         if progress:
             progress(len(part))
     return added
 
 
-def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
-    table = pa.Table.from_pandas(part, preserve_index=False)
-    for name in TIME_COLUMNS:
-        index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us")))
-    buffer = io.BytesIO()
-    # Arrow quotes every string and leaves nulls unquoted and empty: exactly what COPY's
-    # CSV format reads as "" and NULL.
-    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
-    columns = ", ".join(f'"{name}"' for name, _ in STAGING)
-    values = ", ".join(f"\"{name}\" AT TIME ZONE 'UTC'" if name in TIME_COLUMNS else f'"{name}"' for name, _ in STAGING)
-    meta = Transaction._meta
-    target = ", ".join(f'"{meta.get_field(name).column}"' for name, _ in STAGING)
+def _store_staged(batch: EventBatch) -> int:
+    columns = ", ".join(f'"{name}"' for name, _ in COPY_COLUMNS)
+    values = ", ".join(
+        f"\"{name}\" AT TIME ZONE 'UTC'" if name in (*TIME_COLUMNS, "received_at") else f'"{name}"' for name, _ in COPY_COLUMNS
+    )
     with connection.cursor() as cursor:
+        _staging_buffers_raised(cursor)
         cursor.execute(
             f"CREATE TEMPORARY TABLE {_STAGING_TABLE} ("
-            + ", ".join(f'"{name}" {sql_type}' for name, sql_type in STAGING)
+            + ", ".join(f'"{name}" {sql_type}' for name, sql_type in COPY_COLUMNS)
             + ") ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY {_STAGING_TABLE} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+            copy.write(batch.copy_csv)
         cursor.execute(
-            f'INSERT INTO {meta.db_table} ("client_id", {target}, "received_at") '
-            f"SELECT %s, {values}, now() FROM {_STAGING_TABLE} "
-            f'ON CONFLICT ("client_id", "event_id") DO NOTHING',
-            [client.pk],
+            f"INSERT INTO {Transaction._meta.db_table} ({_target_columns()}) SELECT {values} FROM {_STAGING_TABLE} "
+            f'ON CONFLICT ("client_id", "event_id") DO NOTHING'
         )
         added = cursor.rowcount
         # Dropped now rather than at commit so that a caller's outer transaction can load
@@ -160,7 +186,65 @@ def _load_chunk_postgres(part: pd.DataFrame, client: ApiClient) -> int:
     return added
 
 
-def _load_chunk_orm(part: pd.DataFrame, client: ApiClient) -> int:
+def _store_direct(batch: EventBatch) -> int:
+    """COPY straight into the transactions table, for rows that cannot be stored yet.
+
+    Half the work of staging plus INSERT … SELECT. The unique (sender, event_id) constraint
+    still guards: if a row is there after all (a re-run, another writer), the COPY fails,
+    its savepoint is rolled back and the batch takes the staging path, which skips it.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Times travel without a zone (see STAGING) and are read in the session's zone.
+            cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+            with cursor.cursor.copy(
+                f"COPY {Transaction._meta.db_table} ({_target_columns()}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
+                copy.write(batch.copy_csv)
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, psycopg_errors.UniqueViolation):
+            raise
+        return _store_staged(batch)
+    return len(batch.rows)
+
+
+def _target_columns() -> str:
+    meta = Transaction._meta
+    return ", ".join(f'"{meta.get_field(name).column}"' for name, _ in COPY_COLUMNS)
+
+
+def _copy_csv(rows: pd.DataFrame, client: ApiClient) -> bytes:
+    received = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    table = pa.Table.from_pandas(rows.assign(client=client.pk, received_at=received), preserve_index=False)
+    for name in (*TIME_COLUMNS, "received_at"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table.column(name).cast(pa.timestamp("us")))
+    buffer = io.BytesIO()
+    # Arrow quotes every string and leaves nulls unquoted and empty: exactly what COPY's
+    # CSV format reads as "" and NULL.
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
+    return buffer.getvalue()
+
+
+def _staging_buffers_raised(cursor) -> None:
+    """Give this session's temporary tables room in memory (PostgreSQL's default, 8 MB, makes
+    each staged chunk spill to disk). Possible only before the session's first temporary
+    table, so tried once per session."""
+    session = connection.connection.info.backend_pid
+    if session in _tuned_sessions:
+        return
+    _tuned_sessions.add(session)
+    cursor.execute("SELECT pg_size_bytes(current_setting('temp_buffers')) >= pg_size_bytes(%s)", [STAGING_BUFFERS])
+    if cursor.fetchone()[0]:
+        return
+    try:
+        with transaction.atomic():
+            cursor.execute(f"SET temp_buffers = '{STAGING_BUFFERS}'")
+    except DatabaseError:
+        pass  # this session used temporary tables before: it keeps its size, only slower
+
+
+def _store_orm(part: pd.DataFrame, client: ApiClient) -> int:
     objects = []
     for record in part.to_dict("records"):
         objects.append(

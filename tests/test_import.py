@@ -282,29 +282,36 @@ def test_a_yaml_syntax_error_is_reported(tmp_path):
         run_import(generator_csv(tmp_path), mapping_path)
 
 
+def crash_on_second_chunk(monkeypatch) -> None:
+    """Make the process die right after the second chunk's rows are written, before its commit."""
+    calls = []
+    for name in ("_store_staged", "_store_direct"):  # staging path, or straight COPY
+        real_load = getattr(loaders, name)
+
+        def load_then_crash(batch, real_load=real_load):
+            added = real_load(batch)
+            calls.append(added)
+            if len(calls) == 2:
+                raise RuntimeError("worker killed")
+            return added
+
+        monkeypatch.setattr(loaders, name, load_then_crash)
+
+
 def test_a_crash_mid_import_keeps_whole_chunks_only(tmp_path, monkeypatch):
     path = generator_csv(tmp_path, world().head(250))
-    real_load = loaders._load_chunk_postgres
-    calls = []
-
-    def load_then_crash(part, client):
-        added = real_load(part, client)  # the rows are written, then the process dies
-        calls.append(added)
-        if len(calls) == 2:
-            raise RuntimeError("worker killed")
-        return added
-
-    monkeypatch.setattr(loaders, "_load_chunk_postgres", load_then_crash)
-    with pytest.raises(RuntimeError):
-        run_import(path, chunk_size=100)
+    with monkeypatch.context() as patched:
+        crash_on_second_chunk(patched)
+        with pytest.raises(RuntimeError):
+            run_import(path, chunk_size=100)
     assert Transaction.objects.count() == 100  # the first chunk, none of the second
 
-    calls.clear()
-    with pytest.raises(RuntimeError):
-        run_import(path, chunk_size=100, single_transaction=True)
+    with monkeypatch.context() as patched:
+        crash_on_second_chunk(patched)
+        with pytest.raises(RuntimeError):
+            run_import(path, chunk_size=100, single_transaction=True)
     assert Transaction.objects.count() == 100  # all or nothing: nothing more
 
-    monkeypatch.setattr(loaders, "_load_chunk_postgres", real_load)
     assert "added 150, already present 100" in run_import(path, chunk_size=100)
     assert not list(tmp_path.glob("*.part"))
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +27,11 @@ class Command(BaseCommand):
             "--single-transaction", action="store_true",
             help="commit the whole file at once instead of chunk by chunk (all or nothing)",
         )
+        parser.add_argument(
+            "--bulk", action=argparse.BooleanOptionalAction, default=None,
+            help="drop the table's look-up indexes for the load and rebuild them after it (PostgreSQL); "
+            "default: when the file brings at least as many new rows as the table holds (and 100,000 or more)",
+        )
 
     def handle(self, *args, **opts):
         if opts["chunk_size"] < 1:
@@ -37,7 +43,8 @@ class Command(BaseCommand):
             with tqdm(total=total, desc="importing", unit="rows", disable=opts["verbosity"] == 0) as bar:
                 result = events_import(
                     path=opts["file"], mapping=mapping, client=client, rejects_path=opts["rejects"],
-                    chunk_size=opts["chunk_size"], single_transaction=opts["single_transaction"], progress=bar.update,
+                    chunk_size=opts["chunk_size"], single_transaction=opts["single_transaction"], bulk=opts["bulk"],
+                    progress=bar.update, phase=bar.set_postfix_str,
                 )
         except (MappingError, ImportFileError) as exc:
             raise CommandError(str(exc)) from None
@@ -45,6 +52,8 @@ class Command(BaseCommand):
             f"read {result.rows:,} rows: accepted {result.accepted:,} "
             f"(added {result.added:,}, already present {result.already_present:,}), rejected {result.rejected:,}"
         )
+        if result.bulk:
+            self.stdout.write(f"bulk load: look-up indexes dropped for the load, rebuilt in {result.index_seconds:.1f} s")
         if result.rejects_path:
             self.stdout.write(self.style.WARNING(f"rejected rows and their reasons: {result.rejects_path}"))
         return None

@@ -1,0 +1,221 @@
+"""Bulk loads into the transactions table: look-up indexes and foreign keys set aside, then rebuilt.
+
+Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
+date costs PostgreSQL more than everything else in a big import, and checking the sender
+foreign key row by row comes next; building the indexes once from the loaded table and
+checking the key in one pass are several times cheaper (see docs/benchmarks.md). The primary
+key and the unique (sender, event_id) constraint stay, so a bulk load keeps every guarantee
+of an ordinary one: rows are stored once, a re-run adds only what is missing, and the
+dashboard triggers fire per chunk as usual (they cost next to nothing).
+
+What is set aside comes from the model: `Meta.indexes` and the foreign keys the model
+declares, so an index or key added there later is dropped and rebuilt with the others. A
+load that dies half-way (killed, lost connection) leaves them missing; every import starts
+by rebuilding them, and `indexes_restore()` does only that. A session-level advisory lock
+marks a bulk load in progress, so another import does not rebuild indexes under it;
+PostgreSQL releases the lock when the loading session ends, however it ends.
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import DatabaseError, OperationalError, connection, transaction
+
+from triage.models import Transaction
+
+# Memory for each index build's sort; a session setting, released when the build ends.
+MAINTENANCE_WORK_MEM = "256MB"
+# Sessions building indexes at the same time.
+BUILD_SESSIONS = 2
+# How long setting the indexes aside may wait for the table before the load keeps them.
+LOCK_TIMEOUT = "5s"
+# An import is bulk loaded when it brings at least this many new rows and at least as many as
+# the table already holds: rebuilding the indexes costs about as much per stored row as keeping
+# them up to date costs per new row (docs/benchmarks.md), so below that keeping them is cheaper.
+BULK_MIN_ROWS = 100_000
+_LOCK_KEY = zlib.crc32(b"triage_transaction bulk load")
+
+
+def secondary_indexes() -> list:
+    """The table's look-up indexes, as the model declares them (not the key or unique constraint)."""
+    return list(Transaction._meta.indexes)
+
+
+def foreign_keys() -> list:
+    """The model's fields whose database foreign key a bulk load checks once, after loading."""
+    return [field for field in Transaction._meta.concrete_fields if field.remote_field and field.db_constraint]
+
+
+def indexes_missing() -> list[str]:
+    """Names of the model's indexes, and columns of its foreign keys, that the database lacks."""
+    present = _constraints()
+    keyed = {tuple(c["columns"]) for c in present.values() if c["foreign_key"]}
+    return [index.name for index in secondary_indexes() if index.name not in present] + [
+        field.column for field in foreign_keys() if (field.column,) not in keyed
+    ]
+
+
+def _constraints() -> dict:
+    with connection.cursor() as cursor:
+        return connection.introspection.get_constraints(cursor, Transaction._meta.db_table)
+
+
+def bulk_worthwhile(*, rows: int | None, client) -> bool:
+    """Whether importing a file of `rows` rows for `client` is cheaper with the indexes rebuilt after it.
+
+    The new rows are estimated as the file's minus those the source holds already, so a
+    second import of the same file (nothing new) keeps the indexes, and a re-run after a
+    crash half-way through a bulk load is a bulk load again.
+    """
+    if connection.vendor != "postgresql" or rows is None:
+        return False
+    new = rows - _count(rows, client_id=client.pk)
+    return new >= BULK_MIN_ROWS and _count(new + 1) <= new
+
+
+def _count(limit: int, **where) -> int:
+    """Rows of the table (matching `where`), counted no further than `limit`: a big table is not scanned."""
+    rows = Transaction.objects.filter(**where).values("pk")[:limit]
+    with connection.cursor() as cursor:
+        sql, params = rows.query.sql_with_params()
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS stored", params)
+        return cursor.fetchone()[0]
+
+
+def indexes_restore() -> list[str]:
+    """Build the model's indexes that are missing, unless a bulk load holds them aside right now.
+
+    Returns the names built. Safe to run at any time; does nothing on other databases.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    if not _try_lock():
+        return []  # a bulk load in another session rebuilds them when it ends
+    try:
+        return _build_missing()
+    finally:
+        _unlock()
+
+
+@dataclass
+class BulkLoad:
+    """What `indexes_set_aside` did, for the import's report."""
+
+    set_aside: bool = False  # whether the indexes were dropped for the load
+    rebuild_seconds: float = 0.0
+
+
+@contextmanager
+def indexes_set_aside(*, rebuilding: Callable[[str], None] | None = None) -> Iterator[BulkLoad]:
+    """Drop the secondary indexes for the body, rebuild them after it, whatever happens.
+
+    They are not set aside when another session is bulk loading (its indexes are already
+    gone; this load runs beside it and leaves the rebuild to it), nor inside a transaction
+    (the rebuild must not be rolled back with the load). `rebuilding` is told when the
+    rebuild starts, which takes a while on a big table.
+    """
+    state = BulkLoad()
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not _try_lock():
+        yield state
+        return
+    try:
+        _build_missing()  # an earlier load that died may have left some out
+        state.set_aside = _drop_all()
+        if not state.set_aside:
+            yield state
+            return
+        try:
+            yield state
+        finally:
+            if rebuilding:
+                rebuilding("rebuilding indexes")
+            began = time.perf_counter()
+            _build_missing()
+            with connection.cursor() as cursor:
+                # Many new rows: give the planner fresh statistics now, not at autovacuum's pace.
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Transaction._meta.db_table)}")
+            state.rebuild_seconds = time.perf_counter() - began
+    finally:
+        _unlock()
+
+
+def _drop_all() -> bool:
+    """Drop the indexes and foreign keys in one short transaction; False if the table is busy."""
+    table = connection.ops.quote_name(Transaction._meta.db_table)
+    columns = {field.column for field in foreign_keys()}
+    try:
+        with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+            # Dropping needs the table to itself for a moment; rather than queue behind a long
+            # query (and make every other query queue behind us), load with the indexes.
+            editor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            for index in secondary_indexes():
+                editor.remove_index(Transaction, index)
+            for name, constraint in _constraints().items():
+                if constraint["foreign_key"] and set(constraint["columns"]) <= columns:
+                    editor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
+    except OperationalError:
+        return False
+    return True
+
+
+def _build_missing() -> list[str]:
+    missing = set(indexes_missing())
+    if not missing:
+        return []
+    indexes = [index for index in secondary_indexes() if index.name in missing]
+    if connection.in_atomic_block:
+        # Other sessions would wait on this transaction's locks: build here, one by one.
+        _build_indexes(indexes)
+    else:
+        # Two sessions build side by side: measured faster than one after the other, each
+        # with PostgreSQL's parallel workers (docs/benchmarks.md).
+        with ThreadPoolExecutor(max_workers=BUILD_SESSIONS, thread_name_prefix="index-build") as pool:
+            list(pool.map(_build_indexes_in_own_session, [indexes[i::BUILD_SESSIONS] for i in range(BUILD_SESSIONS)]))
+    for field in foreign_keys():
+        if field.column in missing:
+            with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+                # The constraint Django's migration made (same name, DEFERRABLE), checked
+                # against every stored row in one query.
+                editor.execute(editor._create_fk_sql(Transaction, field, "_fk_%(to_table)s_%(to_column)s"))
+    return sorted(missing)
+
+
+def _build_indexes_in_own_session(indexes: list) -> None:
+    try:
+        _build_indexes(indexes)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+def _build_indexes(indexes: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW maintenance_work_mem")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+    try:
+        # One transaction each: what is built stays built if a later one fails.
+        for index in indexes:
+            with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
+                editor.add_index(Transaction, index)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET maintenance_work_mem = '{previous}'")
+
+
+def _try_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _unlock() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+    except DatabaseError:
+        pass  # the session is gone, and its lock with it
