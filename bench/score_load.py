@@ -596,8 +596,12 @@ def run_size(size: str, args) -> int:
     proc = start_gunicorn(env, args.port, log, args.workers, args.threads)
     try:
         wait_healthy(proc, args.port)
-        for _ in range(20):  # warm every worker (model load, connections)
-            send(client, Recorder(), factory.make(), 1)
+        # Warm every worker (model load, database connection, prepared statements), as a
+        # readiness check would before traffic: sequential requests on one keep-alive
+        # connection all reach one worker, so warm from many connections at once.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            wait([pool.submit(lambda: [send(client, Recorder(), factory.make(), 1) for _ in range(5)])
+                  for _ in range(16)])
         print(f"load average before phase A: {load_average()}", flush=True)
         results.append(measured(proc, phase_open_loop, client, factory, args.rate, args.seconds))
         results.append(measured(proc, phase_closed_loop, client, factory, 4, args.phase_seconds, 1, "B"))

@@ -2,10 +2,15 @@
 
 /score spends part of each request waiting on PostgreSQL (the commit waits for the WAL
 flush), so a core can serve more than one request at a time: two worker processes per
-core by default. Environment: WEB_CONCURRENCY (workers), GUNICORN_THREADS (threads per
-worker; above 1 uses the gthread worker, which also keeps client connections alive),
-GUNICORN_BIND, GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, GUNICORN_MAX_REQUESTS. Anything else can
-be set with GUNICORN_CMD_ARGS.
+core by default, each serving one request at a time (gunicorn's sync worker). Measured
+with `bench/score_load.py`, threads (the gthread worker) kept client connections alive but
+tied each one to a worker: a busy worker's clients waited while others idled, and 1-2 % of
+requests took 0.4-0.6 s; sync workers take each request from the shared queue and the
+slowest stayed under about 0.1 s. Put a proxy or load balancer that keeps client
+connections alive in front (the ingress does). Environment: WEB_CONCURRENCY (workers),
+GUNICORN_THREADS (threads per worker; above 1 uses the gthread worker), GUNICORN_BIND,
+GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE, GUNICORN_MAX_REQUESTS. Anything else can be set with
+GUNICORN_CMD_ARGS.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 # Keep-alive above the load balancer's idle timeout, so it never reuses a closed socket.
