@@ -431,14 +431,24 @@ def _known_label_counts(
 def label_known_ms(events: pd.DataFrame, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels (1/0/NaN) and when each became known, in ms; a missing time means the default delay."""
     label = _float(events, "is_fraud")
+    recorded = np.full(len(t), np.nan)
     if "label_known_at" in events.columns:
         known = pd.to_datetime(events["label_known_at"], utc=True)
         missing = known.isna().to_numpy()
-        known_ms = to_epoch_ms(known.fillna(pd.Timestamp(0, tz="UTC")))
-        known_ms = np.where(missing, t + DEFAULT_LABEL_DELAY_MS, known_ms)
-    else:
-        known_ms = t + DEFAULT_LABEL_DELAY_MS
-    return label, np.maximum(known_ms, t + MIN_LABEL_DELAY_MS)
+        recorded = np.where(missing, np.nan, to_epoch_ms(known.fillna(pd.Timestamp(0, tz="UTC"))))
+    return label, _known_ms(t, recorded)
+
+
+def _known_ms(t: np.ndarray, recorded_ms: np.ndarray) -> np.ndarray:
+    """When each label became usable: its recorded time (NaN: not recorded, so the event
+    time plus the default delay), never before the event time plus the minimum delay."""
+    known = np.where(np.isnan(recorded_ms), t + DEFAULT_LABEL_DELAY_MS, np.nan_to_num(recorded_ms)).astype(np.int64)
+    return np.maximum(known, t + MIN_LABEL_DELAY_MS)
+
+
+def _rate(known: np.ndarray, fraud: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(known > 0, fraud / np.maximum(known, 1), np.nan)
 
 
 def _linked_entity_features(
@@ -482,9 +492,7 @@ def _linked_entity_features(
 
     label, known_ms = label_known_ms(events, t)
     for kind, entity in (("device", device), ("ip", ip), ("merchant", merchant)):
-        known, fraud = _known_label_counts(entity, t, label, known_ms, ENTITY_WINDOW_MS)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"{kind}_fraud_rate_30d"] = np.where(known > 0, fraud / np.maximum(known, 1), np.nan)
+        out[f"{kind}_fraud_rate_30d"] = _rate(*_known_label_counts(entity, t, label, known_ms, ENTITY_WINDOW_MS))
     return out
 
 
@@ -496,19 +504,12 @@ def fraud_rate_at(
     epoch ms, is_fraud): the batch definition (`_known_label_counts`), for when only the
     labeled rows are at hand. NaN where the event has no such entity or nothing is known."""
     n = len(values)
-    names = np.concatenate([labeled[entity].to_numpy(dtype=object), np.array(values, dtype=object)])
-    present = np.array([v not in (None, "") and v == v for v in names], dtype=bool)  # v == v: not NaN
-    codes = np.full(len(names), -1, dtype=np.int64)
-    codes[present] = pd.factorize(names[present])[0]
+    names = pd.DataFrame({entity: np.concatenate([labeled[entity].to_numpy(dtype=object), np.array(values, dtype=object)])})
     t = np.concatenate([labeled["timestamp"].to_numpy(dtype=np.int64), np.asarray(times_ms, dtype=np.int64)])
     label = np.concatenate([labeled["is_fraud"].to_numpy(dtype="float64"), np.full(n, np.nan)])
-    known = np.concatenate([labeled["label_known_at"].to_numpy(dtype="float64"), np.full(n, np.nan)])
-    known_ms = np.where(np.isnan(known), t + DEFAULT_LABEL_DELAY_MS, np.nan_to_num(known)).astype(np.int64)
-    known_ms = np.maximum(known_ms, t + MIN_LABEL_DELAY_MS)
-    known_count, fraud_count = _known_label_counts(codes, t, label, known_ms, ENTITY_WINDOW_MS)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.where(known_count > 0, fraud_count / np.maximum(known_count, 1), np.nan)
-    return rate[len(labeled):]
+    recorded = np.concatenate([labeled["label_known_at"].to_numpy(dtype="float64"), np.full(n, np.nan)])
+    counts = _known_label_counts(_column_codes(names, entity), t, label, _known_ms(t, recorded), ENTITY_WINDOW_MS)
+    return _rate(*counts)[len(labeled):]
 
 
 def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

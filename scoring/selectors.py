@@ -221,11 +221,10 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         rows = _context_rows(events)
         columns = list(zip(*rows)) if rows else [()] * (len(_CONTEXT_NAMES) + 1)
         # Column by column with fixed types: pandas' per-value type inference costs more
-        # than everything else here.
-        # Text stays plain Python objects: pandas would otherwise copy every text column into
-        # Arrow strings, which costs more than the features computed from them.
+        # than everything else here. Text stays plain Python objects (an explicit object
+        # dtype): pandas would otherwise copy every text column into Arrow strings.
         frame = pd.DataFrame({
-            name: pd.Series(np.array(values, dtype=_FRAME_DTYPES.get(name, object)), dtype=_FRAME_DTYPES.get(name, object))
+            name: pd.Series(values, dtype=_FRAME_DTYPES.get(name, object))
             for name, values in zip(_CONTEXT_NAMES, columns[1:])
         })
         frame = frame.drop_duplicates("id", ignore_index=True)  # a row found by two parts comes once
@@ -257,12 +256,15 @@ def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
 
 def _context_params(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     since, until = _bounds(events)
-    earliest = min(e["timestamp"] for e in events)
     return {
         "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
-        "entity_since": earliest - timedelta(milliseconds=ENTITY_WINDOW_MS),
+        "entity_since": _entity_since(events),
         "devices": _entity_values(events, "device_id"), "ips": _entity_values(events, "ip_address"),
     }
+
+
+def _entity_since(events: Sequence[Mapping[str, Any]]) -> datetime:
+    return min(e["timestamp"] for e in events) - timedelta(milliseconds=ENTITY_WINDOW_MS)
 
 
 def merchant_label_rows(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -273,12 +275,12 @@ def merchant_label_rows(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
     columns = ["merchant_id", "timestamp", "label_known_at", "is_fraud"]
     merchants = _entity_values(events, "merchant_id")
+    params = {"merchants": merchants, "entity_since": _entity_since(events), "until": _bounds(events)[1]}
     if not merchants:
         rows: list[tuple] = []
     elif connection.vendor == "postgresql":
-        rows = fetch_prepared(_MERCHANT_LABEL_ROWS_SQL, {**_context_params(events), "merchants": merchants})
+        rows = fetch_prepared(_MERCHANT_LABEL_ROWS_SQL, params)
     else:
-        params = _context_params(events)
         rows = [
             (m, epoch_ms(t), None if k is None else epoch_ms(k), f)
             for m, t, k, f in Transaction.objects.filter(

@@ -240,9 +240,10 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
         frame[name] = pd.to_datetime(frame[name].astype("float64"), unit="ms", utc=True)
     frame["amount"] = frame["amount"].astype("float64")
     frame["is_fraud"] = frame["is_fraud"].astype("float64")
-    features = batch_features(frame).iloc[len(stored):]
     # The frame holds no other account's merchant events (a batch's merchants have tens of
-    # thousands of labeled ones a month): their rate comes from the labels alone.
+    # thousands of labeled ones a month): their rate comes from the labels alone, so the
+    # frame's merchants are left out rather than counted for nothing.
+    features = batch_features(frame.drop(columns="merchant_id")).iloc[len(stored):]
     features["merchant_fraud_rate_30d"] = fraud_rate_at(
         merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
     )
