@@ -112,25 +112,39 @@ class Score(models.Model):
     scored_at = models.DateTimeField(auto_now_add=True)
 
     review_status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    # Indexed by `score_claims` below, which holds only claimed cases.
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claims"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="claims",
+        db_index=False,
     )
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Every index here is paid for by every score stored (a million in one batch run), so
+        # the ones that serve a small set hold only that set: an index over every row is kept
+        # only where queries need every row.
         indexes = [
-            # The queue: open cases of one tier, highest expected loss first.
-            models.Index(fields=["review_status", "tier", "-expected_loss"], name="score_queue"),
-            # Open cases only (the queue's hot set): small even when millions are decided, and
-            # it carries the tie-breaker so "top N" is one ordered index walk.
+            # The queue: open cases of one tier, highest expected loss first, with the
+            # tie-breaker, so "top N" and the capped tier counts are one ordered index walk.
+            # Every queue query asks for open cases; decided ones are never listed by status.
             models.Index(
                 fields=["tier", "-expected_loss", "transaction"],
                 name="score_open_queue",
                 condition=models.Q(review_status="open"),
             ),
-            models.Index(fields=["claimed_by", "claim_expires_at"], name="score_claims"),
-            models.Index(fields=["explanation_status", "scored_at"], name="score_explanation"),
+            # A reviewer's claims (and the user foreign key's look-ups): claimed cases only.
+            models.Index(
+                fields=["claimed_by", "claim_expires_at"],
+                name="score_claims",
+                condition=models.Q(claimed_by__isnull=False),
+            ),
+            # Explanations still to compute, oldest first, for the workers and the sweeper.
+            models.Index(
+                fields=["scored_at"],
+                name="score_explanation_pending",
+                condition=models.Q(explanation_status="pending"),
+            ),
             models.Index(fields=["scored_at"], name="score_time"),
         ]
 
