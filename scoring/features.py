@@ -35,6 +35,9 @@ WINDOW_30D = 30 * MS_PER_DAY
 HISTORY_WINDOW_MS = WINDOW_30D
 NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
 EARTH_RADIUS_KM = 6371.0088
+# Spreads of locations below this count as none: a phone's position is no more precise,
+# and it keeps the rounding of the batch path's window sums from showing as metres.
+MIN_LOCATION_SPREAD_KM = 0.01
 FAILED_STATUSES = ("failed", "declined")
 WEEKEND_DAYS = (5, 6)
 # Entities (device, IP, merchant) are looked at over this window; an event's own entity
@@ -86,6 +89,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     # Geography.
     FeatureSpec("distinct_countries_30d", ("country",), "{value:.0f} countries seen on this account in the last 30 days"),
     FeatureSpec("km_from_usual_location_30d", ("latitude", "longitude"), "{value:,.0f} km from where this account usually is (30-day average location)"),
+    FeatureSpec("location_spread_km_30d", ("latitude", "longitude"), "the account's locations of the last 30 days lie {value:,.0f} km from their centre on average (root mean square)"),
     # Sessions.
     FeatureSpec("session_to_mean_30d", ("session_duration",), "session is {value:,.1f}× the account's usual length"),
     FeatureSpec("logins_24h", ("event_type",), "{value:.0f} logins from this account in the last 24 hours"),
@@ -217,10 +221,12 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     located = ~np.isnan(lat) & ~np.isnan(lon)
     located_count = located.astype("float64")
     lat0, lon0 = np.where(located, lat, 0.0), np.where(located, lon, 0.0)
+    offsets = _offsets_from_first_location(unit_vectors(lat, lon), located, group_start)
     exclusive_sums.update(_account_prefix_sums(acct, {
         "amount_count": amount_count, "amount": amount0, "amount_squared": amount_squared, "failed": failed,
         "session_count": session_count, "session": session0, "login": is_login, "located_count": located_count,
-        "latitude": lat0, "longitude": lon0,
+        "latitude": lat0, "longitude": lon0, "offset_x": offsets[:, 0], "offset_y": offsets[:, 1],
+        "offset_z": offsets[:, 2], "offset_squared": np.einsum("ij,ij->i", offsets, offsets),
     }))
 
     n_amt = window_sum("amount_count", WINDOW_30D)
@@ -295,6 +301,12 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
         usual_lat = np.where(n_loc > 0, window_sum("latitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
         usual_lon = np.where(n_loc > 0, window_sum("longitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
     result["km_from_usual_location_30d"] = haversine_km(usual_lat, usual_lon, lat, lon)
+    # Spread: mean squared distance of the window's unit vectors from their mean, which
+    # does not depend on the point the offsets are taken from.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_offset = np.stack([window_sum(f"offset_{axis}", WINDOW_30D) for axis in "xyz"], axis=1) / np.maximum(n_loc, 1)[:, None]
+        mean_squared = window_sum("offset_squared", WINDOW_30D) / np.maximum(n_loc, 1) - np.einsum("ij,ij->i", mean_offset, mean_offset)
+    result["location_spread_km_30d"] = np.where(n_loc >= 2, spread_km(mean_squared), np.nan)
     result["is_weekend"] = np.isin(result["day_of_week"], WEEKEND_DAYS).astype("float64")
 
     inverse = np.empty(n, dtype=np.int64)
@@ -319,6 +331,32 @@ def _account_prefix_sums(acct: np.ndarray, columns: dict[str, np.ndarray]) -> di
     pass covers every column."""
     inclusive = pd.DataFrame(columns, copy=False).groupby(acct, sort=False).cumsum().to_numpy()
     return {name: inclusive[:, i] - values for i, (name, values) in enumerate(columns.items())}
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points given in degrees as (n, 3) unit vectors from the Earth's centre; NaN rows where missing."""
+    phi, lmb = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(phi) * np.cos(lmb), np.cos(phi) * np.sin(lmb), np.sin(phi)], axis=1)
+
+
+def spread_km(mean_squared_chord: np.ndarray) -> np.ndarray:
+    """Root mean square distance in km of points from their centre, from their mean squared
+    chord distance (unit sphere) to their mean unit vector; under MIN_LOCATION_SPREAD_KM
+    counts as 0. For spreads of a country or less the chord is the distance on the ground."""
+    km = EARTH_RADIUS_KM * np.sqrt(np.maximum(mean_squared_chord, 0.0))
+    return np.where(km < MIN_LOCATION_SPREAD_KM, 0.0, km)
+
+
+def _offsets_from_first_location(vectors: np.ndarray, located: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Each located row's unit vector minus that of its account's first located row (rows
+    sorted by account); zero where not located. Window sums of offsets from a point near
+    the account stay small, so their differences keep the precision that sums of the unit
+    vectors themselves (all near length 1) would lose to cancellation."""
+    n = len(located)
+    first_located = np.minimum.reduceat(np.where(located, np.arange(n), n), group_start)
+    first_of_row = np.repeat(first_located, np.diff(np.r_[group_start, n]))
+    reference = np.where((first_of_row < n)[:, None], vectors[np.minimum(first_of_row, n - 1)], 0.0)
+    return np.where(located[:, None], vectors - reference, 0.0)
 
 
 def _column_codes(events: pd.DataFrame, column: str) -> np.ndarray:
@@ -676,12 +714,24 @@ def online_features(
             np.float64(_as_float(event.get("latitude"))), np.float64(_as_float(event.get("longitude"))),
         )
     )
+    values["location_spread_km_30d"] = _online_location_spread(located)
     values["is_weekend"] = 1.0 if when.dayofweek in WEEKEND_DAYS else 0.0
     for name, field in (("distinct_devices_30d", "device_id"), ("distinct_ips_30d", "ip_address"), ("distinct_countries_30d", "country")):
         seen = {_text_of(row.get(field)) for row in history} | {_text_of(event.get(field))}
         values[name] = float(len(seen - {""}))
     values.update(_online_entity_features(event, t, entities))
     return {name: values[name] for name in FEATURE_NAMES}
+
+
+def _online_location_spread(located: Sequence[tuple[float, float]]) -> float:
+    """`location_spread_km_30d` from the window's located (lat, lon): two passes, the mean
+    unit vector and then the mean squared distance from it, with exact sums."""
+    if len(located) < 2:
+        return math.nan
+    vectors = unit_vectors(np.array([p[0] for p in located]), np.array([p[1] for p in located])).tolist()
+    mean = [math.fsum(v[axis] for v in vectors) / len(vectors) for axis in range(3)]
+    squared = math.fsum(math.fsum((v[axis] - mean[axis]) ** 2 for axis in range(3)) for v in vectors)
+    return float(spread_km(np.float64(squared / len(vectors))))
 
 
 def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRows | None) -> dict[str, float]:

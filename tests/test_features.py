@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from scoring.features import FEATURE_NAMES, EntityRows, batch_features, online_features
+from scoring.features import EARTH_RADIUS_KM, FEATURE_NAMES, EntityRows, batch_features, online_features
 from scoring.generator import WorldConfig, generate_world
 from tests.conftest import small_world
 
@@ -159,3 +160,25 @@ def test_linked_accounts_devices_and_rings_count_the_window():
     # Row 3: account a on d2 (used by c) and 10.0.0.1 (used only by a): a group of 2.
     assert f["ring_size_30d"].tolist()[3] == 2
     assert f["ring_size_30d"].tolist()[4] == 1  # everything else is older than 30 days
+
+
+def test_location_spread_is_the_spread_of_the_accounts_earlier_locations():
+    t0 = pd.Timestamp("2026-10-01T00:00:00Z")
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "a", "a", "a"],
+            "timestamp": [t0 + pd.Timedelta(days=d) for d in (0, 1, 2, 3, 40)],
+            # Two places 0.09° of longitude (10 km) apart on the equator, then far away.
+            "latitude": [0.0, 0.0, 45.0, 0.0, 0.0],
+            "longitude": [0.0, 0.09, 90.0, 0.0, 0.0],
+        }
+    )
+    spread = batch_features(frame)["location_spread_km_30d"].tolist()
+    assert np.isnan(spread[0]) and np.isnan(spread[1])  # fewer than two earlier locations
+    # Two points sit half their distance from their centre; the event's own far-away
+    # location is not counted.
+    assert spread[2] == pytest.approx(0.09 * np.pi / 180 * EARTH_RADIUS_KM / 2, rel=1e-6)
+    assert spread[3] > 4000  # the far-away event is history now
+    assert np.isnan(spread[4])  # nothing in the last 30 days
+    online = online_features(frame.iloc[2].to_dict(), frame.head(2).to_dict("records"))
+    assert online["location_spread_km_30d"] == pytest.approx(spread[2], rel=1e-9)
