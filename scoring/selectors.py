@@ -11,7 +11,10 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from scoring.entity_stats import EntityHistory, entity_history_for, entity_key
+from scoring.entity_stats import (
+    EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
+)
+from scoring.link_groups import day_date, link_snapshots_ensure
 from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from triage.models import Transaction
 
@@ -150,6 +153,15 @@ _MERCHANT_LABELS_SQL = f"""
                    ELSE t.label_known_at < q.hi END
     ) AS c
 """
+# The stored link groups of the request's nodes on each of its days, and whether a day is
+# stored at all (a day with no groups yet must be computed first): a primary key lookup
+# per node and day.
+_LINK_GROUPS_SQL = """
+    SELECT q.day, s.day IS NOT NULL, g.node, g.component, g.accounts
+    FROM unnest(%(days)s::date[]) AS q(day)
+    LEFT JOIN scoring_linksnapshot s ON s.day = q.day
+    LEFT JOIN scoring_linkgroup g ON g.day = q.day AND g.node = ANY(%(nodes)s::text[])
+"""
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Numeric columns of the vectorised path's frame (NULL -> NaN); the rest are text / objects.
 _FRAME_DTYPES = {"id": np.int64, "timestamp": np.int64, "amount": np.float64, "latitude": np.float64,
@@ -206,7 +218,8 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     for groups in (histories, *entity_rows.values()):
         for rows in groups.values():
             rows.sort(key=order)
-    return ScoringContext(histories, previous, EntityHistory(entity_rows, merchant_labels=_merchant_labels(events)))
+    entities = EntityHistory(entity_rows, merchant_labels=_merchant_labels(events), link_groups=link_groups_of(events))
+    return ScoringContext(histories, previous, entities)
 
 
 def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -312,6 +325,26 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
         "hi": [_EPOCH + (at + 1) * one_ms for _, at in pairs],
     }
     return {(merchant, at): (known, fraud) for merchant, at, known, fraud in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
+
+
+def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
+    """`entity_stats.link_groups_for`, in one statement on PostgreSQL when the days are stored."""
+    from scoring.store_sql import fetch_prepared
+
+    if connection.vendor != "postgresql":
+        return link_groups_for(events)
+    params = {"days": [day_date(d) for d in sorted(event_link_days(events))], "nodes": event_link_nodes(events)}
+    rows = fetch_prepared(_LINK_GROUPS_SQL, params)
+    missing = [(day - day_date(0)).days for day, stored, *_ in rows if not stored]
+    if missing:
+        link_snapshots_ensure(days=missing)
+        rows = fetch_prepared(_LINK_GROUPS_SQL, params)
+    found: dict[int, dict[str, tuple[int, int]]] = {}
+    for day, _, node, component, accounts in rows:
+        groups = found.setdefault((day - day_date(0)).days, {})
+        if node is not None:
+            groups[node] = (component, accounts)
+    return found
 
 
 def history_window() -> timedelta:
