@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
 from scoring.features import ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
-from scoring.link_groups import day_date, link_snapshots_ensure
+from scoring.link_groups import day_date, day_number, link_snapshots_ensure
 from scoring.models import LinkGroup
 from triage.models import Transaction
 
@@ -108,7 +108,7 @@ def link_groups_for(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, 
     found: dict[int, dict[str, tuple[int, int]]] = {day: {} for day in days}
     stored = LinkGroup.objects.filter(day__in=[day_date(d) for d in days], node__in=event_link_nodes(events))
     for day, node, component, accounts in stored.values_list("day", "node", "component", "accounts"):
-        found[(day - day_date(0)).days][node] = (component, accounts)
+        found[day_number(day)][node] = (component, accounts)
     return found
 
 

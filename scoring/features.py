@@ -520,7 +520,7 @@ def _linked_entity_features(
     for kind, entity in (("device", device), ("ip", ip)):
         before, seen = _distinct_in_window(entity, t, seq, account, ENTITY_WINDOW_MS)
         out[f"accounts_on_{kind}_30d"] = before - seen  # the account itself is not "another" account
-    linked = has["device"] | has["ip"]
+    linked = (has["device"] | has["ip"]) & (account >= 0)
     out["ring_size_30d"] = np.full(len(t), np.nan)
     if linked.any():
         out["ring_size_30d"][linked] = _ring_sizes(account, device, ip, t)[linked]
@@ -544,18 +544,18 @@ def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.n
     device_node = np.where(device >= 0, n_accounts + device, -1)
     ip_node = np.where(ip >= 0, n_accounts + n_devices + ip, -1)
     day = t // MS_PER_DAY
-    link_day, link_account, link_node = _daily_links(day, account, device_node, ip_node, n_nodes)
+    links_day, links_account, links_node = _daily_links(day, account, device_node, ip_node, n_nodes)
     sizes = np.empty(len(t))
     event_days, first = np.unique(day, return_inverse=True)
     by_day = np.argsort(first, kind="stable")
     bounds = np.r_[0, np.cumsum(np.bincount(first, minlength=len(event_days)))]
-    window_lo = np.searchsorted(link_day, event_days - ENTITY_WINDOW_MS // MS_PER_DAY, side="left")
-    window_hi = np.searchsorted(link_day, event_days, side="left")
+    window_lo = np.searchsorted(links_day, event_days - ENTITY_WINDOW_MS // MS_PER_DAY, side="left")
+    window_hi = np.searchsorted(links_day, event_days, side="left")
     for k in range(len(event_days)):
         rows = by_day[bounds[k]:bounds[k + 1]]
         links = slice(window_lo[k], window_hi[k])
         graph = sparse.coo_matrix(
-            (np.ones(links.stop - links.start, dtype=np.int8), (link_account[links], link_node[links])),
+            (np.ones(links.stop - links.start, dtype=np.int8), (links_account[links], links_node[links])),
             shape=(n_nodes, n_nodes),
         )
         _, component = connected_components(graph, directed=False)
@@ -877,7 +877,7 @@ def ring_size(event: Mapping[str, Any], groups: Mapping[str, tuple[int, int]] | 
     together, from the `link_groups` of its day (None: unknown). An account in none is
     counted once itself; a device or IP in none adds nobody. NaN without device and IP."""
     account, device, ip = (_text_of(event.get(field)) for field in ("account_id", "device_id", "ip_address"))
-    if groups is None or not (device or ip):
+    if groups is None or not account or not (device or ip):
         return math.nan
     seen: set[int] = set()
     size = 0

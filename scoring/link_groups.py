@@ -35,11 +35,15 @@ def day_date(day: int) -> date:
     return _EPOCH.date() + timedelta(days=day)
 
 
+def day_number(value: date) -> int:
+    """A date to days since the epoch, the inverse of `day_date`."""
+    return (value - _EPOCH.date()).days
+
+
 def link_snapshots_ensure(*, days: Iterable[int]) -> list[int]:
     """Compute the link groups of the `days` not stored yet; returns the days computed."""
     wanted = sorted(set(days))
-    stored = {(d - _EPOCH.date()).days for d in LinkSnapshot.objects.filter(day__in=[day_date(d) for d in wanted])
-              .values_list("day", flat=True)}
+    stored = {day_number(d) for d in LinkSnapshot.objects.filter(day__in=[day_date(d) for d in wanted]).values_list("day", flat=True)}
     return [day for day in wanted if day not in stored and link_snapshot_compute(day=day)]
 
 

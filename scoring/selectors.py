@@ -14,8 +14,8 @@ from django.db import connection
 from scoring.entity_stats import (
     EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
 )
-from scoring.link_groups import day_date, link_snapshots_ensure
 from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
+from scoring.link_groups import day_date, day_number, link_snapshots_ensure
 from triage.models import Transaction
 
 HISTORY_FIELDS = (
@@ -335,13 +335,13 @@ def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, t
         return link_groups_for(events)
     params = {"days": [day_date(d) for d in sorted(event_link_days(events))], "nodes": event_link_nodes(events)}
     rows = fetch_prepared(_LINK_GROUPS_SQL, params)
-    missing = [(day - day_date(0)).days for day, stored, *_ in rows if not stored]
+    missing = [day_number(day) for day, stored, *_ in rows if not stored]
     if missing:
         link_snapshots_ensure(days=missing)
         rows = fetch_prepared(_LINK_GROUPS_SQL, params)
     found: dict[int, dict[str, tuple[int, int]]] = {}
     for day, _, node, component, accounts in rows:
-        groups = found.setdefault((day - day_date(0)).days, {})
+        groups = found.setdefault(day_number(day), {})
         if node is not None:
             groups[node] = (component, accounts)
     return found
