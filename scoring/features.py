@@ -45,6 +45,12 @@ WEEKEND_DAYS = (5, 6)
 # Entities (device, IP, merchant) are looked at over this window; an event's own entity
 # rows older than this are never fetched, so live cost stays bounded.
 ENTITY_WINDOW_MS = WINDOW_30D
+# Devices and IP addresses used by more accounts than these in a window link nobody in
+# the ring size's groups. An address of more than a household's few accounts is a gateway
+# (an office's NAT, public Wi-Fi, a carrier); a device of more than a ring's ten a shop's
+# terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
+# such hubs chain half of all accounts into one group whose size swings from day to day.
+RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
 # When a dataset gives a label but not when it became known, assume it took this long.
 DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
 # A label is never usable at the instant of its own event (no feature sees its own label).
@@ -535,7 +541,8 @@ def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.n
     """`ring_size_30d` for every event (codes in input order, -1 = missing; t in ms).
 
     One graph per UTC day D of the events: accounts, devices and IPs as nodes, an edge
-    for each account–device and account–IP pair of the events timed in [D - 30 days, D).
+    for each account–device and account–IP pair of the events timed in [D - 30 days, D),
+    except those of devices and IPs with more accounts than RING_MAX_ACCOUNTS allows.
     Every node of every code is in each day's graph (unlinked ones alone), so an account
     with no links is its own group of one and a device or IP with none adds nobody."""
     n_accounts = int(account.max()) + 1
@@ -543,6 +550,8 @@ def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.n
     n_nodes = n_accounts + n_devices + int(ip.max()) + 1
     device_node = np.where(device >= 0, n_accounts + device, -1)
     ip_node = np.where(ip >= 0, n_accounts + n_devices + ip, -1)
+    # Per node, as a column of the graph below (only devices and IPs are ever columns).
+    max_accounts = np.where(np.arange(n_nodes) < n_accounts + n_devices, RING_MAX_ACCOUNTS["d"], RING_MAX_ACCOUNTS["i"])
     day = t // MS_PER_DAY
     links_day, links_account, links_node = _daily_links(day, account, device_node, ip_node, n_nodes)
     sizes = np.empty(len(t))
@@ -555,9 +564,12 @@ def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.n
         rows = by_day[bounds[k]:bounds[k + 1]]
         links = slice(window_lo[k], window_hi[k])
         graph = sparse.coo_matrix(
-            (np.ones(links.stop - links.start, dtype=np.int8), (links_account[links], links_node[links])),
+            (np.ones(links.stop - links.start, dtype=np.int32), (links_account[links], links_node[links])),
             shape=(n_nodes, n_nodes),
-        )
+        ).tocsr()  # one entry per distinct (account, node): duplicates are summed
+        accounts_of_node = np.bincount(graph.indices, minlength=n_nodes)
+        graph.data[accounts_of_node[graph.indices] > max_accounts[graph.indices]] = 0
+        graph.eliminate_zeros()
         _, component = connected_components(graph, directed=False)
         accounts_in = np.bincount(component[:n_accounts], minlength=int(component.max()) + 1)
         sizes[rows] = _union_size(component, accounts_in, account[rows], device_node[rows], ip_node[rows])
@@ -849,7 +861,8 @@ def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[s
     """The connected groups of one window's links: per node (`link_node`) of the graph in
     which each account is joined to each device and IP it used, (group number, accounts
     in the group). Inputs are aligned, one item per event or distinct combination; an
-    empty string is a missing device or IP."""
+    empty string is a missing device or IP. Devices and IPs with more accounts than
+    RING_MAX_ACCOUNTS allows join nobody and are left out."""
     if len(accounts) == 0:
         return {}
     frame = pd.DataFrame({"a": accounts, "d": devices, "i": ips}, dtype=object)
@@ -860,13 +873,16 @@ def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[s
     for kind in ("d", "i"):
         linked = frame[kind].fillna("").astype(str).ne("").to_numpy()
         codes, values = pd.factorize(frame[kind][linked])
-        edges.append(np.stack([account_codes[linked], codes + len(nodes)]))
+        used_by = np.unique(codes * len(account_values) + account_codes[linked])  # distinct (entity, account)
+        accounts_of = np.bincount(used_by // len(account_values), minlength=len(values))
+        kept = accounts_of[codes] <= RING_MAX_ACCOUNTS[kind]
+        edges.append(np.stack([account_codes[linked][kept], codes[kept] + len(nodes)]))
         nodes.extend(link_node(kind, str(v)) for v in values)
     pairs = np.concatenate(edges, axis=1)
-    graph = sparse.coo_matrix((np.ones(pairs.shape[1], dtype=np.int8), (pairs[0], pairs[1])), shape=(len(nodes),) * 2)
+    graph = sparse.coo_matrix((np.ones(pairs.shape[1], dtype=np.int32), (pairs[0], pairs[1])), shape=(len(nodes),) * 2)
     _, component = connected_components(graph, directed=False)
     accounts_in = np.bincount(component[:len(account_values)], minlength=len(nodes))
-    # Only linked nodes: an account alone (its events had no device or IP) is no group.
+    # Only linked nodes: an account alone (no device or IP, or only shared ones) is no group.
     linked_nodes = np.zeros(len(nodes), dtype=bool)
     linked_nodes[pairs.ravel()] = True
     return {node: (int(component[k]), int(accounts_in[component[k]])) for k, node in enumerate(nodes) if linked_nodes[k]}

@@ -11,7 +11,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from scoring.features import (
-    EARTH_RADIUS_KM, FEATURE_NAMES, EntityRows, batch_features, epoch_ms, link_day, link_groups, link_window_ms,
+    EARTH_RADIUS_KM, FEATURE_NAMES, RING_MAX_ACCOUNTS, EntityRows, batch_features, epoch_ms, link_day, link_groups, link_window_ms,
     online_features, to_epoch_ms,
 )
 from scoring.generator import WorldConfig, generate_world
@@ -204,6 +204,14 @@ def test_ring_size_never_counts_the_events_own_day_or_later_links():
     sizes = batch_features(_ring_frame(base + later))["ring_size_30d"].tolist()
     assert sizes[:3] == batch_features(_ring_frame(base))["ring_size_30d"].tolist() == [1, 1, 3]
     assert sizes[3:] == [3, 3, 6]  # a, b, c, x, y and z itself on day 3
+
+
+def test_a_device_or_ip_of_many_accounts_links_nobody():
+    crowd = [(0.1, f"user-{k}", f"phone-{k}", "10.9.9.9") for k in range(RING_MAX_ACCOUNTS["i"] + 1)]
+    pair = [(0.2, "a", "d1", ""), (0.3, "b", "d1", "")]
+    frame = _ring_frame(crowd + pair + [(1.5, "user-0", "phone-0", "10.9.9.9"), (1.6, "a", "", "10.9.9.9")])
+    sizes = batch_features(frame)["ring_size_30d"].tolist()
+    assert sizes[-2:] == [1, 2]  # the crowded address joins nobody; a's own group is a and b
 
 
 def test_the_generators_ring_accounts_share_one_group():
