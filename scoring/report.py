@@ -218,7 +218,8 @@ def _sections(result: Any, manifest: Mapping[str, Any]) -> list[tuple[str, list[
             "are learned only once they have been labeled.",
             "Entity fraud rates need labeled history on the same device, IP or merchant; new entities start unknown.",
             "Ring size is the group of accounts linked through shared devices or IPs as of midnight UTC: links made "
-            "earlier the same day count only from the next day on.",
+            "earlier the same day count only from the next day on, and devices of more than 10 accounts or addresses "
+            "of more than 5 (gateways, shared terminals) link nobody.",
             "Test metrics come from one time period; a period with a new kind of fraud can look very different.",
         ]),
         ("Next steps", [
