@@ -13,8 +13,13 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
-from scoring.features import ENTITY_WINDOW_MS, EntityRows, epoch_ms
+from scoring.features import ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
+from scoring.link_groups import day_date, day_number, link_snapshots_ensure
+from scoring.models import LinkGroup
 from triage.models import Transaction
+
+# Stored groups per day (days since the epoch), per node: (group number, accounts in it).
+DayGroups = Mapping[int, Mapping[str, tuple[int, int]]]
 
 ENTITY_FIELDS = ("id", "account_id", "timestamp", "device_id", "ip_address", "merchant_id", "is_fraud", "label_known_at")
 # Which stored column each entity kind is, and whether unlabeled rows matter for it.
@@ -28,11 +33,14 @@ class EntityHistory:
         self,
         rows: Mapping[str, Mapping[str, list[dict[str, Any]]]],
         merchant_labels: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+        link_groups: DayGroups | None = None,
     ):
         """`merchant_labels`, when given, replaces merchant rows: (labels known, fraud) per
-        (merchant, event time in epoch ms), counted by the database."""
+        (merchant, event time in epoch ms), counted by the database. `link_groups` holds
+        the stored link groups of the events' days (`link_groups_for`)."""
         self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
         self._merchant_labels = merchant_labels
+        self._link_groups = link_groups
 
     def rows_for(self, event: Mapping[str, Any]) -> EntityRows:
         t = epoch_ms(event["timestamp"])  # rows hold datetimes or epoch ms (see scoring_context)
@@ -44,14 +52,16 @@ class EntityHistory:
                 return []
             return [r for r in self._rows[kind].get(value, ()) if lo <= epoch_ms(r["timestamp"]) <= t]
 
+        groups = None if self._link_groups is None else self._link_groups.get(link_day(t), {})
         if self._merchant_labels is None:
             return EntityRows(
-                device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id")
+                device=recent("device", "device_id"), ip=recent("ip", "ip_address"), merchant=recent("merchant", "merchant_id"),
+                link_groups=groups,
             )
         merchant = entity_key(event.get("merchant_id"))
         return EntityRows(
             device=recent("device", "device_id"), ip=recent("ip", "ip_address"),
-            merchant_labels=self._merchant_labels.get((merchant, t), (0, 0)) if merchant else None,
+            merchant_labels=self._merchant_labels.get((merchant, t), (0, 0)) if merchant else None, link_groups=groups,
         )
 
     def stored_rows(self) -> list[list[dict[str, Any]]]:
@@ -71,7 +81,7 @@ class EntityHistory:
 def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
     """Fetch the window of stored events for every device, IP and merchant in `events`."""
     if not events:
-        return EntityHistory({kind: {} for kind, _, _ in KINDS})
+        return EntityHistory({kind: {} for kind, _, _ in KINDS}, link_groups={})
     times = [e["timestamp"] for e in events]
     since = min(times) - timedelta(milliseconds=ENTITY_WINDOW_MS)
     until = max(times)
@@ -86,7 +96,34 @@ def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
             for row in query.order_by("timestamp", "id").values(*ENTITY_FIELDS):
                 by_value[entity_key(row[field])].append(row)
         rows[kind] = by_value
-    return EntityHistory(rows)
+    return EntityHistory(rows, link_groups=link_groups_for(events))
+
+
+def link_groups_for(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
+    """The stored link groups of the events' accounts, devices and IPs on each event's UTC
+    day (computing the days not stored yet), per day: {node: (group number, accounts)}.
+    The portable reader; `selectors.link_groups_of` reads them in one statement on PostgreSQL."""
+    days = sorted(event_link_days(events))
+    link_snapshots_ensure(days=days)
+    found: dict[int, dict[str, tuple[int, int]]] = {day: {} for day in days}
+    stored = LinkGroup.objects.filter(day__in=[day_date(d) for d in days], node__in=event_link_nodes(events))
+    for day, node, component, accounts in stored.values_list("day", "node", "component", "accounts"):
+        found[day_number(day)][node] = (component, accounts)
+    return found
+
+
+def event_link_days(events: Sequence[Mapping[str, Any]]) -> set[int]:
+    return {link_day(epoch_ms(e["timestamp"])) for e in events}
+
+
+def event_link_nodes(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The link-graph nodes of the events: their accounts, devices and IP addresses."""
+    nodes = {
+        link_node(kind, entity_key(e.get(field)))
+        for e in events for kind, field in (("a", "account_id"), ("d", "device_id"), ("i", "ip_address"))
+        if entity_key(e.get(field))
+    }
+    return sorted(nodes)
 
 
 def entity_key(value: Any) -> str:

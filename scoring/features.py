@@ -24,6 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
@@ -35,11 +37,20 @@ WINDOW_30D = 30 * MS_PER_DAY
 HISTORY_WINDOW_MS = WINDOW_30D
 NIGHT_HOURS = (0, 1, 2, 3, 4, 5)
 EARTH_RADIUS_KM = 6371.0088
+# Spreads of locations below this count as none: a phone's position is no more precise,
+# and it keeps the rounding of the batch path's window sums from showing as metres.
+MIN_LOCATION_SPREAD_KM = 0.01
 FAILED_STATUSES = ("failed", "declined")
 WEEKEND_DAYS = (5, 6)
 # Entities (device, IP, merchant) are looked at over this window; an event's own entity
 # rows older than this are never fetched, so live cost stays bounded.
 ENTITY_WINDOW_MS = WINDOW_30D
+# Devices and IP addresses used by more accounts than these in a window link nobody in
+# the ring size's groups. An address of more than a household's few accounts is a gateway
+# (an office's NAT, public Wi-Fi, a carrier); a device of more than a ring's ten a shop's
+# terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
+# such hubs chain half of all accounts into one group whose size swings from day to day.
+RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
 # When a dataset gives a label but not when it became known, assume it took this long.
 DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
 # A label is never usable at the instant of its own event (no feature sees its own label).
@@ -86,6 +97,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     # Geography.
     FeatureSpec("distinct_countries_30d", ("country",), "{value:.0f} countries seen on this account in the last 30 days"),
     FeatureSpec("km_from_usual_location_30d", ("latitude", "longitude"), "{value:,.0f} km from where this account usually is (30-day average location)"),
+    FeatureSpec("location_spread_km_30d", ("latitude", "longitude"), "the account's locations of the last 30 days lie {value:,.0f} km from their centre on average (root mean square)"),
     # Sessions.
     FeatureSpec("session_to_mean_30d", ("session_duration",), "session is {value:,.1f}× the account's usual length"),
     FeatureSpec("logins_24h", ("event_type",), "{value:.0f} logins from this account in the last 24 hours"),
@@ -96,7 +108,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("device_fraud_rate_30d", ("device_id", "is_fraud"), "{value_pct} of this device's events with a known label in the last 30 days were fraud"),
     FeatureSpec("ip_fraud_rate_30d", ("ip_address", "is_fraud"), "{value_pct} of this IP address's events with a known label in the last 30 days were fraud"),
     FeatureSpec("merchant_fraud_rate_30d", ("merchant_id", "is_fraud"), "{value_pct} of this merchant's events with a known label in the last 30 days were fraud"),
-    FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "group of {value:.0f} accounts linked by this device or IP address in the last 30 days"),
+    FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "in a group of {value:.0f} accounts linked through shared devices or IP addresses in the 30 days before today"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}
@@ -217,10 +229,12 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     located = ~np.isnan(lat) & ~np.isnan(lon)
     located_count = located.astype("float64")
     lat0, lon0 = np.where(located, lat, 0.0), np.where(located, lon, 0.0)
+    offsets = _offsets_from_first_location(unit_vectors(lat, lon), located, group_start)
     exclusive_sums.update(_account_prefix_sums(acct, {
         "amount_count": amount_count, "amount": amount0, "amount_squared": amount_squared, "failed": failed,
         "session_count": session_count, "session": session0, "login": is_login, "located_count": located_count,
-        "latitude": lat0, "longitude": lon0,
+        "latitude": lat0, "longitude": lon0, "offset_x": offsets[:, 0], "offset_y": offsets[:, 1],
+        "offset_z": offsets[:, 2], "offset_squared": np.einsum("ij,ij->i", offsets, offsets),
     }))
 
     n_amt = window_sum("amount_count", WINDOW_30D)
@@ -295,6 +309,12 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
         usual_lat = np.where(n_loc > 0, window_sum("latitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
         usual_lon = np.where(n_loc > 0, window_sum("longitude", WINDOW_30D) / np.maximum(n_loc, 1), np.nan)
     result["km_from_usual_location_30d"] = haversine_km(usual_lat, usual_lon, lat, lon)
+    # Spread: mean squared distance of the window's unit vectors from their mean, which
+    # does not depend on the point the offsets are taken from.
+    per_location = 1 / np.maximum(n_loc, 1)
+    mean_offset = np.stack([window_sum(f"offset_{axis}", WINDOW_30D) for axis in "xyz"], axis=1) * per_location[:, None]
+    mean_squared = window_sum("offset_squared", WINDOW_30D) * per_location - np.einsum("ij,ij->i", mean_offset, mean_offset)
+    result["location_spread_km_30d"] = np.where(n_loc >= 2, spread_km(mean_squared), np.nan)
     result["is_weekend"] = np.isin(result["day_of_week"], WEEKEND_DAYS).astype("float64")
 
     inverse = np.empty(n, dtype=np.int64)
@@ -319,6 +339,32 @@ def _account_prefix_sums(acct: np.ndarray, columns: dict[str, np.ndarray]) -> di
     pass covers every column."""
     inclusive = pd.DataFrame(columns, copy=False).groupby(acct, sort=False).cumsum().to_numpy()
     return {name: inclusive[:, i] - values for i, (name, values) in enumerate(columns.items())}
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points given in degrees as (n, 3) unit vectors from the Earth's centre; NaN rows where missing."""
+    phi, lmb = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(phi) * np.cos(lmb), np.cos(phi) * np.sin(lmb), np.sin(phi)], axis=1)
+
+
+def spread_km(mean_squared_chord: np.ndarray) -> np.ndarray:
+    """Root mean square distance in km of points from their centre, from their mean squared
+    chord distance (unit sphere) to their mean unit vector; under MIN_LOCATION_SPREAD_KM
+    counts as 0. For spreads of a country or less the chord is the distance on the ground."""
+    km = EARTH_RADIUS_KM * np.sqrt(np.maximum(mean_squared_chord, 0.0))
+    return np.where(km < MIN_LOCATION_SPREAD_KM, 0.0, km)
+
+
+def _offsets_from_first_location(vectors: np.ndarray, located: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Each located row's unit vector minus that of its account's first located row (rows
+    sorted by account); zero where not located. Window sums of offsets from a point near
+    the account stay small, so their differences keep the precision that sums of the unit
+    vectors themselves (all near length 1) would lose to cancellation."""
+    n = len(located)
+    first_located = np.minimum.reduceat(np.where(located, np.arange(n), n), group_start)
+    first_of_row = np.repeat(first_located, np.diff(np.r_[group_start, n]))
+    reference = np.where((first_of_row < n)[:, None], vectors[np.minimum(first_of_row, n - 1)], 0.0)
+    return np.where(located[:, None], vectors - reference, 0.0)
 
 
 def _column_codes(events: pd.DataFrame, column: str) -> np.ndarray:
@@ -477,23 +523,87 @@ def _linked_entity_features(
             # "new for the account": not used by it in the 30 days before; NaN when absent.
             out[name.replace("distinct_", "").replace("s_30d", "_is_new")] = np.where(item >= 0, (~seen).astype("float64"), np.nan)
 
-    others: dict[str, np.ndarray] = {}
     for kind, entity in (("device", device), ("ip", ip)):
         before, seen = _distinct_in_window(entity, t, seq, account, ENTITY_WINDOW_MS)
-        others[kind] = before - seen  # the account itself is not "another" account
-        out[f"accounts_on_{kind}_30d"] = others[kind]
-    pair = np.full(len(t), -1, dtype=np.int64)
-    both_present = has["device"] & has["ip"]
-    pair[both_present] = pd.factorize(device[both_present] * (int(ip.max()) + 1) + ip[both_present])[0]
-    before, seen = _distinct_in_window(pair, t, seq, account, ENTITY_WINDOW_MS)
-    both = np.nan_to_num(before - seen)
-    ring = 1 + np.nan_to_num(others["device"]) + np.nan_to_num(others["ip"]) - both
-    out["ring_size_30d"] = np.where(has["device"] | has["ip"], ring, np.nan)
+        out[f"accounts_on_{kind}_30d"] = before - seen  # the account itself is not "another" account
+    linked = (has["device"] | has["ip"]) & (account >= 0)
+    out["ring_size_30d"] = np.full(len(t), np.nan)
+    if linked.any():
+        out["ring_size_30d"][linked] = _ring_sizes(account, device, ip, t)[linked]
 
     label, known_ms = label_known_ms(events, t)
     for kind, entity in (("device", device), ("ip", ip), ("merchant", merchant)):
         out[f"{kind}_fraud_rate_30d"] = _rate(*_known_label_counts(entity, t, label, known_ms, ENTITY_WINDOW_MS))
     return out
+
+
+def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """`ring_size_30d` for every event (codes in input order, -1 = missing; t in ms).
+
+    One graph per UTC day D of the events: accounts, devices and IPs as nodes, an edge
+    for each account–device and account–IP pair of the events timed in [D - 30 days, D),
+    except those of devices and IPs with more accounts than RING_MAX_ACCOUNTS allows.
+    Every node of every code is in each day's graph (unlinked ones alone), so an account
+    with no links is its own group of one and a device or IP with none adds nobody."""
+    n_accounts = int(account.max()) + 1
+    n_devices = int(device.max()) + 1
+    n_nodes = n_accounts + n_devices + int(ip.max()) + 1
+    device_node = np.where(device >= 0, n_accounts + device, -1)
+    ip_node = np.where(ip >= 0, n_accounts + n_devices + ip, -1)
+    # Per node, as a column of the graph below (only devices and IPs are ever columns).
+    max_accounts = np.where(np.arange(n_nodes) < n_accounts + n_devices, RING_MAX_ACCOUNTS["d"], RING_MAX_ACCOUNTS["i"])
+    day = t // MS_PER_DAY
+    links_day, links_account, links_node = _daily_links(day, account, device_node, ip_node, n_nodes)
+    sizes = np.empty(len(t))
+    event_days, first = np.unique(day, return_inverse=True)
+    by_day = np.argsort(first, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(first, minlength=len(event_days)))]
+    window_lo = np.searchsorted(links_day, event_days - ENTITY_WINDOW_MS // MS_PER_DAY, side="left")
+    window_hi = np.searchsorted(links_day, event_days, side="left")
+    for k in range(len(event_days)):
+        rows = by_day[bounds[k]:bounds[k + 1]]
+        links = slice(window_lo[k], window_hi[k])
+        graph = sparse.coo_matrix(
+            (np.ones(links.stop - links.start, dtype=np.int32), (links_account[links], links_node[links])),
+            shape=(n_nodes, n_nodes),
+        ).tocsr()  # one entry per distinct (account, node): duplicates are summed
+        accounts_of_node = np.bincount(graph.indices, minlength=n_nodes)
+        graph.data[accounts_of_node[graph.indices] > max_accounts[graph.indices]] = 0
+        graph.eliminate_zeros()
+        _, component = connected_components(graph, directed=False)
+        accounts_in = np.bincount(component[:n_accounts], minlength=int(component.max()) + 1)
+        sizes[rows] = _union_size(component, accounts_in, account[rows], device_node[rows], ip_node[rows])
+    return sizes
+
+
+def _daily_links(
+    day: np.ndarray, account: np.ndarray, device_node: np.ndarray, ip_node: np.ndarray, n_nodes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (day, account, device or IP node) links of the events, sorted by day."""
+    first_day = int(day.min())
+    if (int(day.max()) - first_day + 1) * n_nodes * n_nodes >= 2**62:
+        raise ValueError("too many entities for one batch; split the batch by time")
+    keys = []
+    for node in (device_node, ip_node):
+        linked = (node >= 0) & (account >= 0)
+        keys.append(((day[linked] - first_day) * n_nodes + account[linked]) * n_nodes + node[linked])
+    key = np.sort(np.concatenate(keys))
+    key = key[np.r_[True, key[1:] != key[:-1]]]  # distinct; cheaper than np.unique's hashing
+    return key // (n_nodes * n_nodes) + first_day, (key // n_nodes) % n_nodes, key % n_nodes
+
+
+def _union_size(
+    component: np.ndarray, accounts_in: np.ndarray, account: np.ndarray, device_node: np.ndarray, ip_node: np.ndarray
+) -> np.ndarray:
+    """Accounts in the union of the groups of each event's account, device and IP node
+    (-1 = none): the groups are disjoint, so each distinct one adds its accounts."""
+    group_a = component[account]
+    group_d = np.where(device_node >= 0, component[np.maximum(device_node, 0)], -1)
+    group_i = np.where(ip_node >= 0, component[np.maximum(ip_node, 0)], -1)
+    size = accounts_in[group_a].astype("float64")
+    size += np.where((group_d >= 0) & (group_d != group_a), accounts_in[np.maximum(group_d, 0)], 0)
+    size += np.where((group_i >= 0) & (group_i != group_a) & (group_i != group_d), accounts_in[np.maximum(group_i, 0)], 0)
+    return size
 
 
 def fraud_rate_at(
@@ -559,6 +669,9 @@ class EntityRows:
     ip: Sequence[Mapping[str, Any]] = ()
     merchant: Sequence[Mapping[str, Any]] = ()
     merchant_labels: tuple[int, int] | None = None
+    # The link groups of the event's UTC day (`link_groups`), at least for its account,
+    # device and IP; without them the ring feature is NaN.
+    link_groups: Mapping[str, tuple[int, int]] | None = None
 
 
 def online_features(
@@ -676,12 +789,24 @@ def online_features(
             np.float64(_as_float(event.get("latitude"))), np.float64(_as_float(event.get("longitude"))),
         )
     )
+    values["location_spread_km_30d"] = _online_location_spread(located)
     values["is_weekend"] = 1.0 if when.dayofweek in WEEKEND_DAYS else 0.0
     for name, field in (("distinct_devices_30d", "device_id"), ("distinct_ips_30d", "ip_address"), ("distinct_countries_30d", "country")):
         seen = {_text_of(row.get(field)) for row in history} | {_text_of(event.get(field))}
         values[name] = float(len(seen - {""}))
     values.update(_online_entity_features(event, t, entities))
     return {name: values[name] for name in FEATURE_NAMES}
+
+
+def _online_location_spread(located: Sequence[tuple[float, float]]) -> float:
+    """`location_spread_km_30d` from the window's located (lat, lon): two passes, the mean
+    unit vector and then the mean squared distance from it, with exact sums."""
+    if len(located) < 2:
+        return math.nan
+    vectors = unit_vectors(np.array([p[0] for p in located]), np.array([p[1] for p in located])).tolist()
+    mean = [math.fsum(v[axis] for v in vectors) / len(vectors) for axis in range(3)]
+    squared = math.fsum(math.fsum((v[axis] - mean[axis]) ** 2 for axis in range(3)) for v in vectors)
+    return float(spread_km(np.float64(squared / len(vectors))))
 
 
 def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRows | None) -> dict[str, float]:
@@ -692,19 +817,10 @@ def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRo
     account = _text_of(event.get("account_id"))
     device, ip = _text_of(event.get("device_id")), _text_of(event.get("ip_address"))
     values: dict[str, float] = {}
-    others: dict[str, set[str]] = {}
     for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip)):
-        if value:
-            others[kind] = {_text_of(r.get("account_id")) for r in rows} - {account}
-            values[f"accounts_on_{kind}_30d"] = float(len(others[kind]))
-        else:
-            others[kind] = set()
-            values[f"accounts_on_{kind}_30d"] = math.nan
-    # One hop through this device or IP; accounts seen on both but never on the pair
-    # together are counted twice (a cheap, bounded stand-in for the connected group).
-    both = {_text_of(r.get("account_id")) for r in entities.device if _text_of(r.get("ip_address")) == ip} - {account}
-    linked = len(others["device"]) + len(others["ip"]) - (len(both) if device and ip else 0)
-    values["ring_size_30d"] = float(1 + linked) if device or ip else math.nan
+        others = {_text_of(r.get("account_id")) for r in rows} - {account}
+        values[f"accounts_on_{kind}_30d"] = float(len(others)) if value else math.nan
+    values["ring_size_30d"] = ring_size(event, entities.link_groups)
 
     for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip),
                               ("merchant", _text_of(event.get("merchant_id")), entities.merchant)):
@@ -723,6 +839,72 @@ def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRo
             fraud += bool(label)
         values[f"{kind}_fraud_rate_30d"] = fraud / known if value and known else math.nan
     return values
+
+
+def link_day(t_ms: int) -> int:
+    """The UTC day (days since the epoch) whose link groups an event at `t_ms` reads."""
+    return t_ms // MS_PER_DAY
+
+
+def link_window_ms(day: int) -> tuple[int, int]:
+    """[start, end) in epoch ms of the events whose links make up the groups of `day`:
+    the 30 days before it, so nothing of the day itself, the event's own links included."""
+    return (day * MS_PER_DAY - ENTITY_WINDOW_MS, day * MS_PER_DAY)
+
+
+def link_node(kind: str, value: str) -> str:
+    """A node of the link graph: kind "a" (account), "d" (device) or "i" (IP) and its value."""
+    return f"{kind}:{value}"
+
+
+def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The connected groups of one window's links: per node (`link_node`) of the graph in
+    which each account is joined to each device and IP it used, (group number, accounts
+    in the group). Inputs are aligned, one item per event or distinct combination; an
+    empty string is a missing device or IP. Devices and IPs with more accounts than
+    RING_MAX_ACCOUNTS allows join nobody and are left out."""
+    if len(accounts) == 0:
+        return {}
+    frame = pd.DataFrame({"a": accounts, "d": devices, "i": ips}, dtype=object)
+    nodes: list[str] = []
+    edges: list[np.ndarray] = []
+    account_codes, account_values = pd.factorize(frame["a"])
+    nodes.extend(link_node("a", str(v)) for v in account_values)
+    for kind in ("d", "i"):
+        linked = frame[kind].fillna("").astype(str).ne("").to_numpy()
+        codes, values = pd.factorize(frame[kind][linked])
+        used_by = np.unique(codes * len(account_values) + account_codes[linked])  # distinct (entity, account)
+        accounts_of = np.bincount(used_by // len(account_values), minlength=len(values))
+        kept = accounts_of[codes] <= RING_MAX_ACCOUNTS[kind]
+        edges.append(np.stack([account_codes[linked][kept], codes[kept] + len(nodes)]))
+        nodes.extend(link_node(kind, str(v)) for v in values)
+    pairs = np.concatenate(edges, axis=1)
+    graph = sparse.coo_matrix((np.ones(pairs.shape[1], dtype=np.int32), (pairs[0], pairs[1])), shape=(len(nodes),) * 2)
+    _, component = connected_components(graph, directed=False)
+    accounts_in = np.bincount(component[:len(account_values)], minlength=len(nodes))
+    # Only linked nodes: an account alone (no device or IP, or only shared ones) is no group.
+    linked_nodes = np.zeros(len(nodes), dtype=bool)
+    linked_nodes[pairs.ravel()] = True
+    return {node: (int(component[k]), int(accounts_in[component[k]])) for k, node in enumerate(nodes) if linked_nodes[k]}
+
+
+def ring_size(event: Mapping[str, Any], groups: Mapping[str, tuple[int, int]] | None) -> float:
+    """`ring_size_30d`: the accounts of the groups of the event's account, device and IP
+    together, from the `link_groups` of its day (None: unknown). An account in none is
+    counted once itself; a device or IP in none adds nobody. NaN without device and IP."""
+    account, device, ip = (_text_of(event.get(field)) for field in ("account_id", "device_id", "ip_address"))
+    if groups is None or not account or not (device or ip):
+        return math.nan
+    seen: set[int] = set()
+    size = 0
+    for kind, value in (("a", account), ("d", device), ("i", ip)):
+        found = groups.get(link_node(kind, value)) if value else None
+        if found is None:
+            size += kind == "a"
+        elif found[0] not in seen:
+            seen.add(found[0])
+            size += found[1]
+    return float(size)
 
 
 def row_known_ms(row: Mapping[str, Any], row_t: int) -> int:

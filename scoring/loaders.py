@@ -27,6 +27,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
+from scoring.link_groups import link_snapshots_forget
 from triage.models import Transaction
 
 CHUNK = 50_000
@@ -133,6 +134,8 @@ def events_store(batch: EventBatch, *, direct: bool = False) -> int:
     loaded the ordinary way instead.
     """
     with transaction.atomic():
+        if len(batch.rows):  # link groups of later days were computed without these events
+            link_snapshots_forget(after=batch.rows["timestamp"].min())
         if batch.copy_csv is None:
             return _store_orm(batch.rows, batch.client)
         return _store_direct(batch) if direct else _store_staged(batch)

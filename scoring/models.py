@@ -66,3 +66,23 @@ class ScoreJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "created_at"], name="score_job_status_time")]
+
+
+class LinkSnapshot(models.Model):
+    """The link groups of one UTC day are stored (`LinkGroup`): groups of accounts joined by
+    the devices and IP addresses of the events of the 30 days before the day. Computed
+    once, shortly after midnight or on the first event of the day that needs them."""
+
+    day = models.DateField(primary_key=True)
+    links = models.PositiveIntegerField(help_text="Distinct account–device and account–IP combinations read")
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+
+class LinkGroup(models.Model):
+    """One node (account, device or IP address) of a day's link graph and its group."""
+
+    pk = models.CompositePrimaryKey("day", "node")
+    day = models.DateField()
+    node = models.TextField(help_text='"a:<account>", "d:<device>" or "i:<IP address>"')
+    component = models.IntegerField(help_text="Group number, the same for every node of a group that day")
+    accounts = models.IntegerField(help_text="Accounts in the group")

@@ -217,8 +217,9 @@ def _sections(result: Any, manifest: Mapping[str, Any]) -> list[tuple[str, list[
             "Labels arrive late: fraud from the last days before training is under-represented, and the newest patterns "
             "are learned only once they have been labeled.",
             "Entity fraud rates need labeled history on the same device, IP or merchant; new entities start unknown.",
-            "Ring size counts accounts linked through this device or IP in 30 days (one hop); accounts seen on both but never "
-            "on the pair together are counted twice.",
+            "Ring size is the group of accounts linked through shared devices or IPs as of midnight UTC: links made "
+            "earlier the same day count only from the next day on, and devices of more than 10 accounts or addresses "
+            "of more than 5 (gateways, shared terminals) link nobody.",
             "Test metrics come from one time period; a period with a new kind of fraud can look very different.",
         ]),
         ("Next steps", [

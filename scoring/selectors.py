@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from scoring.entity_stats import EntityHistory, entity_history_for, entity_key
+from scoring.entity_stats import (
+    EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
+)
 from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
+from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction
 
 HISTORY_FIELDS = (
@@ -91,11 +94,27 @@ _SQL_EXPRESSIONS = {
 # Account rows and entity rows share one column list so one statement returns both.
 _CONTEXT_NAMES = (*HISTORY_FIELDS, "client_id", "event_id", "is_fraud", "label_known_at")
 _CONTEXT_COLUMNS = ", ".join(_SQL_EXPRESSIONS.get(name, f"t.{name}") for name in _CONTEXT_NAMES)
+# The stored link groups of the request's nodes on each of its days, and whether a day is
+# stored at all (a day not stored yet must be computed first): a primary key lookup per
+# node and day. Rows: day (days since the epoch), stored, node, group number, accounts.
+_LINK_GROUPS_FROM = """
+    FROM unnest(%(link_days)s::date[]) AS q(day)
+    LEFT JOIN scoring_linksnapshot s ON s.day = q.day
+    LEFT JOIN scoring_linkgroup g ON g.day = q.day AND g.node = ANY(%(link_nodes)s::text[])
+"""
+# In the context statement (part 'g') the five travel in the context columns named here.
+_LINK_GROUP_COLUMNS = {
+    "timestamp": "(q.day - DATE '1970-01-01')::bigint", "is_fraud": "s.day IS NOT NULL", "account_id": "g.node",
+    "id": "g.component::bigint", "amount": "g.accounts::float8",
+}
+_LINK_GROUPS_SQL = f"SELECT {', '.join(_LINK_GROUP_COLUMNS.values())} {_LINK_GROUPS_FROM}"
 # kind: 'a' = the account's window, 'p' = its latest event before the window,
 # 'd' / 'i' = the window of a device / IP used by other accounts: the request's own
 # accounts' rows come once, in part 'a'. Each part is an index range scan ((account|device|
 # ip), timestamp), so the cost follows the recent activity of the request's accounts and
 # entities, not the table size. Merchants are read apart (below): only their labels count.
+# 'g' = the link groups of the request's days (`_LINK_GROUPS_FROM`), in the same statement
+# to save single events a round trip; the vectorised path asks for none (no days).
 _CONTEXT_SQL = f"""
     SELECT h.* FROM unnest(%(accounts)s::text[]) AS a(account_id) CROSS JOIN LATERAL (
         (SELECT 'a' AS kind, {_CONTEXT_COLUMNS} FROM triage_transaction t
@@ -115,6 +134,8 @@ _CONTEXT_SQL = f"""
         SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
         WHERE t.ip_address = e.ip_address AND t.account_id <> ALL(%(accounts)s::text[])
           AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s OFFSET 0) AS i
+    UNION ALL
+    SELECT 'g', {", ".join(_LINK_GROUP_COLUMNS.get(name, "NULL") for name in _CONTEXT_NAMES)} {_LINK_GROUPS_FROM}
 """
 # Every part looks entities up one value at a time (a lateral join over the request's
 # values, kept apart by OFFSET 0), so the plan PostgreSQL caches for the prepared statement,
@@ -187,7 +208,11 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     # Merchants are counted by the database (`_merchant_labels`), so no merchant rows here.
     linked = [(name, field) for name, field in _ENTITY_KINDS.values() if name != "merchant"]
     wanted = {name: set(_entity_values(events, field)) for name, field in linked}
-    for kind, *values in _context_rows(events):
+    group_rows = []
+    for kind, *values in _context_rows(events, with_link_groups=True):
+        if kind == "g":
+            group_rows.append(tuple(values[_CONTEXT_NAMES.index(name)] for name in _LINK_GROUP_COLUMNS))
+            continue
         row = by_id.get(values[0])
         if row is None:
             row = by_id[values[0]] = dict(zip(_CONTEXT_NAMES, values))
@@ -206,7 +231,9 @@ def scoring_context(events: Sequence[Mapping[str, Any]]) -> ScoringContext:
     for groups in (histories, *entity_rows.values()):
         for rows in groups.values():
             rows.sort(key=order)
-    return ScoringContext(histories, previous, EntityHistory(entity_rows, merchant_labels=_merchant_labels(events)))
+    link_groups = _link_groups_from(events, group_rows)
+    entities = EntityHistory(entity_rows, merchant_labels=_merchant_labels(events), link_groups=link_groups)
+    return ScoringContext(histories, previous, entities)
 
 
 def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -218,7 +245,7 @@ def scoring_rows_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     reads tens of thousands of rows, and a dict and two datetimes per row cost more than
     computing the features from them."""
     if connection.vendor == "postgresql":
-        rows = _context_rows(events)
+        rows = _context_rows(events, with_link_groups=False)
         columns = list(zip(*rows)) if rows else [()] * (len(_CONTEXT_NAMES) + 1)
         # Column by column with fixed types: pandas' per-value type inference costs more
         # than everything else here. Text stays plain Python objects (an explicit object
@@ -248,19 +275,24 @@ def _entity_values(events: Sequence[Mapping[str, Any]], field: str) -> list[str]
     return sorted({entity_key(e.get(field)) for e in events} - {""})
 
 
-def _context_rows(events: Sequence[Mapping[str, Any]]) -> list[tuple]:
+def _context_rows(events: Sequence[Mapping[str, Any]], *, with_link_groups: bool) -> list[tuple]:
     from scoring.store_sql import fetch_prepared
 
-    return fetch_prepared(_CONTEXT_SQL, _context_params(events))
+    return fetch_prepared(_CONTEXT_SQL, _context_params(events, with_link_groups=with_link_groups))
 
 
-def _context_params(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _context_params(events: Sequence[Mapping[str, Any]], *, with_link_groups: bool) -> dict[str, Any]:
     since, until = _bounds(events)
     return {
         "accounts": sorted({e["account_id"] for e in events}), "since": since, "until": until,
         "entity_since": _entity_since(events),
         "devices": _entity_values(events, "device_id"), "ips": _entity_values(events, "ip_address"),
+        **(_link_params(events) if with_link_groups else {"link_days": [], "link_nodes": []}),
     }
+
+
+def _link_params(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"link_days": [day_date(d) for d in sorted(event_link_days(events))], "link_nodes": event_link_nodes(events)}
 
 
 def _entity_since(events: Sequence[Mapping[str, Any]]) -> datetime:
@@ -312,6 +344,32 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
         "hi": [_EPOCH + (at + 1) * one_ms for _, at in pairs],
     }
     return {(merchant, at): (known, fraud) for merchant, at, known, fraud in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
+
+
+def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
+    """`entity_stats.link_groups_for`, in one statement on PostgreSQL when the days are stored."""
+    from scoring.store_sql import fetch_prepared
+
+    if connection.vendor != "postgresql":
+        return link_groups_for(events)
+    return _link_groups_from(events, fetch_prepared(_LINK_GROUPS_SQL, _link_params(events)))
+
+
+def _link_groups_from(events: Sequence[Mapping[str, Any]], rows: Sequence[tuple]) -> dict[int, dict[str, tuple[int, int]]]:
+    """The events' link groups per day from rows of `_LINK_GROUP_COLUMNS` (day, stored,
+    node, group, accounts); days not stored yet are computed first and read again."""
+    from scoring.store_sql import fetch_prepared
+
+    missing = [day for day, stored, *_ in rows if not stored]
+    if missing:
+        link_snapshots_ensure(days=missing)
+        rows = fetch_prepared(_LINK_GROUPS_SQL, _link_params(events))
+    found: dict[int, dict[str, tuple[int, int]]] = {}
+    for day, _, node, component, accounts in rows:
+        groups = found.setdefault(day, {})
+        if node is not None:
+            groups[node] = (int(component), int(accounts))
+    return found
 
 
 def history_window() -> timedelta:

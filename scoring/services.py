@@ -19,10 +19,10 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, online_features
+from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, link_day, online_features, ring_size
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
-from scoring.selectors import events_frame, merchant_label_rows, scoring_context, scoring_rows_frame
+from scoring.selectors import events_frame, link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
 from scoring.training import TrainingConfig, TrainingResult, train_model
 from triage.models import Score, Transaction
 
@@ -247,6 +247,9 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
     features["merchant_fraud_rate_30d"] = fraud_rate_at(
         merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
     )
+    # Likewise the frame holds only a few accounts' links: groups come from the stored days.
+    groups = link_groups_of(events)
+    features["ring_size_30d"] = [ring_size(e, groups.get(link_day(epoch_ms(e["timestamp"])))) for e in events]
     return features.to_dict("records")
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from scoring import services
+from scoring import link_groups, services
+from scoring.features import epoch_ms, link_day
 
 
 @shared_task(
@@ -41,3 +43,13 @@ def sweep_queued_score_jobs() -> str:
     ids = services.queued_score_job_ids(older_than_seconds=settings.SCORE_JOB_SWEEP_AFTER_SECONDS)
     services.score_jobs_enqueue(ids)
     return f"re-queued {len(ids)}"
+
+
+@shared_task
+def compute_link_groups() -> str:
+    """Today's link groups (for `ring_size_30d`) before the day's events ask for them;
+    the groups of days before yesterday are dropped. Safe to run twice."""
+    today = link_day(epoch_ms(timezone.now()))
+    computed = link_groups.link_snapshots_ensure(days=[today])
+    dropped = link_groups.link_snapshots_prune(keep_from=today - 1)
+    return f"computed {len(computed)} day, dropped {dropped} days"

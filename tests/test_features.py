@@ -6,8 +6,14 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
-from scoring.features import FEATURE_NAMES, EntityRows, batch_features, online_features
+from scoring.features import (
+    EARTH_RADIUS_KM, FEATURE_NAMES, RING_MAX_ACCOUNTS, EntityRows, batch_features, epoch_ms, link_day, link_groups, link_window_ms,
+    online_features, to_epoch_ms,
+)
 from scoring.generator import WorldConfig, generate_world
 from tests.conftest import small_world
 
@@ -20,7 +26,8 @@ def _replay_online(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     previous_of: dict[str, dict] = {}
     assert frame["timestamp"].is_monotonic_increasing  # lets the replay drop rows older than the window
-    for record in frame.to_dict("records"):
+    groups_of_day: dict[int, dict] = {}
+    for position, record in enumerate(frame.to_dict("records")):
         t = record["timestamp"]
 
         def recent(kind: str, field: str) -> list[dict]:
@@ -35,14 +42,24 @@ def _replay_online(frame: pd.DataFrame) -> pd.DataFrame:
         history = stored[("account", record["account_id"])]
         previous = history[-1] if history else previous_of.get(record["account_id"])
         in_window = recent("account", "account_id")
+        day = link_day(epoch_ms(t))
+        if day not in groups_of_day:  # the day's groups, from every event stored before it
+            groups_of_day[day] = _day_groups(frame.head(position), day)
         entities = EntityRows(device=recent("device", "device_id"), ip=recent("ip", "ip_address"),
-                              merchant=recent("merchant", "merchant_id"))
+                              merchant=recent("merchant", "merchant_id"), link_groups=groups_of_day[day])
         rows.append(online_features(record, in_window, previous_event=previous, entities=entities))
         previous_of[record["account_id"]] = record
         for kind, field in (("account", "account_id"), ("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id")):
             if record.get(field):
                 stored[(kind, record[field])].append(record)
     return pd.DataFrame(rows, index=frame.index)[list(FEATURE_NAMES)]
+
+
+def _day_groups(stored: pd.DataFrame, day: int) -> dict:
+    start, end = link_window_ms(day)
+    t = to_epoch_ms(stored["timestamp"])
+    window = stored[(t >= start) & (t < end)]
+    return link_groups(window["account_id"].tolist(), window["device_id"].tolist(), window["ip_address"].tolist())
 
 
 def test_online_features_equal_batch_features_on_20k_events():
@@ -142,7 +159,7 @@ def test_scenario_and_period_are_never_features():
     pd.testing.assert_frame_equal(batch_features(world), batch_features(scrambled))
 
 
-def test_linked_accounts_devices_and_rings_count_the_window():
+def test_linked_accounts_and_devices_count_the_window():
     t0 = pd.Timestamp("2026-10-01T00:00:00Z")
     hours = [0, 1, 2, 3, 24 * 31 + 3]
     frame = pd.DataFrame(
@@ -156,6 +173,84 @@ def test_linked_accounts_devices_and_rings_count_the_window():
     f = batch_features(frame)
     assert f["accounts_on_device_30d"].tolist() == [0, 1, 0, 1, 0]
     assert f["distinct_devices_30d"].tolist() == [1, 1, 1, 2, 1]
-    # Row 3: account a on d2 (used by c) and 10.0.0.1 (used only by a): a group of 2.
-    assert f["ring_size_30d"].tolist()[3] == 2
-    assert f["ring_size_30d"].tolist()[4] == 1  # everything else is older than 30 days
+
+
+def _ring_frame(rows: list[tuple[float, str, str, str]]) -> pd.DataFrame:
+    t0 = pd.Timestamp("2026-10-01T00:00:00Z")
+    return pd.DataFrame(
+        [(t0 + pd.Timedelta(days=day), account, device, ip) for day, account, device, ip in rows],
+        columns=["timestamp", "account_id", "device_id", "ip_address"],
+    )
+
+
+def test_ring_size_is_the_connected_group_of_the_days_before():
+    frame = _ring_frame([
+        # Day 0: a and b share d1, b and c share an IP, d shares nothing.
+        (0.1, "a", "d1", "10.0.0.1"), (0.2, "b", "d1", "10.0.0.2"), (0.3, "c", "d2", "10.0.0.2"),
+        (0.4, "d", "d9", "10.0.0.9"),
+        (0.5, "e", "d2", ""),  # the same day: c's group is not known yet
+        (1.5, "e", "d2", ""),  # next day: e's group is a, b, c and e
+        (1.6, "d", "d1", ""),  # d's own group (d) and d1's (a, b, c, e)
+        (1.7, "a", "d9", "10.0.0.1"),  # a's group and d9's (d)
+        # Day 31: only day 1's links are left: d with d1, a with d9.
+        (31.2, "d", "d9", ""),
+    ])
+    assert batch_features(frame)["ring_size_30d"].tolist() == [1, 1, 1, 1, 1, 4, 5, 5, 2]
+
+
+def test_ring_size_never_counts_the_events_own_day_or_later_links():
+    base = [(0.1, "a", "d1", "10.0.0.1"), (0.2, "b", "d1", "10.0.0.2"), (1.5, "c", "d1", "")]
+    later = [(1.6, "x", "d1", ""), (1.7, "y", "d1", "10.0.0.1"), (3.0, "z", "d1", "")]
+    sizes = batch_features(_ring_frame(base + later))["ring_size_30d"].tolist()
+    assert sizes[:3] == batch_features(_ring_frame(base))["ring_size_30d"].tolist() == [1, 1, 3]
+    assert sizes[3:] == [3, 3, 6]  # a, b, c, x, y and z itself on day 3
+
+
+def test_a_device_or_ip_of_many_accounts_links_nobody():
+    crowd = [(0.1, f"user-{k}", f"phone-{k}", "10.9.9.9") for k in range(RING_MAX_ACCOUNTS["i"] + 1)]
+    pair = [(0.2, "a", "d1", ""), (0.3, "b", "d1", "")]
+    frame = _ring_frame(crowd + pair + [(1.5, "user-0", "phone-0", "10.9.9.9"), (1.6, "a", "", "10.9.9.9")])
+    sizes = batch_features(frame)["ring_size_30d"].tolist()
+    assert sizes[-2:] == [1, 2]  # the crowded address joins nobody; a's own group is a and b
+
+
+def test_the_generators_ring_accounts_share_one_group():
+    """Each fraud ring of the generator (its accounts, joined by the devices only they
+    use) is one group: from the day after its sign-ups its events see the whole ring."""
+    world = generate_world(WorldConfig(accounts=3000, days=40, seed=5))
+    ring = world[world["scenario"] == "fraud_ring"]
+    accounts, devices = pd.factorize(ring["account_id"])[0], pd.factorize(ring["device_id"])[0]
+    n = accounts.max() + 1
+    graph = sparse.coo_matrix((np.ones(len(ring)), (accounts, n + devices)), shape=(n + devices.max() + 1,) * 2)
+    _, member_of = connected_components(graph, directed=False)
+    ring_of = member_of[accounts]
+    members = np.bincount(member_of[:n])[ring_of]
+    assert (np.bincount(member_of[:n]) >= 2).sum() >= 5, "the sample should hold several rings"
+    first_seen = ring.groupby(ring_of)["timestamp"].transform("min")
+    settled = (ring["timestamp"] - first_seen >= pd.Timedelta(days=2)).to_numpy()
+    sizes = batch_features(world).loc[ring.index, "ring_size_30d"].to_numpy()
+    assert settled.sum() > 100
+    assert (sizes[settled] >= members[settled]).mean() > 0.95
+    assert np.median(sizes[settled] / members[settled]) == 1.0
+
+
+def test_location_spread_is_the_spread_of_the_accounts_earlier_locations():
+    t0 = pd.Timestamp("2026-10-01T00:00:00Z")
+    frame = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "a", "a", "a"],
+            "timestamp": [t0 + pd.Timedelta(days=d) for d in (0, 1, 2, 3, 40)],
+            # Two places 0.09° of longitude (10 km) apart on the equator, then far away.
+            "latitude": [0.0, 0.0, 45.0, 0.0, 0.0],
+            "longitude": [0.0, 0.09, 90.0, 0.0, 0.0],
+        }
+    )
+    spread = batch_features(frame)["location_spread_km_30d"].tolist()
+    assert np.isnan(spread[0]) and np.isnan(spread[1])  # fewer than two earlier locations
+    # Two points sit half their distance from their centre; the event's own far-away
+    # location is not counted.
+    assert spread[2] == pytest.approx(0.09 * np.pi / 180 * EARTH_RADIUS_KM / 2, rel=1e-6)
+    assert spread[3] > 4000  # the far-away event is history now
+    assert np.isnan(spread[4])  # nothing in the last 30 days
+    online = online_features(frame.iloc[2].to_dict(), frame.head(2).to_dict("records"))
+    assert online["location_spread_km_30d"] == pytest.approx(spread[2], rel=1e-9)

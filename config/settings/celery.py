@@ -1,7 +1,7 @@
 """Celery: Redis as broker when REDIS_URL is set; otherwise tasks run in-process."""
 from __future__ import annotations
 
-from celery.schedules import crontab  # noqa: F401  (used by later beat entries)
+from celery.schedules import crontab
 
 from config.env import env_float, env_int, env_str
 
@@ -65,5 +65,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-queued-score-jobs": {
         "task": "scoring.tasks.sweep_queued_score_jobs",
         "schedule": 60.0,
+    },
+    # The day's groups of accounts linked by devices / IPs (ring size), at midnight UTC:
+    # the day's first requests then find them or wait for them (a few seconds at 1 M events
+    # stored) on the advisory lock instead of computing them.
+    "compute-link-groups": {
+        "task": "scoring.tasks.compute_link_groups",
+        "schedule": crontab(minute=0, hour=0),
     },
 }
