@@ -225,18 +225,18 @@ _DOTTED_V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 def _copy_binary(rows: pd.DataFrame, client: ApiClient) -> bytes:
     """The normalised rows as a COPY payload in binary format, columns in COPY_COLUMNS order.
 
-    Every field is encoded column-wise with Arrow and numpy, then the fields of each row are
-    joined in one pass."""
+    Every field is encoded column-wise with Arrow and numpy, as one or more pieces (a length,
+    a value), and the pieces of each row are joined in one pass."""
     n = len(rows)
     received = pd.Timestamp.now(tz="UTC").value // 1000 - _POSTGRES_EPOCH_US
-    fields = [pa.scalar(struct.pack(">h", len(COPY_COLUMNS)), pa.binary())]
+    pieces = [pa.scalar(struct.pack(">h", len(COPY_COLUMNS)), pa.binary())]
     for name, sql_type in STAGING:
-        fields.append(_FIELD_ENCODERS[sql_type](rows[name]))
-    fields.append(_fixed_field(np.full(n, client.pk), ">i8"))
-    fields.append(_fixed_field(np.full(n, received), ">i8"))
+        pieces.extend(_FIELD_ENCODERS[sql_type](rows[name]))
+    pieces.append(_fixed_field(np.full(n, client.pk), ">i8"))
+    pieces.append(_fixed_field(np.full(n, received), ">i8"))
     if not n:
         return _COPY_HEADER + _COPY_TRAILER
-    joined = pc.binary_join_element_wise(*fields, b"")
+    joined = pc.binary_join_element_wise(*pieces, b"")
     offsets, data = joined.buffers()[1:]
     end = int(np.frombuffer(offsets, np.int32)[n])
     return b"".join((_COPY_HEADER, memoryview(data)[:end], _COPY_TRAILER))
@@ -268,20 +268,19 @@ def _arrow_text(values: pd.Series) -> pa.Array:
     return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
-def _text_field(values: pd.Series) -> pa.Array:
+def _text_field(values: pd.Series) -> list:
     text = _arrow_text(values).cast(pa.binary())
-    return _with_length(text, pc.binary_length(text))
+    return [_lengths(text), text]
 
 
-def _with_length(value: pa.Array, length: pa.Array) -> pa.Array:
-    prefix = _binary(np.asarray(length, dtype=">i4"))
-    return pc.binary_join_element_wise(prefix, value, b"")
+def _lengths(values: pa.Array, extra: int = 0) -> pa.Array:
+    return _binary((np.asarray(pc.binary_length(values)) + extra).astype(">i4"))
 
 
-def _jsonb_field(values: pd.Series) -> pa.Array:
+def _jsonb_field(values: pd.Series) -> list:
     """JSON text after jsonb's format version, 1."""
-    text = pc.binary_join_element_wise(pa.scalar(b"\x01"), _arrow_text(values).cast(pa.binary()), b"")
-    return _with_length(text, pc.binary_length(text))
+    text = _arrow_text(values).cast(pa.binary())
+    return [_lengths(text, extra=1), pa.scalar(b"\x01"), text]
 
 
 def _microseconds(values: pd.Series) -> np.ndarray:
@@ -289,20 +288,20 @@ def _microseconds(values: pd.Series) -> np.ndarray:
     return values.array.asi8 - _POSTGRES_EPOCH_US
 
 
-def _time_field(values: pd.Series) -> pa.Array:
-    return _fixed_field(_microseconds(values), ">i8", values.notna().to_numpy())
+def _time_field(values: pd.Series) -> list:
+    return [_fixed_field(_microseconds(values), ">i8", values.notna().to_numpy())]
 
 
-def _float_field(values: pd.Series) -> pa.Array:
+def _float_field(values: pd.Series) -> list:
     numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    return _fixed_field(numbers, ">f8", ~np.isnan(numbers))
+    return [_fixed_field(numbers, ">f8", ~np.isnan(numbers))]
 
 
-def _boolean_field(values: pd.Series) -> pa.Array:
-    return _fixed_field(values.to_numpy(dtype=bool, na_value=False), "u1", values.notna().to_numpy())
+def _boolean_field(values: pd.Series) -> list:
+    return [_fixed_field(values.to_numpy(dtype=bool, na_value=False), "u1", values.notna().to_numpy())]
 
 
-def _numeric_field(values: pd.Series) -> pa.Array:
+def _numeric_field(values: pd.Series) -> list:
     """numeric(14, 2): sign, a weight of 2 and four base-10,000 digits, the last holding the cents.
 
     Below 10^12 (the column's limit) three integer digits are enough; PostgreSQL drops
@@ -317,10 +316,10 @@ def _numeric_field(values: pd.Series) -> pa.Array:
     packed["ndigits"], packed["weight"], packed["dscale"] = 4, 2, 2
     packed["sign"] = np.where(numbers < 0, _NUMERIC_NEGATIVE, 0)
     packed["digits"] = np.stack([units // 10**8, units // 10**4 % 10**4, units % 10**4, cents % 100 * 100], axis=1)
-    return _nulls_set(_binary(packed), present)
+    return [_nulls_set(_binary(packed), present)]
 
 
-def _inet_field(values: pd.Series) -> pa.Array:
+def _inet_field(values: pd.Series) -> list:
     """inet: address family, prefix bits, not-a-network flag, address length, the address bytes.
 
     Dotted IPv4 is split column-wise; anything else goes through `ipaddress` once per
@@ -329,13 +328,13 @@ def _inet_field(values: pd.Series) -> pa.Array:
     present = pc.is_valid(text).to_numpy(zero_copy_only=False)
     dotted = pc.fill_null(pc.match_substring_regex(text, _DOTTED_V4), False).to_numpy(zero_copy_only=False)
     if not (dotted == present).all():
-        return _inet_field_by_value(values)
+        return [_inet_field_by_value(values)]
     octets = pc.list_flatten(pc.split_pattern(pc.fill_null(text, "0.0.0.0"), "."))
     packed = np.empty(len(text), [("length", ">i4"), ("header", "u1", 4), ("address", "u1", 4)])
     packed["length"] = packed.itemsize - 4
     packed["header"] = (*_INET_V4, 0, 4)
     packed["address"] = np.asarray(octets.cast(pa.uint8())).reshape(-1, 4)
-    return _nulls_set(_binary(packed), present)
+    return [_nulls_set(_binary(packed), present)]
 
 
 def _inet_field_by_value(values: pd.Series) -> pa.Array:
