@@ -41,7 +41,7 @@ from django.db import connection, transaction
 from accounts.models import ApiClient
 from scoring import validation as rules
 from scoring.bulkload import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
-from scoring.loaders import CHUNK, EventBatch, events_batch, events_store
+from scoring.loaders import CHUNK, STORE_SESSIONS, EventBatch, EventWriters, events_batch
 from triage.models import Transaction
 
 # Contract fields a column can feed. `scenario` is bookkeeping for evaluation (never a
@@ -108,7 +108,7 @@ class ImportResult:
     rejected: int = 0
     added: int = 0
     rejects_path: Path | None = None
-    store_seconds: float = 0.0  # wall time spent storing (COPY, insert, commit); reading overlaps it
+    store_seconds: float = 0.0  # wall time from the first chunk handed to the database to the last stored
     bulk: bool = False  # the secondary indexes were dropped for the load and rebuilt after it
     index_seconds: float = 0.0  # wall time rebuilding them after the load
 
@@ -405,23 +405,24 @@ def events_import(
     # nothing stored yet the rows can be copied straight into the table.
     direct = not Transaction.objects.filter(client=client).exists()
     use_copy = connection.vendor == "postgresql"
+    # Other sessions could not see this one's uncommitted rows (nor the source, in a test).
+    side_by_side = use_copy and not single_transaction and not connection.in_atomic_block
+    writers = EventWriters(sessions=STORE_SESSIONS if side_by_side else 1, direct=direct)
     try:
         set_aside = indexes_set_aside(rebuilding=phase) if bulk and not single_transaction else nullcontext(BulkLoad())
-        with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext():
+        with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext(), writers:
             for chunk, reasons, batch in _prepared_ahead(path, mapping, chunk_size, attributes, client, use_copy):
                 ok = reasons == ""
                 if not ok.all():
                     rejected = chunk.loc[~ok].assign(**{REJECT_COLUMN: reasons[~ok]})
                     rejected.to_csv(partial, mode="a" if result.rejected else "w", header=not result.rejected, index=False)
                     result.rejected += int((~ok).sum())
-                if len(batch.rows):
-                    began = time.perf_counter()
-                    result.added += events_store(batch, direct=direct)
-                    result.store_seconds += time.perf_counter() - began
                 result.accepted += len(batch.rows)
                 result.rows += len(chunk)
-                if progress:
-                    progress(len(chunk))
+                _count_stored(writers.store(batch, rows=len(chunk)) if len(batch.rows) else [(len(chunk), 0)], result, progress)
+            _count_stored(writers.finish(), result, progress)
+            if writers.began is not None:
+                result.store_seconds = time.perf_counter() - writers.began
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -432,6 +433,13 @@ def events_import(
     else:
         rejects_path.unlink(missing_ok=True)  # an old reject file would describe another run
     return result
+
+
+def _count_stored(stored: list[tuple[int, int]], result: ImportResult, progress: Callable[[int], None] | None) -> None:
+    for rows, added in stored:
+        result.added += added
+        if progress:
+            progress(rows)
 
 
 _DONE = object()

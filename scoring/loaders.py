@@ -15,7 +15,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import queue
 import struct
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +34,9 @@ from accounts.models import ApiClient
 from triage.models import Transaction
 
 CHUNK = 50_000
+# Sessions storing chunks side by side (PostgreSQL): one session's COPY keeps one core of the
+# database busy, the reader preparing the chunks needs less than another (docs/benchmarks.md).
+STORE_SESSIONS = 2
 
 TEXT_COLUMNS = (
     "event_id", "account_id", "event_type", "currency", "payment_status", "device_id", "country", "merchant_id",
@@ -136,6 +142,110 @@ def events_store(batch: EventBatch, *, direct: bool = False) -> int:
         if batch.copy_data is None:
             return _store_orm(batch.rows, batch.client)
         return _store_direct(batch) if direct else _store_staged(batch)
+
+
+class EventWriters:
+    """Store batches one after the other, in `sessions` database sessions at once.
+
+    With one session the caller's thread stores each batch as it is handed over, inside
+    whatever transaction the caller holds. With more, as many threads store side by side,
+    each on its own connection and each batch in its own transaction, and the transactions
+    commit in the order the batches were handed over: a batch commits only after the one
+    before it, and not at all once one has failed. What is stored is always the first
+    batches, as with one session; an error is raised in the caller's thread.
+
+    Use as a context manager; `store()` and `finish()` return (rows, added) of each batch
+    stored since, where `rows` is what the caller said the batch stands for.
+    """
+
+    def __init__(self, *, sessions: int = 1, direct: bool = False):
+        self.sessions, self.direct = sessions, direct
+        self.began: float | None = None  # when the first batch was handed over
+        self._handed = self._finished = 0
+        self._todo: queue.Queue = queue.Queue(maxsize=sessions)
+        self._done: queue.Queue = queue.Queue()
+        self._turn = threading.Condition()
+        self._next_commit = 0
+        self._failed = False
+        self._threads = [threading.Thread(target=self._work, name=f"store-{i}", daemon=True) for i in range(sessions)]
+
+    def __enter__(self) -> EventWriters:
+        if self.sessions > 1:
+            for thread in self._threads:
+                thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.sessions > 1:
+            self._fail()  # whatever is still queued is not stored
+            for _ in self._threads:
+                self._todo.put(None)
+            for thread in self._threads:
+                thread.join()
+
+    def store(self, batch: EventBatch, *, rows: int) -> list[tuple[int, int]]:
+        if self.began is None:
+            self.began = time.perf_counter()
+        if self.sessions == 1:
+            return [(rows, events_store(batch, direct=self.direct))]
+        self._todo.put((self._handed, batch, rows))
+        self._handed += 1
+        return self._results(wait=False)
+
+    def finish(self) -> list[tuple[int, int]]:
+        """Wait until every batch handed over is stored."""
+        return self._results(wait=True) if self.sessions > 1 else []
+
+    def _results(self, *, wait: bool) -> list[tuple[int, int]]:
+        results = []
+        while self._finished < self._handed and (wait or not self._done.empty()):
+            outcome = self._done.get()
+            self._finished += 1
+            if isinstance(outcome, _EarlierBatchFailed):
+                continue  # the earlier batch's own error comes too
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results.append(outcome)
+        return results
+
+    def _work(self) -> None:
+        try:
+            while (item := self._todo.get()) is not None:
+                number, batch, rows = item
+                try:
+                    if self._failed:
+                        raise _EarlierBatchFailed
+                    with transaction.atomic():
+                        added = events_store(batch, direct=self.direct)
+                        self._wait_for_turn(number)
+                except BaseException as exc:
+                    self._fail()
+                    self._done.put(exc)
+                else:
+                    self._pass_turn()
+                    self._done.put((rows, added))
+        finally:
+            connection.close()  # this thread's own
+
+    def _wait_for_turn(self, number: int) -> None:
+        with self._turn:
+            self._turn.wait_for(lambda: self._failed or self._next_commit == number)
+            if self._failed:
+                raise _EarlierBatchFailed
+
+    def _pass_turn(self) -> None:
+        with self._turn:
+            self._next_commit += 1
+            self._turn.notify_all()
+
+    def _fail(self) -> None:
+        with self._turn:
+            self._failed = True
+            self._turn.notify_all()
+
+
+class _EarlierBatchFailed(Exception):
+    """Raised in a session whose batch must not commit because an earlier one failed."""
 
 
 def events_load(
