@@ -579,7 +579,9 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
         label = mapping.label
         text = _text(chunk[label.column], n)
         meaning = {value: _label_meaning(value, label) for value in pd.unique(text)}
-        is_fraud = text.map(meaning).astype("boolean")
+        fraud = text.isin([value for value, known in meaning.items() if known is True]).to_numpy()
+        legit = text.isin([value for value, known in meaning.items() if known is False]).to_numpy()
+        is_fraud = pd.Series(pd.arrays.BooleanArray(fraud, ~(fraud | legit)))
         allowed = ", ".join(sorted(label.fraud_values | label.legit_values))
         reject((text != "") & is_fraud.isna(), f"is_fraud: {label.column!r} must be one of {allowed} (or empty for unlabeled)")
         if label.known_at:
@@ -771,7 +773,7 @@ def _attributes(chunk: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, lis
     problems: list[tuple[np.ndarray, str]] = []
     if not columns:
         return pd.Series("{}", index=range(n), dtype="str"), problems
-    parts = pd.Series("", index=range(n), dtype="str")
+    pieces = []  # per column: `"name": value` where the cell is not empty, else null
     for column in columns:
         values = chunk[column]
         text = _text(values, n)
@@ -784,15 +786,23 @@ def _attributes(chunk: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, lis
             numbers = _arrow_numbers(text)
         if numbers is not None and present.any() and np.isfinite(numbers[present]).all():
             # Arrow writes the shortest text that reads back as the same float: valid JSON.
-            encoded = pd.Series(pc.cast(pa.array(numbers, type=pa.float64()), pa.string()), dtype="str")
+            encoded = pc.cast(pa.array(numbers, type=pa.float64()), pa.string())
         else:
             too_long = (text.str.len() > rules.MAX_ATTRIBUTE_TEXT).to_numpy()
             if too_long.any():
                 problems.append((too_long, f"attributes.{column}: must be at most {rules.MAX_ATTRIBUTE_TEXT} characters"))
-            encoded = text.map({value: json.dumps(value) for value in pd.unique(text[present])})
+            encoded = _json_strings(text)
         key = json.dumps(str(column)) + ": "
-        parts = parts + (key + encoded.fillna("") + ", ").where(present, "")
-    return ("{" + parts.str[:-2] + "}"), problems
+        pieces.append(pc.if_else(pa.array(present), pc.binary_join_element_wise(key, encoded, ""), pa.scalar(None, pa.string())))
+    members = pc.binary_join_element_wise(*pieces, ", ", null_handling="skip")
+    return pd.Series(pc.binary_join_element_wise("{", members, "}", ""), dtype="str"), problems
+
+
+def _json_strings(text: pd.Series) -> pa.Array:
+    """Each cell as a JSON string, encoded once per distinct value."""
+    strings = pa.array(text, type=pa.string())
+    codes = (strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings).dictionary_encode()
+    return pa.array([json.dumps(value) for value in codes.dictionary.to_pylist()], pa.string()).take(codes.indices)
 
 
 def _label_text(value: Any) -> str:

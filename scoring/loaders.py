@@ -90,7 +90,7 @@ def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
     for column, _ in STAGING:
         present = column in frame.columns
         if column in TEXT_COLUMNS:
-            out[column] = frame[column].fillna("").astype(str) if present else pd.Series([""] * n, dtype=str)
+            out[column] = frame[column].fillna("").astype(str) if present else pd.Series("", index=range(n), dtype=str)
         elif column in FLOAT_COLUMNS:
             out[column] = frame[column].astype("float64") if present else pd.Series(np.nan, index=range(n))
         elif column in TIME_COLUMNS:
@@ -106,7 +106,7 @@ def events_frame_normalise(frame: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame({c: pd.Series(v).reset_index(drop=True) for c, v in out.items()})
     result["amount"] = result["amount"].round(2)
     if "label_source" not in frame.columns:
-        result["label_source"] = np.where(result["is_fraud"].notna(), "import", "")
+        result["label_source"] = result["label_source"].mask(result["is_fraud"].notna(), "import")
     # A label time without a label means nothing; keep the two together.
     result.loc[result["is_fraud"].isna(), "label_known_at"] = pd.NaT
     return result
