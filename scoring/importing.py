@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -397,32 +397,23 @@ def events_import(
     rejects_path = Path(rejects_path) if rejects_path else path.with_name(_stem(path) + ".rejects.csv")
     partial = rejects_path.with_name(rejects_path.name + ".part")
     result = ImportResult()
-    if bulk is None:
-        bulk = bulk_worthwhile(rows=file_row_estimate(path), client=client)
-    if not bulk or single_transaction:
-        indexes_restore()  # an earlier bulk load that died may have left some out
-    # Ids are unique within the file (repeats are rejected below), so when the source has
-    # nothing stored yet the rows can be copied straight into the table.
-    direct = not Transaction.objects.filter(client=client).exists()
     use_copy = connection.vendor == "postgresql"
-    # Other sessions could not see this one's uncommitted rows (nor the source, in a test).
-    side_by_side = use_copy and not single_transaction and not connection.in_atomic_block
-    writers = EventWriters(sessions=STORE_SESSIONS if side_by_side else 1, direct=direct)
     try:
-        set_aside = indexes_set_aside(rebuilding=phase) if bulk and not single_transaction else nullcontext(BulkLoad())
-        with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext(), writers:
-            for chunk, reasons, batch in _prepared_ahead(path, mapping, chunk_size, attributes, client, use_copy):
-                ok = reasons == ""
-                if not ok.all():
-                    rejected = chunk.loc[~ok].assign(**{REJECT_COLUMN: reasons[~ok]})
-                    rejected.to_csv(partial, mode="a" if result.rejected else "w", header=not result.rejected, index=False)
-                    result.rejected += int((~ok).sum())
-                result.accepted += len(batch.rows)
-                result.rows += len(chunk)
-                _count_stored(writers.store(batch, rows=len(chunk)) if len(batch.rows) else [(len(chunk), 0)], result, progress)
-            _count_stored(writers.finish(), result, progress)
-            if writers.began is not None:
-                result.store_seconds = time.perf_counter() - writers.began
+        # The first chunks are read and checked while the table is made ready.
+        with _prepared_ahead(path, mapping, chunk_size, attributes, client, use_copy) as prepared:
+            if bulk is None:
+                bulk = bulk_worthwhile(rows=file_row_estimate(path), client=client)
+            if not bulk or single_transaction:
+                indexes_restore()  # an earlier bulk load that died may have left some out
+            # Ids are unique within the file (repeats are rejected), so when the source has
+            # nothing stored yet the rows can be copied straight into the table.
+            direct = not Transaction.objects.filter(client=client).exists()
+            # Other sessions could not see this one's uncommitted rows (nor the source, in a test).
+            side_by_side = use_copy and not single_transaction and not connection.in_atomic_block
+            writers = EventWriters(sessions=STORE_SESSIONS if side_by_side else 1, direct=direct)
+            set_aside = indexes_set_aside(rebuilding=phase) if bulk and not single_transaction else nullcontext(BulkLoad())
+            with set_aside as bulk_load, transaction.atomic() if single_transaction else nullcontext(), writers:
+                _store_all(prepared, writers, result, partial, progress)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -435,6 +426,28 @@ def events_import(
     return result
 
 
+def _store_all(
+    prepared: Iterator[tuple[pd.DataFrame, np.ndarray, EventBatch]],
+    writers: EventWriters,
+    result: ImportResult,
+    partial: Path,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Write each chunk's rejected rows to `partial` and hand its accepted ones to `writers`."""
+    for chunk, reasons, batch in prepared:
+        ok = reasons == ""
+        if not ok.all():
+            rejected = chunk.loc[~ok].assign(**{REJECT_COLUMN: reasons[~ok]})
+            rejected.to_csv(partial, mode="a" if result.rejected else "w", header=not result.rejected, index=False)
+            result.rejected += int((~ok).sum())
+        result.accepted += len(batch.rows)
+        result.rows += len(chunk)
+        _count_stored(writers.store(batch, rows=len(chunk)) if len(batch.rows) else [(len(chunk), 0)], result, progress)
+    _count_stored(writers.finish(), result, progress)
+    if writers.began is not None:
+        result.store_seconds = time.perf_counter() - writers.began
+
+
 def _count_stored(stored: list[tuple[int, int]], result: ImportResult, progress: Callable[[int], None] | None) -> None:
     for rows, added in stored:
         result.added += added
@@ -445,11 +458,12 @@ def _count_stored(stored: list[tuple[int, int]], result: ImportResult, progress:
 _DONE = object()
 
 
+@contextmanager
 def _prepared_ahead(
     path: Path, mapping: Mapping, chunk_size: int, attributes: list[str], client: ApiClient, use_copy: bool
-) -> Iterator[tuple[pd.DataFrame, np.ndarray, EventBatch]]:
+) -> Iterator[Iterator[tuple[pd.DataFrame, np.ndarray, EventBatch]]]:
     """(chunk as read, reasons per row, accepted rows ready to store) per chunk, read,
-    checked and encoded one chunk ahead in a helper thread.
+    checked and encoded a few chunks ahead in a helper thread, which starts on entering.
 
     All of that is CPU work in this process while storing is mostly waiting for the
     database, so the two overlap. The helper never touches the database; the caller stores
@@ -484,13 +498,17 @@ def _prepared_ahead(
     helper = threading.Thread(target=produce, name="import-reader", daemon=True)
     helper.start()
     try:
-        while (item := results.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        yield _taken(results)
     finally:
         stop.set()
         helper.join()
+
+
+def _taken(results: queue.Queue) -> Iterator:
+    while (item := results.get()) is not _DONE:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _repeats_rejected(clean: pd.DataFrame, reasons: np.ndarray, seen_ids: set[str]) -> np.ndarray:
