@@ -381,7 +381,9 @@ def events_import(
     """Import a CSV or Parquet file of events for `client` (an import source).
 
     Each chunk of `chunk_size` rows is committed on its own (or, with
-    `single_transaction`, the whole file at once). Rejected rows are written to
+    `single_transaction`, the whole file at once). On PostgreSQL, unless the caller holds a
+    transaction, chunks are stored by STORE_SESSIONS sessions side by side and still
+    committed in the file's order (`scoring.loaders.EventWriters`). Rejected rows are written to
     `rejects_path` (default `<file>.rejects.csv` beside the input); when nothing is
     rejected no reject file is left behind.
 
