@@ -324,7 +324,7 @@ def _target_columns() -> str:
 # was most of its time per row in CSV (timestamps, numbers, JSON; see docs/benchmarks.md).
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = struct.pack(">h", -1)
-_NULL_FIELD = pa.scalar(struct.pack(">i", -1), pa.binary())
+_NULL_FIELD = pa.scalar(struct.pack(">i", -1), pa.large_binary())
 _POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, where PostgreSQL's times count from
 _NUMERIC_NEGATIVE = 0x4000
 _INET_V4 = (2, 32)  # PostgreSQL's address family and bits for IPv4
@@ -339,16 +339,16 @@ def _copy_binary(rows: pd.DataFrame, client: ApiClient) -> bytes:
     a value), and the pieces of each row are joined in one pass."""
     n = len(rows)
     received = pd.Timestamp.now(tz="UTC").value // 1000 - _POSTGRES_EPOCH_US
-    pieces = [pa.scalar(struct.pack(">h", len(COPY_COLUMNS)), pa.binary())]
+    pieces = [pa.scalar(struct.pack(">h", len(COPY_COLUMNS)), pa.large_binary())]
     for name, sql_type in STAGING:
         pieces.extend(_FIELD_ENCODERS[sql_type](rows[name]))
     pieces.append(_fixed_field(np.full(n, client.pk), ">i8"))
     pieces.append(_fixed_field(np.full(n, received), ">i8"))
     if not n:
         return _COPY_HEADER + _COPY_TRAILER
-    joined = pc.binary_join_element_wise(*pieces, b"")
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
     offsets, data = joined.buffers()[1:]
-    end = int(np.frombuffer(offsets, np.int32)[n])
+    end = int(np.frombuffer(offsets, np.int64)[n])
     return b"".join((_COPY_HEADER, memoryview(data)[:end], _COPY_TRAILER))
 
 
@@ -361,9 +361,10 @@ def _fixed_field(values: np.ndarray, dtype: str, present: np.ndarray | None = No
 
 
 def _binary(packed: np.ndarray) -> pa.Array:
-    """A numpy array of fixed-size records as Arrow binary values, one per record."""
+    """A numpy array of fixed-size records as Arrow binary values, one per record (64-bit
+    offsets throughout, so that no chunk is too big to join)."""
     fixed = pa.Array.from_buffers(pa.binary(packed.itemsize), len(packed), [None, pa.py_buffer(packed)])
-    return fixed.cast(pa.binary())
+    return fixed.cast(pa.large_binary())
 
 
 def _nulls_set(field: pa.Array, present: np.ndarray | None) -> pa.Array:
@@ -379,7 +380,7 @@ def _arrow_text(values: pd.Series) -> pa.Array:
 
 
 def _text_field(values: pd.Series) -> list:
-    text = _arrow_text(values).cast(pa.binary())
+    text = _arrow_text(values).cast(pa.large_binary())
     return [_lengths(text), text]
 
 
@@ -389,8 +390,8 @@ def _lengths(values: pa.Array, extra: int = 0) -> pa.Array:
 
 def _jsonb_field(values: pd.Series) -> list:
     """JSON text after jsonb's format version, 1."""
-    text = _arrow_text(values).cast(pa.binary())
-    return [_lengths(text, extra=1), pa.scalar(b"\x01"), text]
+    text = _arrow_text(values).cast(pa.large_binary())
+    return [_lengths(text, extra=1), pa.scalar(b"\x01", pa.large_binary()), text]
 
 
 def _microseconds(values: pd.Series) -> np.ndarray:
@@ -439,17 +440,20 @@ def _inet_field(values: pd.Series) -> list:
     dotted = pc.fill_null(pc.match_substring_regex(text, _DOTTED_V4), False).to_numpy(zero_copy_only=False)
     if not (dotted == present).all():
         return [_inet_field_by_value(values)]
-    octets = pc.list_flatten(pc.split_pattern(pc.fill_null(text, "0.0.0.0"), "."))
+    try:
+        octets = pc.list_flatten(pc.split_pattern(pc.fill_null(text, "0.0.0.0"), ".")).cast(pa.uint8())
+    except pa.ArrowInvalid:  # an octet above 255: `ipaddress` says which value is wrong
+        return [_inet_field_by_value(values)]
     packed = np.empty(len(text), [("length", ">i4"), ("header", "u1", 4), ("address", "u1", 4)])
     packed["length"] = packed.itemsize - 4
     packed["header"] = (*_INET_V4, 0, 4)
-    packed["address"] = np.asarray(octets.cast(pa.uint8())).reshape(-1, 4)
+    packed["address"] = np.asarray(octets).reshape(-1, 4)
     return [_nulls_set(_binary(packed), present)]
 
 
 def _inet_field_by_value(values: pd.Series) -> pa.Array:
     encoded = {value: _inet_bytes(value) for value in values.dropna().unique()}
-    return pc.fill_null(pa.array(values.map(encoded), type=pa.binary(), from_pandas=True), _NULL_FIELD)
+    return pc.fill_null(pa.array(values.map(encoded), type=pa.large_binary(), from_pandas=True), _NULL_FIELD)
 
 
 def _inet_bytes(text: str) -> bytes:
