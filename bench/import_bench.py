@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                   + (f", {result.index_seconds:.1f} s rebuilding indexes (bulk load)" if result.bulk else "")
                   + f"; CPU of this process {cpu_seconds(began_cpu):.1f} s")
             if began_backend is not None:
-                # Parallel index-build workers are other processes: not counted here.
-                print(f"{'':<16}PostgreSQL backend CPU {backend_cpu_seconds(backend) - began_backend:.1f} s")
+                # The storing sessions, the index-building ones and their parallel workers are
+                # other processes: not counted here.
+                print(f"{'':<16}PostgreSQL CPU of the importer's own session {backend_cpu_seconds(backend) - began_backend:.1f} s")
     return 0
 
 

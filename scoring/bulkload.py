@@ -17,6 +17,7 @@ PostgreSQL releases the lock when the loading session ends, however it ends.
 """
 from __future__ import annotations
 
+import queue
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -172,10 +173,7 @@ def _build_missing() -> list[str]:
         # Other sessions would wait on this transaction's locks: build here, one by one.
         _build_indexes(indexes)
     else:
-        # Two sessions build side by side: measured faster than one after the other, each
-        # with PostgreSQL's parallel workers (docs/benchmarks.md).
-        with ThreadPoolExecutor(max_workers=BUILD_SESSIONS, thread_name_prefix="index-build") as pool:
-            list(pool.map(_build_indexes_in_own_session, [indexes[i::BUILD_SESSIONS] for i in range(BUILD_SESSIONS)]))
+        _build_side_by_side(indexes)
     for field in foreign_keys():
         if field.column in missing:
             with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
@@ -185,11 +183,30 @@ def _build_missing() -> list[str]:
     return sorted(missing)
 
 
-def _build_indexes_in_own_session(indexes: list) -> None:
-    try:
-        _build_indexes(indexes)
-    finally:
-        connection.close()  # this thread's own connection
+def _build_side_by_side(indexes: list) -> None:
+    """Build in BUILD_SESSIONS sessions at once, each taking the next index left as it finishes one.
+
+    Side by side is faster than one after the other (docs/benchmarks.md); taking the next
+    index rather than a fixed share keeps both sessions busy until the end, as the builds
+    differ several-fold in cost."""
+    pending: queue.SimpleQueue = queue.SimpleQueue()
+    for index in indexes:
+        pending.put(index)
+
+    def build_until_none_left() -> None:
+        try:
+            while True:
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                _build_indexes([index])
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=BUILD_SESSIONS, thread_name_prefix="index-build") as pool:
+        for session in [pool.submit(build_until_none_left) for _ in range(BUILD_SESSIONS)]:
+            session.result()
 
 
 def _build_indexes(indexes: list) -> None:

@@ -18,7 +18,7 @@ from django.db import connection
 
 from insights.models import DirtyHour, HourlyRollup
 from insights.rollups import ROLLUP_KEY, ROLLUP_VALUES, rollups_rebuild, rollups_refresh
-from scoring import bulkload
+from scoring import bulkload, loaders
 from scoring.bulkload import foreign_keys, indexes_missing, secondary_indexes
 from scoring.generator import write_world
 from tests.test_import import GENERATOR_MAPPING, ROOT, crash_on_second_chunk, generator_csv, run_import, stored, world
@@ -101,6 +101,27 @@ def test_a_load_that_fails_midway_still_rebuilds_the_indexes(tmp_path, monkeypat
     assert Transaction.objects.count() == 100  # whole chunks only
     assert indexes_missing() == []
     assert "added 150, already present 100" in run_import(path, chunk_size=100, bulk=True)
+
+
+def test_chunks_stored_side_by_side_commit_in_the_files_order(tmp_path, monkeypatch):
+    """The third chunk, written in the other session while the second fails, is not committed."""
+    second, third = world()["event_id"].iloc[[100, 200]]
+    written = []
+    real_load = loaders._store_direct
+
+    def slow_to_fail_on_the_second(batch):
+        added = real_load(batch)
+        written.append(batch.rows["event_id"].iloc[0])
+        if written[-1] == second:
+            time.sleep(0.5)  # time for the third to be written meanwhile
+            raise RuntimeError("worker killed")
+        return added
+
+    monkeypatch.setattr(loaders, "_store_direct", slow_to_fail_on_the_second)
+    with pytest.raises(RuntimeError):
+        run_import(generator_csv(tmp_path, world().head(250)), chunk_size=100)
+    assert third in written
+    assert Transaction.objects.count() == 100  # the first chunk only
 
 
 def test_indexes_left_out_by_a_killed_load_come_back_with_the_next_import(tmp_path):
