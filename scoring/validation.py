@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -56,7 +57,11 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("is not an ISO 8601 date-time, e.g. 2026-11-23T14:05:00Z") from None
     if parsed.tzinfo is None:
         raise ValueError("must include a time zone (Z or +hh:mm)")
-    return parsed
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 and Python allow.
+        return parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, list[Problem]]:

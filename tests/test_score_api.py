@@ -80,6 +80,14 @@ def test_invalid_field_answers_400_naming_it_and_stores_nothing(service, champio
     assert not Transaction.objects.exists()
 
 
+def test_any_iso_offset_is_stored_as_the_same_instant(service, champion):
+    # +17:30 is valid ISO 8601 but beyond what PostgreSQL accepts as an offset.
+    response = service.post("/score", event(timestamp="2026-11-21T03:30:00+17:30"), format="json")
+    assert response.status_code == 200, response.content
+    stored = Transaction.objects.get(event_id="evt-1").timestamp
+    assert stored.isoformat() == "2026-11-20T10:00:00+00:00"
+
+
 def test_batch_with_one_bad_event_stores_nothing(service, champion):
     batch = [event(event_id="a"), event(event_id="b", amount=-1)]
     response = service.post("/score", batch, format="json")
