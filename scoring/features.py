@@ -155,15 +155,15 @@ def _float(events: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(events[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def batch_features(events: pd.DataFrame) -> pd.DataFrame:
-    """Every feature for every event, point-in-time.
+def batch_features(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> pd.DataFrame:
+    """Every feature (or those of `names`) for every event, point-in-time.
 
     Input: one row per event with the data-contract columns (at least account_id and
     timestamp) and optionally `seq`, the ingestion order used to break ties in time
-    (defaults to row order). Output: a float64 DataFrame with one column per name in
-    FEATURE_NAMES, aligned to the input's index.
+    (defaults to row order). Output: a float64 DataFrame with one column per name,
+    aligned to the input's index.
     """
-    return pd.DataFrame(batch_feature_matrix(events), index=events.index, columns=list(FEATURE_NAMES), copy=False)
+    return pd.DataFrame(batch_feature_matrix(events, names), index=events.index, columns=list(names), copy=False)
 
 
 def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
@@ -320,7 +320,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
     # Features over other groupings (devices, IPs, merchants) come back in input order.
-    linked = _linked_entity_features(events, t, seq, codes)
+    linked = _linked_entity_features(events, t, seq, codes, rings="ring_size_30d" in names)
     # Column-major, so each feature is one contiguous column and the DataFrame made from
     # the transpose's view shares the memory.
     out = np.empty((len(names), n))
@@ -498,10 +498,11 @@ def _rate(known: np.ndarray, fraud: np.ndarray) -> np.ndarray:
 
 
 def _linked_entity_features(
-    events: pd.DataFrame, t: np.ndarray, seq: np.ndarray, codes: dict[str, np.ndarray]
+    events: pd.DataFrame, t: np.ndarray, seq: np.ndarray, codes: dict[str, np.ndarray], *, rings: bool = True
 ) -> dict[str, np.ndarray]:
     """New device / IP; devices, IPs, countries per account; accounts per device / IP;
-    entity fraud rates; rings. All in input order."""
+    entity fraud rates; rings (unless `rings` is false: they cost a graph per day). All in
+    input order."""
     rank = np.empty(len(t), dtype=np.int64)
     rank[np.lexsort((seq, t))] = np.arange(len(t))
     seq = rank
@@ -528,7 +529,7 @@ def _linked_entity_features(
         out[f"accounts_on_{kind}_30d"] = before - seen  # the account itself is not "another" account
     linked = (has["device"] | has["ip"]) & (account >= 0)
     out["ring_size_30d"] = np.full(len(t), np.nan)
-    if linked.any():
+    if rings and linked.any():
         out["ring_size_30d"][linked] = _ring_sizes(account, device, ip, t)[linked]
 
     label, known_ms = label_known_ms(events, t)

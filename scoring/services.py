@@ -19,7 +19,7 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, link_day, online_features, ring_size
+from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, link_day, online_features, ring_size
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
 from scoring.selectors import events_frame, link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
@@ -169,6 +169,8 @@ _INCOMING_FIELDS = (
     "account_id", "event_type", "payment_status", "device_id", "ip_address", "latitude", "longitude",
     "country", "session_duration", "merchant_id",
 )
+# What the vectorised path computes from its frame; the ring size comes from stored groups.
+_FRAME_FEATURES = tuple(name for name in FEATURE_NAMES if name != "ring_size_30d")
 
 
 def _features_for(
@@ -243,11 +245,11 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
     # The frame holds no other account's merchant events (a batch's merchants have tens of
     # thousands of labeled ones a month): their rate comes from the labels alone, so the
     # frame's merchants are left out rather than counted for nothing.
-    features = batch_features(frame.drop(columns="merchant_id")).iloc[len(stored):]
+    features = batch_features(frame.drop(columns="merchant_id"), names=_FRAME_FEATURES).iloc[len(stored):]
     features["merchant_fraud_rate_30d"] = fraud_rate_at(
         merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
     )
-    # Likewise the frame holds only a few accounts' links: groups come from the stored days.
+    # Likewise the frame holds only a few accounts' links.
     groups = link_groups_of(events)
     features["ring_size_30d"] = [ring_size(e, groups.get(link_day(epoch_ms(e["timestamp"])))) for e in events]
     return features.to_dict("records")
