@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{_backend_cpu_seconds(backend) - db_cpu:.1f} s")
         print(f"{'':<16}stages (s, up to each stage's end): "
               + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in merged.items())
-              + f", commit {wall - sum(merged.values()):.1f}")
+              + f", rest {wall - sum(merged.values()):.1f}")
         return outcome
 
     for attempt in range(args.runs):

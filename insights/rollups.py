@@ -96,6 +96,14 @@ def rollups_recompute(*, start: datetime, end: datetime) -> int:
     return len(fresh)
 
 
+def hours_mark_dirty(hours: Iterable[datetime]) -> int:
+    """Mark these UTC hours dirty, as the triggers would; for writers that switched the
+    score trigger's marking off for their insert (see insights migration 0005)."""
+    marks = [DirtyHour(hour=hour) for hour in sorted({_utc_hour(hour) for hour in hours})]
+    DirtyHour.objects.bulk_create(marks)
+    return len(marks)
+
+
 def _utc_hour(value: datetime) -> datetime:
     value = value.astimezone(dt_timezone.utc) if value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
     return value.replace(minute=0, second=0, microsecond=0)

@@ -1,9 +1,9 @@
 """Batch scoring against the database: stored events in, their scores out, both with COPY.
 
 Reading a million events through the ORM builds a million tuples of Python objects; COPY
-streams them as CSV that Arrow parses in C, so the read costs about as much as computing
-one feature. Scores go back the same way: Arrow writes the CSV, one COPY per chunk feeds
-`triage_score`, so batch scores land in the reviewers' queue like live ones.
+streams them as CSV that Arrow parses in C, in READ_SESSIONS sessions at once that share one
+snapshot, so the read costs about as much as computing one feature. Scores go back in one
+binary COPY into `triage_score`, so batch scores land in the reviewers' queue like live ones.
 
 High-tier scores are stored with their feature vector and explained by the Celery workers
 after the commit, like live scores (TreeSHAP costs about a millisecond per event, which
@@ -12,35 +12,50 @@ explanation), which keeps a million-row run from queueing a million SHAP jobs.
 
 A score is stored once per event (`Score` is keyed by its transaction): events that
 already have one, from live scoring or an earlier batch run, serve as history and are
-skipped. The whole run is one transaction under an advisory lock, so two batch runs never
-score the same events at once and a crash leaves nothing half-written; a re-run then
-scores what is still missing.
+skipped. Batch runs hold an advisory lock, so two never score the same events at once; the
+scores of a run are stored in one transaction, so a crash leaves nothing half-written and a
+re-run scores what is still missing.
+
+A run that adds at least as many scores as the table holds (the first scoring of an
+imported history) sets the score table's look-up indexes and foreign keys aside while it
+writes and rebuilds them after, as a bulk import does (`scoring.bulkload`): keeping them up
+to date row by row would cost PostgreSQL several times the rest of the run
+(docs/benchmarks.md).
 """
 from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import connection, transaction
 from django.utils import timezone
 
+from insights.rollups import hours_mark_dirty
+from scoring import copy_binary
 from scoring.batch import BatchModel, score_frame
+from scoring.bulkload import SCORES
 from scoring.features import HISTORY_WINDOW_MS
 from scoring.services import enqueue_explanations
 from triage.models import Score
 
 # Any fixed number: the lock only has to be the same for every batch run.
 _BATCH_LOCK = 7_201_143
+# Rows per piece of the scores' COPY (one statement; the pieces only pace the progress bar).
 WRITE_CHUNK = 250_000
+# Sessions reading the events at once: formatting rows as text keeps one core of the
+# database busy per session, and Arrow parses each part as it arrives.
+READ_SESSIONS = 2
 
 # (frame column, SQL expression, Arrow type). Times travel as UTC without a zone, which
 # Arrow parses fastest.
@@ -66,11 +81,13 @@ _READ_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("label_known_at", "t.label_known_at AT TIME ZONE 'UTC'", pa.timestamp("us")),
 )
 _TIME_COLUMNS = ("timestamp", "account_created_at", "label_known_at")
-# The order of `triage_score` columns the COPY fills; every NOT NULL column is given.
+# The `triage_score` columns the COPY fills, with their types; every NOT NULL column is given.
 _WRITE_COLUMNS = (
-    "transaction_id", "probability", "risk_score", "tier", "expected_loss", "model_version_id", "model_version_name",
-    "features", "explanation", "explanation_status", "explained_at", "scored_at", "review_status",
+    ("transaction_id", "bigint"), ("probability", "double precision"), ("risk_score", "smallint"), ("tier", "text"),
+    ("expected_loss", "double precision"), ("model_version_id", "bigint"), ("model_version_name", "text"),
+    ("features", "jsonb"), ("explanation_status", "text"), ("scored_at", "timestamptz"), ("review_status", "text"),
 )
+_SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?$")
 
 
 @dataclass(frozen=True)
@@ -83,12 +100,18 @@ class StoredBatch:
 
 
 @contextmanager
-def batch_transaction() -> Iterator[None]:
-    """One transaction for the whole run, serialised against other batch runs."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK])
+def batch_lock() -> Iterator[None]:
+    """Serialise batch runs: a session-level advisory lock, released however the run ends."""
+    if connection.vendor != "postgresql":
         yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [_BATCH_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_BATCH_LOCK])
 
 
 def stored_batch_read(*, since: datetime, start: datetime, until: datetime) -> StoredBatch:
@@ -100,29 +123,60 @@ def stored_batch_read(*, since: datetime, start: datetime, until: datetime) -> S
     if connection.vendor != "postgresql":
         return _stored_batch_read_orm(since=since, start=start, until=until)
     select = ", ".join(expr for _, expr, _ in _READ_COLUMNS)
-    frame = _copy_frame(
-        f"COPY (SELECT {select} FROM triage_transaction t WHERE t.timestamp >= %s AND t.timestamp < %s ORDER BY t.id) "
-        "TO STDOUT WITH (FORMAT csv)",
-        (since, until), _READ_COLUMNS,
-    ).to_pandas()
+    query = f"COPY (SELECT {select} FROM triage_transaction t WHERE t.timestamp >= %s AND t.timestamp < %s{{part}}) " \
+            "TO STDOUT WITH (FORMAT csv)"
+    if connection.in_atomic_block:
+        # The caller's transaction may hold events other sessions cannot see: read them here.
+        events = _copy_frame(query.format(part=""), (since, until), _READ_COLUMNS)
+        scored_ids = _scored_ids(events)
+    else:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT pg_export_snapshot()")
+                snapshot = cursor.fetchone()[0]
+            parts = [query.format(part=f" AND t.id %% {READ_SESSIONS} = {k}") for k in range(READ_SESSIONS)]
+            with ThreadPoolExecutor(max_workers=READ_SESSIONS, thread_name_prefix="batch-read") as pool:
+                tables = list(pool.map(lambda sql: _copy_frame_in_snapshot(snapshot, sql, (since, until)), parts))
+            events = pa.concat_tables(tables)
+            events = events.take(pc.sort_indices(events.column("id")))
+            scored_ids = _scored_ids(events)  # the same snapshot
+    frame = events.to_pandas()
     for name in _TIME_COLUMNS:
         frame[name] = frame[name].dt.tz_localize("UTC")
     for name, _, kind in _READ_COLUMNS:
         if pa.types.is_string(kind):
             frame[name] = frame[name].fillna("")
     frame["seq"] = frame["id"]
-    # Which of them have a score, read apart: the ids of the scores in the events' id range
-    # cost PostgreSQL a fraction of joining the score table into the read.
     ids = frame["id"].to_numpy()
-    scored = np.zeros(len(ids), dtype=bool)
-    if len(ids):
-        scored_ids = _copy_frame(
-            "COPY (SELECT transaction_id FROM triage_score WHERE transaction_id BETWEEN %s AND %s) "
-            "TO STDOUT WITH (FORMAT csv)",
-            (int(ids[0]), int(ids[-1])), (("id", "", pa.int64()),),
-        ).column("id").to_numpy()
-        scored = np.isin(ids, scored_ids, assume_unique=True)
-    return _batch_of(frame, start, scored)
+    return _batch_of(frame, start, np.isin(ids, scored_ids, assume_unique=True))
+
+
+def _scored_ids(events: pa.Table) -> np.ndarray:
+    """Ids of the events that have a score: the ids of the scores in the events' id range,
+    read apart, cost PostgreSQL a fraction of joining the score table into the read."""
+    if not len(events):
+        return np.zeros(0, dtype=np.int64)
+    ids = events.column("id")
+    return _copy_frame(
+        "COPY (SELECT transaction_id FROM triage_score WHERE transaction_id BETWEEN %s AND %s) "
+        "TO STDOUT WITH (FORMAT csv)",
+        (pc.min(ids).as_py(), pc.max(ids).as_py()), (("id", "", pa.int64()),),
+    ).column("id").to_numpy()
+
+
+def _copy_frame_in_snapshot(snapshot: str, sql: str, params: tuple) -> pa.Table:
+    """`_copy_frame` in this thread's own session, seeing what the exporting transaction sees."""
+    if not _SNAPSHOT_ID.match(snapshot):
+        raise ValueError(f"unexpected snapshot id {snapshot!r}")
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            return _copy_frame(sql, params, _READ_COLUMNS)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _copy_frame(sql: str, params: tuple, columns: Sequence[tuple[str, str, pa.DataType]]) -> pa.Table:
@@ -172,47 +226,69 @@ def scores_store(
     `scored` is `score_frame`'s output for the events `transaction_ids`, row for row, with
     a `features` column: rows that carry a feature vector are stored with it and status
     "pending", for the explanation workers, exactly like live scores; the others are
-    stored without one, status "skipped". Run inside `batch_transaction()`.
+    stored without one, status "skipped". Run inside a transaction: the scores and the
+    dashboard's marks of their hours are stored together.
     """
-    now = timezone.now().replace(tzinfo=None)  # UTC: the session's zone is set below
-    version_id = _version_id(model.name)
     vectors = scored["features"].to_numpy(dtype=object)
     pending = np.array([v is not None for v in vectors], dtype=bool)
-    n = len(scored)
-    columns = {
-        "transaction_id": pa.array(np.asarray(transaction_ids, dtype=np.int64)),
-        "probability": pa.array(scored["probability"].to_numpy(dtype="float64")),
-        "risk_score": pa.array(scored["risk_score"].to_numpy(dtype=np.int64)),
-        "tier": pa.array(scored["tier"].to_numpy(dtype=object), pa.string()),
-        "expected_loss": pa.array(scored["expected_loss"].to_numpy(dtype="float64")),
-        "model_version_id": pa.nulls(n, pa.int64()) if version_id is None else pa.array(np.full(n, version_id)),
-        "model_version_name": pa.array(np.full(n, model.name, dtype=object), pa.string()),
-        "features": pa.array([_json(v) if v is not None else "{}" for v in vectors], pa.string()),
-        "explanation": pa.nulls(n, pa.string()),
-        "explanation_status": pa.array(
-            np.where(pending, Score.ExplanationStatus.PENDING.value, Score.ExplanationStatus.SKIPPED.value).astype(object),
-            pa.string(),
-        ),
-        "explained_at": pa.nulls(n, pa.timestamp("us")),
-        "scored_at": pa.array(np.full(n, np.datetime64(now, "us"))),
-        "review_status": pa.array(np.full(n, Score.ReviewStatus.OPEN.value, dtype=object), pa.string()),
-    }
-    table = pa.table(columns)
+    features = np.full(len(scored), "{}", dtype=object)
+    features[pending] = [_json(v) for v in vectors[pending]]
+    rows = pd.DataFrame({
+        "transaction_id": np.asarray(transaction_ids, dtype=np.int64),
+        "probability": scored["probability"].to_numpy(dtype="float64"),
+        "risk_score": scored["risk_score"].to_numpy(dtype=np.int64),
+        "tier": scored["tier"].to_numpy(dtype=object),
+        "expected_loss": scored["expected_loss"].to_numpy(dtype="float64"),
+        "features": features,
+        "explanation_status": np.where(
+            pending, Score.ExplanationStatus.PENDING.value, Score.ExplanationStatus.SKIPPED.value
+        ).astype(object),
+    })
+    version_id = _version_id(model.name)
+    now = timezone.now()
     if connection.vendor != "postgresql":
-        Score.objects.bulk_create([Score(**row) for row in _orm_rows(table)], batch_size=2000)
+        Score.objects.bulk_create(
+            [Score(**row, model_version_id=version_id, model_version_name=model.name, scored_at=now,
+                   review_status=Score.ReviewStatus.OPEN) for row in _orm_rows(rows)],
+            batch_size=2000,
+        )
     else:
-        target = ", ".join(_WRITE_COLUMNS)
+        target = ", ".join(name for name, _ in _WRITE_COLUMNS)
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # zone-less times written by Arrow are UTC
-            for offset in range(0, len(table), WRITE_CHUNK):
-                part = table.slice(offset, WRITE_CHUNK)
-                buffer = io.BytesIO()
-                pa_csv.write_csv(part, buffer, pa_csv.WriteOptions(include_header=False))
-                with cursor.cursor.copy(f"COPY triage_score ({target}) FROM STDIN WITH (FORMAT csv)") as copy:
-                    copy.write(buffer.getbuffer())
-                if progress:
-                    progress(len(part))
+            # The dashboards' hours of these scores are marked below, from the events' times
+            # at hand, rather than by the insert trigger joining every score to its event.
+            cursor.execute("SET LOCAL insights.hours_marked = 'on'")
+            with cursor.cursor.copy(f"COPY triage_score ({target}) FROM STDIN WITH (FORMAT binary)") as copy:
+                copy.write(copy_binary.COPY_HEADER)
+                for offset in range(0, len(rows), WRITE_CHUNK):
+                    part = rows.iloc[offset: offset + WRITE_CHUNK]
+                    copy.write(copy_binary.rows_data(_score_fields(part, version_id, model.name, now), len(part)))
+                    if progress:
+                        progress(len(part))
+                copy.write(copy_binary.COPY_TRAILER)
+            cursor.execute("SET LOCAL insights.hours_marked = 'off'")
+        hours_mark_dirty(pd.DatetimeIndex(scored["timestamp"]).floor("h").unique().to_pydatetime())
     return np.asarray(transaction_ids, dtype=np.int64)[pending].tolist()
+
+
+def _score_fields(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> list:
+    """The fields of `rows` in _WRITE_COLUMNS order, encoded for a binary COPY."""
+    n = len(rows)
+    encode = copy_binary.FIELD_ENCODERS
+    scored_at = int(pd.Timestamp(now).value // 1000) - copy_binary.POSTGRES_EPOCH_US
+    return [
+        [copy_binary.fixed_field(rows["transaction_id"].to_numpy(), ">i8")],
+        encode["double precision"](rows["probability"]),
+        [copy_binary.fixed_field(rows["risk_score"].to_numpy(), ">i2")],
+        encode["text"](rows["tier"]),
+        encode["double precision"](rows["expected_loss"]),
+        [copy_binary.fixed_field(np.full(n, version_id or 0), ">i8", np.full(n, version_id is not None))],
+        encode["text"](pd.Series(np.full(n, version_name, dtype=object))),
+        encode["jsonb"](rows["features"]),
+        encode["text"](rows["explanation_status"]),
+        [copy_binary.fixed_field(np.full(n, scored_at), ">i8")],
+        encode["text"](pd.Series(np.full(n, Score.ReviewStatus.OPEN.value, dtype=object))),
+    ]
 
 
 def _version_id(name: str) -> int | None:
@@ -225,10 +301,9 @@ def _json(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def _orm_rows(table: pa.Table) -> Iterator[dict]:
-    for row in table.to_pylist():
+def _orm_rows(rows: pd.DataFrame) -> Iterator[dict]:
+    for row in rows.to_dict("records"):
         row["features"] = json.loads(row["features"])
-        row["scored_at"] = row["scored_at"].replace(tzinfo=dt_timezone.utc)
         yield row
 
 
@@ -253,13 +328,14 @@ def stored_events_score(
     progress: Callable[[str, int], None] | None = None,
 ) -> StoredScoring:
     """Score the stored events with timestamp in [start, end) that have no score yet and
-    store the scores; all in one transaction.
+    store the scores, all in one transaction.
 
     Scores of `explain_tiers` are explained by the workers after the commit, as live
     scores are; with `reasons_in_output` their reasons are also computed here, for a file.
     Events of the 30 days before `start` (and scored ones) are read as history only."""
     tick = progress or (lambda stage, n: None)
-    with batch_transaction():
+    with batch_lock():
+        SCORES.indexes_restore()  # an earlier bulk run that died may have left some out
         batch = stored_batch_read(since=start - timedelta(milliseconds=HISTORY_WINDOW_MS), start=start, until=end)
         tick("read", len(batch.events))
         if not batch.to_score.any():
@@ -269,8 +345,14 @@ def stored_events_score(
             batch.events, model, score_mask=batch.to_score, default_event_value=default_event_value,
             explain_tiers=explain_tiers if reasons_in_output else (), feature_tiers=explain_tiers, progress=tick,
         )
-        pending = scores_store(transaction_ids=batch.events["id"].to_numpy()[batch.to_score], scored=scored,
-                               model=model, progress=lambda n: tick("storing", n))
-        transaction.on_commit(lambda: enqueue_explanations(pending))
+        bulk = SCORES.bulk_worthwhile(len(scored))
+        with SCORES.indexes_set_aside(rebuilding=lambda stage: tick(stage, 0)) if bulk else nullcontext():
+            with transaction.atomic():
+                pending = scores_store(transaction_ids=batch.events["id"].to_numpy()[batch.to_score], scored=scored,
+                                       model=model, progress=lambda n: tick("storing", n))
+                transaction.on_commit(lambda: enqueue_explanations(pending))
+            tick("commit", 0)
+        if bulk:
+            tick("indexes rebuilt", 0)
     return StoredScoring(scored=scored.drop(columns="features"), stored=len(scored),
                          already_scored=batch.already_scored, explanations_queued=len(pending))

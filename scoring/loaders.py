@@ -12,11 +12,9 @@ columns are filled with empty values. `attributes`, when present, holds JSON tex
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import queue
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -25,12 +23,11 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
+from scoring import copy_binary
 from scoring.link_groups import link_snapshots_forget
 from triage.models import Transaction
 
@@ -341,160 +338,14 @@ def _target_columns() -> str:
     return ", ".join(f'"{meta.get_field(name).column}"' for name, _ in COPY_COLUMNS)
 
 
-# COPY's binary format: the signature, no flags, no header extension; then per row the
-# number of fields and each field as its length and PostgreSQL's wire form of the value
-# (length -1 for NULL); then -1 as the end. PostgreSQL reads it without parsing text, which
-# was most of its time per row in CSV (timestamps, numbers, JSON; see docs/benchmarks.md).
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = struct.pack(">h", -1)
-_NULL_FIELD = pa.scalar(struct.pack(">i", -1), pa.large_binary())
-_POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 UTC, where PostgreSQL's times count from
-_NUMERIC_NEGATIVE = 0x4000
-_INET_V4 = (2, 32)  # PostgreSQL's address family and bits for IPv4
-_INET_V6 = (3, 128)
-_DOTTED_V4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
-
-
 def _copy_binary(rows: pd.DataFrame, client: ApiClient) -> bytes:
-    """The normalised rows as a COPY payload in binary format, columns in COPY_COLUMNS order.
-
-    Every field is encoded column-wise with Arrow and numpy, as one or more pieces (a length,
-    a value), and the pieces of each row are joined in one pass."""
+    """The normalised rows as a binary COPY payload, columns in COPY_COLUMNS order."""
     n = len(rows)
-    received = pd.Timestamp.now(tz="UTC").value // 1000 - _POSTGRES_EPOCH_US
-    pieces = [pa.scalar(struct.pack(">h", len(COPY_COLUMNS)), pa.large_binary())]
-    for name, sql_type in STAGING:
-        pieces.extend(_FIELD_ENCODERS[sql_type](rows[name]))
-    pieces.append(_fixed_field(np.full(n, client.pk), ">i8"))
-    pieces.append(_fixed_field(np.full(n, received), ">i8"))
-    if not n:
-        return _COPY_HEADER + _COPY_TRAILER
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
-    offsets, data = joined.buffers()[1:]
-    end = int(np.frombuffer(offsets, np.int64)[n])
-    return b"".join((_COPY_HEADER, memoryview(data)[:end], _COPY_TRAILER))
-
-
-def _fixed_field(values: np.ndarray, dtype: str, present: np.ndarray | None = None) -> pa.Array:
-    """Fixed-width values as binary fields: length, then the value big-endian; NULL where not present."""
-    packed = np.empty(len(values), [("length", ">i4"), ("value", dtype)])
-    packed["length"] = np.dtype(dtype).itemsize
-    packed["value"] = values
-    return _nulls_set(_binary(packed), present)
-
-
-def _binary(packed: np.ndarray) -> pa.Array:
-    """A numpy array of fixed-size records as Arrow binary values, one per record (64-bit
-    offsets throughout, so that no chunk is too big to join)."""
-    fixed = pa.Array.from_buffers(pa.binary(packed.itemsize), len(packed), [None, pa.py_buffer(packed)])
-    return fixed.cast(pa.large_binary())
-
-
-def _nulls_set(field: pa.Array, present: np.ndarray | None) -> pa.Array:
-    if present is None or present.all():
-        return field
-    return pc.if_else(pa.array(present), field, _NULL_FIELD)
-
-
-def _arrow_text(values: pd.Series) -> pa.Array:
-    """Text (null where missing) as one Arrow array; pandas' own Arrow strings are not copied."""
-    text = pa.array(values, type=pa.string(), from_pandas=True)
-    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-
-
-def _text_field(values: pd.Series) -> list:
-    text = _arrow_text(values).cast(pa.large_binary())
-    return [_lengths(text), text]
-
-
-def _lengths(values: pa.Array, extra: int = 0) -> pa.Array:
-    return _binary((np.asarray(pc.binary_length(values)) + extra).astype(">i4"))
-
-
-def _jsonb_field(values: pd.Series) -> list:
-    """JSON text after jsonb's format version, 1."""
-    text = _arrow_text(values).cast(pa.large_binary())
-    return [_lengths(text, extra=1), pa.scalar(b"\x01", pa.large_binary()), text]
-
-
-def _microseconds(values: pd.Series) -> np.ndarray:
-    """datetime64[us, UTC] as microseconds since PostgreSQL's epoch (meaningless where NaT)."""
-    return values.array.asi8 - _POSTGRES_EPOCH_US
-
-
-def _time_field(values: pd.Series) -> list:
-    return [_fixed_field(_microseconds(values), ">i8", values.notna().to_numpy())]
-
-
-def _float_field(values: pd.Series) -> list:
-    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    return [_fixed_field(numbers, ">f8", ~np.isnan(numbers))]
-
-
-def _boolean_field(values: pd.Series) -> list:
-    return [_fixed_field(values.to_numpy(dtype=bool, na_value=False), "u1", values.notna().to_numpy())]
-
-
-def _numeric_field(values: pd.Series) -> list:
-    """numeric(14, 2): sign, a weight of 2 and four base-10,000 digits, the last holding the cents.
-
-    Below 10^12 (the column's limit) three integer digits are enough; PostgreSQL drops
-    leading and trailing zero digits itself."""
-    numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-    present = ~np.isnan(numbers)
-    cents = np.rint(np.abs(np.where(present, numbers, 0)) * 100).astype(np.int64)
-    units = cents // 100
-    packed = np.empty(len(numbers), [("length", ">i4"), ("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">i2"),
-                                     ("dscale", ">i2"), ("digits", ">i2", 4)])
-    packed["length"] = packed.itemsize - 4
-    packed["ndigits"], packed["weight"], packed["dscale"] = 4, 2, 2
-    packed["sign"] = np.where(numbers < 0, _NUMERIC_NEGATIVE, 0)
-    packed["digits"] = np.stack([units // 10**8, units // 10**4 % 10**4, units % 10**4, cents % 100 * 100], axis=1)
-    return [_nulls_set(_binary(packed), present)]
-
-
-def _inet_field(values: pd.Series) -> list:
-    """inet: address family, prefix bits, not-a-network flag, address length, the address bytes.
-
-    Dotted IPv4 is split column-wise; anything else goes through `ipaddress` once per
-    distinct value (ValueError for what is not an address, as PostgreSQL would refuse it)."""
-    text = _arrow_text(values)
-    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
-    dotted = pc.fill_null(pc.match_substring_regex(text, _DOTTED_V4), False).to_numpy(zero_copy_only=False)
-    if not (dotted == present).all():
-        return [_inet_field_by_value(values)]
-    try:
-        octets = pc.list_flatten(pc.split_pattern(pc.fill_null(text, "0.0.0.0"), ".")).cast(pa.uint8())
-    except pa.ArrowInvalid:  # an octet above 255: `ipaddress` says which value is wrong
-        return [_inet_field_by_value(values)]
-    packed = np.empty(len(text), [("length", ">i4"), ("header", "u1", 4), ("address", "u1", 4)])
-    packed["length"] = packed.itemsize - 4
-    packed["header"] = (*_INET_V4, 0, 4)
-    packed["address"] = np.asarray(octets).reshape(-1, 4)
-    return [_nulls_set(_binary(packed), present)]
-
-
-def _inet_field_by_value(values: pd.Series) -> pa.Array:
-    encoded = {value: _inet_bytes(value) for value in values.dropna().unique()}
-    return pc.fill_null(pa.array(values.map(encoded), type=pa.large_binary(), from_pandas=True), _NULL_FIELD)
-
-
-def _inet_bytes(text: str) -> bytes:
-    address = ipaddress.ip_address(text)
-    family, bits = _INET_V4 if address.version == 4 else _INET_V6
-    packed = address.packed
-    return struct.pack(">iBBBB", 4 + len(packed), family, bits, 0, len(packed)) + packed
-
-
-_FIELD_ENCODERS = {
-    "text": _text_field,
-    "timestamptz": _time_field,
-    "numeric(14, 2)": _numeric_field,
-    "inet": _inet_field,
-    "double precision": _float_field,
-    "jsonb": _jsonb_field,
-    "boolean": _boolean_field,
-}
+    received = pd.Timestamp.now(tz="UTC").value // 1000 - copy_binary.POSTGRES_EPOCH_US
+    columns = [copy_binary.FIELD_ENCODERS[sql_type](rows[name]) for name, sql_type in STAGING]
+    columns.append([copy_binary.fixed_field(np.full(n, client.pk), ">i8")])
+    columns.append([copy_binary.fixed_field(np.full(n, received), ">i8")])
+    return copy_binary.payload(columns, n)
 
 
 def _staging_buffers_raised(cursor) -> None:

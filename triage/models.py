@@ -106,7 +106,10 @@ class Score(models.Model):
     risk_score = models.PositiveSmallIntegerField()
     tier = models.CharField(max_length=6, choices=Tier.choices)
     expected_loss = models.FloatField()
-    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True)
+    # Indexed by `score_model_version` below, so a batch run can set it aside with the others.
+    model_version = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
     # Always set, also for the fallback scorer, so every score says what made it.
     model_version_name = models.CharField(max_length=64)
     # The exact feature vector the model saw, so the explanation explains this very score.
@@ -153,6 +156,8 @@ class Score(models.Model):
                 condition=models.Q(explanation_status="pending"),
             ),
             models.Index(fields=["scored_at"], name="score_time"),
+            # A version's scores (and the foreign key's look-ups when a version is deleted).
+            models.Index(fields=["model_version"], name="score_model_version"),
         ]
 
 
