@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+from scoring.forked import columns_in_child
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
@@ -51,6 +54,9 @@ ENTITY_WINDOW_MS = WINDOW_30D
 # terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
 # such hubs chain half of all accounts into one group whose size swings from day to day.
 RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
+# Batches of at least this many events compute the features of other groupings (devices,
+# IPs, merchants, rings) in a forked process while this one computes the account windows.
+FORK_MIN_ROWS = 200_000
 # When a dataset gives a label but not when it became known, assume it took this long.
 DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
 # A label is never usable at the instant of its own event (no feature sees its own label).
@@ -111,6 +117,12 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "in a group of {value:.0f} accounts linked through shared devices or IP addresses in the 30 days before today"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+# The features computed over other groupings than the account (`_linked_entity_features`).
+LINKED_FEATURES: tuple[str, ...] = (
+    "distinct_devices_30d", "device_is_new", "distinct_ips_30d", "ip_is_new", "distinct_countries_30d",
+    "accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d",
+    "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d",
+)
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -175,6 +187,13 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     t = to_epoch_ms(events["timestamp"])
     seq = events["seq"].to_numpy() if "seq" in events.columns else np.arange(n)
     codes = {column: _column_codes(events, column) for column in ("account_id", "device_id", "ip_address", "country", "merchant_id")}
+    # Features over other groupings (devices, IPs, merchants) come back in input order.
+    linked_features = partial(_linked_entity_features, events, t, seq, codes, rings="ring_size_30d" in names)
+    if n >= FORK_MIN_ROWS:
+        linked_later = columns_in_child(linked_features, LINKED_FEATURES, n)
+    else:
+        linked = linked_features()
+        linked_later = lambda: linked  # noqa: E731
     account_codes = codes["account_id"]
     order = np.lexsort((seq, t, account_codes))
     acct = account_codes[order]
@@ -319,8 +338,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
-    # Features over other groupings (devices, IPs, merchants) come back in input order.
-    linked = _linked_entity_features(events, t, seq, codes, rings="ring_size_30d" in names)
+    linked = linked_later()
     # Column-major, so each feature is one contiguous column and the DataFrame made from
     # the transpose's view shares the memory.
     out = np.empty((len(names), n))

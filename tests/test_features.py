@@ -254,3 +254,19 @@ def test_location_spread_is_the_spread_of_the_accounts_earlier_locations():
     assert np.isnan(spread[4])  # nothing in the last 30 days
     online = online_features(frame.iloc[2].to_dict(), frame.head(2).to_dict("records"))
     assert online["location_spread_km_30d"] == pytest.approx(spread[2], rel=1e-9)
+
+
+def test_big_batches_compute_the_linked_features_in_a_forked_process_with_the_same_values(monkeypatch, caplog):
+    from scoring import features, forked
+
+    frame = small_world().head(4000).reset_index(drop=True)
+    in_process = batch_features(frame)
+    started = []
+    real_start = forked.multiprocessing.context.ForkProcess.start
+    monkeypatch.setattr(forked.multiprocessing.context.ForkProcess, "start",
+                        lambda self: (started.append(self.name), real_start(self))[1])
+    monkeypatch.setattr(features, "FORK_MIN_ROWS", 1000)
+    side_by_side = batch_features(frame)
+    assert started == ["batch-features"]
+    assert "computing its features here" not in caplog.text  # the child's columns were used
+    pd.testing.assert_frame_equal(side_by_side, in_process)
