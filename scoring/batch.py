@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import lightgbm
 import numpy as np
@@ -57,22 +57,58 @@ def score_frame(
     For tiers in `feature_tiers` a `features` column holds the feature vector (NaN as
     None), for explanations computed later; None for other rows.
     """
+    parts = list(score_chunks(events, model, score_mask=score_mask, default_event_value=default_event_value,
+                              explain_tiers=explain_tiers, feature_tiers=feature_tiers, progress=progress))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def score_chunks(
+    events: pd.DataFrame,
+    model: BatchModel,
+    *,
+    score_mask: np.ndarray | None = None,
+    default_event_value: float = 50.0,
+    explain_tiers: Sequence[str] = EXPLAINED_TIERS,
+    feature_tiers: Sequence[str] = (),
+    progress: Callable[[str, int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """`score_frame` in parts of CHUNK scored events, in order: the features of every event
+    are computed by this call, each part's scores as it is taken, so a caller can store one
+    part while the next is scored."""
     tick = progress or (lambda stage, n: None)
     features = batch_feature_matrix(events, names=model.feature_names)
     tick("features", len(events))
     rows = np.arange(len(events)) if score_mask is None else np.flatnonzero(score_mask)
-    X = features[rows] if len(rows) != len(events) else features
-    probability = np.empty(len(rows))
+    scored = events.iloc[rows] if len(rows) != len(events) else events
+    return _scored_parts(features, rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick)
+
+
+def _scored_parts(features, rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick):
+    if not len(rows):
+        yield _scored_part(features[:0], scored, model, default_event_value, explain_tiers, feature_tiers, tick)
     for start in range(0, len(rows), CHUNK):
         part = slice(start, start + CHUNK)
-        probability[part] = calibrated_probability(model.calibration, model.booster.predict(X[part], raw_score=True))
-        tick("scoring", len(X[part]))
+        yield _scored_part(features[rows[part]], scored.iloc[part], model, default_event_value, explain_tiers,
+                           feature_tiers, tick)
+
+
+def _scored_part(
+    X: np.ndarray,
+    scored: pd.DataFrame,
+    model: BatchModel,
+    default_event_value: float,
+    explain_tiers: Sequence[str],
+    feature_tiers: Sequence[str],
+    tick: Callable[[str, int], None],
+) -> pd.DataFrame:
+    n = len(X)
+    probability = calibrated_probability(model.calibration, model.booster.predict(X, raw_score=True)) if n else np.empty(0)
+    tick("scoring", n)
     medium, high = model.thresholds["medium"], model.thresholds["high"]
-    scored = events.iloc[rows] if len(rows) != len(events) else events
-    amount = pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored else np.full(len(rows), np.nan)
+    amount = pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored else np.full(n, np.nan)
     tier = tiers.tiers(probability, medium, high)
     out = pd.DataFrame({
-        "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else rows.astype(str),
+        "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else np.arange(n).astype(str),
         "account_id": scored["account_id"].astype(str).to_numpy(),
         # The column's own array: to_numpy() would build a Timestamp object per row.
         "timestamp": scored["timestamp"].array,
@@ -82,7 +118,7 @@ def score_frame(
         "tier": tier,
         "expected_loss": tiers.expected_loss(probability, amount, default_event_value),
     })
-    reasons = np.full(len(rows), "", dtype=object)
+    reasons = np.full(n, "", dtype=object)
     explain = np.flatnonzero(np.isin(tier, list(explain_tiers)))
     if len(explain):
         contributions = model.booster.predict(X[explain], pred_contrib=True)
@@ -90,7 +126,7 @@ def score_frame(
     out["reasons"] = reasons
     tick("reasons", len(explain))
     if feature_tiers:
-        vectors = np.full(len(rows), None, dtype=object)
+        vectors = np.full(n, None, dtype=object)
         keep = np.flatnonzero(np.isin(tier, list(feature_tiers)))
         vectors[keep] = [
             {name: (None if math.isnan(v) else v) for name, v in zip(model.feature_names, values)}

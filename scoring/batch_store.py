@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,11 +39,12 @@ import pyarrow.csv as pa_csv
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import Conninfo
 
 from insights.rollups import hours_mark_dirty
 from scoring import copy_binary
-from scoring.batch import BatchModel, score_frame
+from scoring.batch import BatchModel, score_chunks
 from scoring.bulkload import SCORES
 from scoring.features import HISTORY_WINDOW_MS
 from scoring.services import enqueue_explanations
@@ -55,7 +56,7 @@ _BATCH_LOCK = 7_201_143
 WRITE_CHUNK = 250_000
 
 _UTC_TIME = pa.timestamp("us", tz="UTC")
-# (frame column, SQL expression, Arrow type).
+# (frame column, SQL expression, Arrow type): what the features and the scores' output use.
 _READ_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("id", "t.id", pa.int64()),
     ("event_id", "t.event_id", pa.string()),
@@ -63,7 +64,6 @@ _READ_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("timestamp", "t.timestamp", _UTC_TIME),
     ("event_type", "t.event_type", pa.string()),
     ("amount", "t.amount::float8", pa.float64()),
-    ("currency", "t.currency", pa.string()),
     ("payment_status", "t.payment_status", pa.string()),
     ("device_id", "t.device_id", pa.string()),
     ("ip_address", "host(t.ip_address)", pa.string()),
@@ -72,7 +72,6 @@ _READ_COLUMNS: tuple[tuple[str, str, pa.DataType], ...] = (
     ("country", "t.country", pa.string()),
     ("session_duration", "t.session_duration", pa.float64()),
     ("merchant_id", "t.merchant_id", pa.string()),
-    ("category", "t.category", pa.string()),
     ("account_created_at", "t.account_created_at", _UTC_TIME),
     ("is_fraud", "t.is_fraud::int::float8", pa.float64()),
     ("label_known_at", "t.label_known_at", _UTC_TIME),
@@ -131,7 +130,9 @@ def stored_batch_read(*, since: datetime, start: datetime, until: datetime) -> S
         )
     else:
         events = _arrow_read(since, until)
-    events = events.take(pc.sort_indices(events.column("id")))
+    ids = events.column("id").to_numpy()
+    if not (ids[1:] > ids[:-1]).all():  # a table loaded in one go comes back in id order already
+        events = events.take(np.argsort(ids, kind="stable"))
     frame = events.to_pandas()
     for name, _, kind in _READ_COLUMNS:
         if pa.types.is_string(kind):
@@ -225,58 +226,86 @@ def _stored_batch_read_orm(*, since: datetime, start: datetime, until: datetime)
 def scores_store(
     *,
     transaction_ids: np.ndarray,
-    scored: pd.DataFrame,
+    parts: Iterable[pd.DataFrame],
     model: BatchModel,
     progress: Callable[[int], None] | None = None,
-) -> list[int]:
-    """COPY scores into `triage_score`; returns the transaction ids left to explain.
+) -> tuple[pd.DataFrame, list[int]]:
+    """COPY scores into `triage_score`; returns them and the transaction ids left to explain.
 
-    `scored` is `score_frame`'s output for the events `transaction_ids`, row for row, with
-    a `features` column: rows that carry a feature vector are stored with it and status
+    `parts` are `score_chunks` parts for the events `transaction_ids`, in order, with a
+    `features` column: rows that carry a feature vector are stored with it and status
     "pending", for the explanation workers, exactly like live scores; the others are
-    stored without one, status "skipped". Run inside a transaction: the scores and the
-    dashboard's marks of their hours are stored together.
+    stored without one, status "skipped". Each part is sent as it is scored, and a thread
+    of psycopg's writes it while the next part is scored. Run inside a transaction: the
+    scores and the dashboard's marks of their hours are stored together.
     """
-    vectors = scored["features"].to_numpy(dtype=object)
+    version_id = _version_id(model.name)
+    now = timezone.now()
+    ids = np.asarray(transaction_ids, dtype=np.int64)
+    scored, pending, stored = [], [], 0
+    with _score_copy() as write:
+        for part in parts:
+            rows = _score_rows(ids[stored: stored + len(part)], part)
+            write(rows, version_id, model.name, now)
+            pending.append(rows["transaction_id"].to_numpy()[rows["explanation_status"].to_numpy() == "pending"])
+            scored.append(part.drop(columns="features"))
+            stored += len(part)
+            if progress:
+                progress(len(part))
+    scored_frame = pd.concat(scored, ignore_index=True) if len(scored) > 1 else scored[0]
+    if connection.vendor == "postgresql":
+        hours_mark_dirty(pd.DatetimeIndex(scored_frame["timestamp"]).floor("h").unique().to_pydatetime())
+    return scored_frame, np.concatenate(pending).tolist()
+
+
+def _score_rows(transaction_ids: np.ndarray, part: pd.DataFrame) -> pd.DataFrame:
+    vectors = part["features"].to_numpy(dtype=object)
     pending = np.array([v is not None for v in vectors], dtype=bool)
-    features = np.full(len(scored), "{}", dtype=object)
+    features = np.full(len(part), "{}", dtype=object)
     features[pending] = [_json(v) for v in vectors[pending]]
-    rows = pd.DataFrame({
-        "transaction_id": np.asarray(transaction_ids, dtype=np.int64),
-        "probability": scored["probability"].to_numpy(dtype="float64"),
-        "risk_score": scored["risk_score"].to_numpy(dtype=np.int64),
-        "tier": scored["tier"].to_numpy(dtype=object),
-        "expected_loss": scored["expected_loss"].to_numpy(dtype="float64"),
+    return pd.DataFrame({
+        "transaction_id": transaction_ids,
+        "probability": part["probability"].to_numpy(dtype="float64"),
+        "risk_score": part["risk_score"].to_numpy(dtype=np.int64),
+        "tier": part["tier"].to_numpy(dtype=object),
+        "expected_loss": part["expected_loss"].to_numpy(dtype="float64"),
         "features": features,
         "explanation_status": np.where(
             pending, Score.ExplanationStatus.PENDING.value, Score.ExplanationStatus.SKIPPED.value
         ).astype(object),
     })
-    version_id = _version_id(model.name)
-    now = timezone.now()
+
+
+@contextmanager
+def _score_copy() -> Iterator[Callable[[pd.DataFrame, int | None, str, datetime], None]]:
+    """A function that stores rows of scores: one binary COPY on PostgreSQL, `bulk_create` elsewhere."""
     if connection.vendor != "postgresql":
-        Score.objects.bulk_create(
-            [Score(**row, model_version_id=version_id, model_version_name=model.name, scored_at=now,
-                   review_status=Score.ReviewStatus.OPEN) for row in _orm_rows(rows)],
-            batch_size=2000,
-        )
-    else:
-        target = ", ".join(name for name, _ in _WRITE_COLUMNS)
-        with connection.cursor() as cursor:
-            # The dashboards' hours of these scores are marked below, from the events' times
-            # at hand, rather than by the insert trigger joining every score to its event.
-            cursor.execute("SET LOCAL insights.hours_marked = 'on'")
-            with cursor.cursor.copy(f"COPY triage_score ({target}) FROM STDIN WITH (FORMAT binary)") as copy:
-                copy.write(copy_binary.COPY_HEADER)
+        def create(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> None:
+            Score.objects.bulk_create(
+                [Score(**row, model_version_id=version_id, model_version_name=version_name, scored_at=now,
+                       review_status=Score.ReviewStatus.OPEN) for row in _orm_rows(rows)],
+                batch_size=2000,
+            )
+
+        yield create
+        return
+    target = ", ".join(name for name, _ in _WRITE_COLUMNS)
+    with connection.cursor() as cursor:
+        # The dashboards' hours of these scores are marked by `scores_store`, from the events'
+        # times at hand, rather than by the insert trigger joining every score to its event.
+        cursor.execute("SET LOCAL insights.hours_marked = 'on'")
+        with cursor.cursor.copy(f"COPY triage_score ({target}) FROM STDIN WITH (FORMAT binary)",
+                                writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+            copy.write(copy_binary.COPY_HEADER)
+
+            def send(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> None:
                 for offset in range(0, len(rows), WRITE_CHUNK):
-                    part = rows.iloc[offset: offset + WRITE_CHUNK]
-                    copy.write(copy_binary.rows_data(_score_fields(part, version_id, model.name, now), len(part)))
-                    if progress:
-                        progress(len(part))
-                copy.write(copy_binary.COPY_TRAILER)
-            cursor.execute("SET LOCAL insights.hours_marked = 'off'")
-        hours_mark_dirty(pd.DatetimeIndex(scored["timestamp"]).floor("h").unique().to_pydatetime())
-    return np.asarray(transaction_ids, dtype=np.int64)[pending].tolist()
+                    piece = rows.iloc[offset: offset + WRITE_CHUNK]
+                    copy.write(copy_binary.rows_data(_score_fields(piece, version_id, version_name, now), len(piece)))
+
+            yield send
+            copy.write(copy_binary.COPY_TRAILER)
+        cursor.execute("SET LOCAL insights.hours_marked = 'off'")
 
 
 def _score_fields(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> list:
@@ -319,7 +348,7 @@ def _orm_rows(rows: pd.DataFrame) -> Iterator[dict]:
 class StoredScoring:
     """The outcome of scoring stored events: the scores written and what was skipped."""
 
-    scored: pd.DataFrame  # `score_frame` output of the events scored by this run
+    scored: pd.DataFrame  # `score_frame`'s output for the events scored by this run
     stored: int
     already_scored: int
     explanations_queued: int
@@ -349,18 +378,18 @@ def stored_events_score(
         if not batch.to_score.any():
             return StoredScoring(scored=pd.DataFrame(), stored=0, already_scored=batch.already_scored,
                                  explanations_queued=0)
-        scored = score_frame(
+        parts = score_chunks(
             batch.events, model, score_mask=batch.to_score, default_event_value=default_event_value,
             explain_tiers=explain_tiers if reasons_in_output else (), feature_tiers=explain_tiers, progress=tick,
         )
-        bulk = SCORES.bulk_worthwhile(len(scored))
+        bulk = SCORES.bulk_worthwhile(int(batch.to_score.sum()))
         with SCORES.indexes_set_aside(rebuilding=lambda stage: tick(stage, 0)) if bulk else nullcontext():
             with transaction.atomic():
-                pending = scores_store(transaction_ids=batch.events["id"].to_numpy()[batch.to_score], scored=scored,
-                                       model=model, progress=lambda n: tick("storing", n))
+                scored, pending = scores_store(transaction_ids=batch.events["id"].to_numpy()[batch.to_score],
+                                               parts=parts, model=model, progress=lambda n: tick("storing", n))
                 transaction.on_commit(lambda: enqueue_explanations(pending))
             tick("commit", 0)
         if bulk:
             tick("indexes rebuilt", 0)
-    return StoredScoring(scored=scored.drop(columns="features"), stored=len(scored),
-                         already_scored=batch.already_scored, explanations_queued=len(pending))
+    return StoredScoring(scored=scored, stored=len(scored), already_scored=batch.already_scored,
+                         explanations_queued=len(pending))

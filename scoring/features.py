@@ -54,8 +54,8 @@ ENTITY_WINDOW_MS = WINDOW_30D
 # terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
 # such hubs chain half of all accounts into one group whose size swings from day to day.
 RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
-# Batches of at least this many events compute the features of other groupings (devices,
-# IPs, merchants, rings) in a forked process while this one computes the account windows.
+# Batches of at least this many events compute the features of devices and IPs shared
+# between accounts (rings among them) in a forked process while this one computes the rest.
 FORK_MIN_ROWS = 200_000
 # When a dataset gives a label but not when it became known, assume it took this long.
 DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
@@ -117,12 +117,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "in a group of {value:.0f} accounts linked through shared devices or IP addresses in the 30 days before today"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
-# The features computed over other groupings than the account (`_linked_entity_features`).
-LINKED_FEATURES: tuple[str, ...] = (
-    "distinct_devices_30d", "device_is_new", "distinct_ips_30d", "ip_is_new", "distinct_countries_30d",
-    "accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d",
-    "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d",
-)
+# The features `_shared_entity_features` computes.
+SHARED_ENTITY_FEATURES: tuple[str, ...] = ("accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d")
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -187,13 +183,15 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     t = to_epoch_ms(events["timestamp"])
     seq = events["seq"].to_numpy() if "seq" in events.columns else np.arange(n)
     codes = {column: _column_codes(events, column) for column in ("account_id", "device_id", "ip_address", "country", "merchant_id")}
-    # Features over other groupings (devices, IPs, merchants) come back in input order.
-    linked_features = partial(_linked_entity_features, events, t, seq, codes, rings="ring_size_30d" in names)
+    rank = _time_rank(t, seq)
+    # Features over devices and IPs shared between accounts come back in input order, from a
+    # forked process for a big batch while this one computes the rest.
+    shared_features = partial(_shared_entity_features, t, rank, codes, rings="ring_size_30d" in names)
     if n >= FORK_MIN_ROWS:
-        linked_later = columns_in_child(linked_features, LINKED_FEATURES, n)
+        shared_later = columns_in_child(shared_features, SHARED_ENTITY_FEATURES, n)
     else:
-        linked = linked_features()
-        linked_later = lambda: linked  # noqa: E731
+        shared = shared_features()
+        shared_later = lambda: shared  # noqa: E731
     account_codes = codes["account_id"]
     order = np.lexsort((seq, t, account_codes))
     acct = account_codes[order]
@@ -338,7 +336,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
-    linked = linked_later()
+    linked = {**_account_entity_features(t, rank, codes), **_entity_fraud_rates(events, t, codes), **shared_later()}
     # Column-major, so each feature is one contiguous column and the DataFrame made from
     # the transpose's view shares the memory.
     out = np.empty((len(names), n))
@@ -515,45 +513,52 @@ def _rate(known: np.ndarray, fraud: np.ndarray) -> np.ndarray:
         return np.where(known > 0, fraud / np.maximum(known, 1), np.nan)
 
 
-def _linked_entity_features(
-    events: pd.DataFrame, t: np.ndarray, seq: np.ndarray, codes: dict[str, np.ndarray], *, rings: bool = True
-) -> dict[str, np.ndarray]:
-    """New device / IP; devices, IPs, countries per account; accounts per device / IP;
-    entity fraud rates; rings (unless `rings` is false: they cost a graph per day). All in
-    input order."""
+def _time_rank(t: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """Each row's place in (timestamp, seq) order: one int64 that breaks ties in time."""
     rank = np.empty(len(t), dtype=np.int64)
     rank[np.lexsort((seq, t))] = np.arange(len(t))
-    seq = rank
-    account, device, ip = codes["account_id"], codes["device_id"], codes["ip_address"]
-    country, merchant = codes["country"], codes["merchant_id"]
-    has = {"device": device >= 0, "ip": ip >= 0}
-    out: dict[str, np.ndarray] = {}
+    return rank
 
-    for name, item, present_in_data in (
-        ("distinct_devices_30d", device, has["device"].any()),
-        ("distinct_ips_30d", ip, has["ip"].any()),
-        ("distinct_countries_30d", country, (country >= 0).any()),
-    ):
-        before, seen = _distinct_in_window(account, t, seq, item, WINDOW_30D)
+
+def _account_entity_features(t: np.ndarray, rank: np.ndarray, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Devices, IPs and countries per account, and whether the device / IP is new for it; in input order."""
+    account, device, ip, country = codes["account_id"], codes["device_id"], codes["ip_address"], codes["country"]
+    out: dict[str, np.ndarray] = {}
+    for name, item in (("distinct_devices_30d", device), ("distinct_ips_30d", ip), ("distinct_countries_30d", country)):
+        before, seen = _distinct_in_window(account, t, rank, item, WINDOW_30D)
         # This event's own device / IP / country counts too, when it is a new one.
         value = before + ((item >= 0) & ~seen)
-        out[name] = value if present_in_data else np.full(len(t), np.nan)
+        out[name] = value if (item >= 0).any() else np.full(len(t), np.nan)
         if name != "distinct_countries_30d":
             # "new for the account": not used by it in the 30 days before; NaN when absent.
             out[name.replace("distinct_", "").replace("s_30d", "_is_new")] = np.where(item >= 0, (~seen).astype("float64"), np.nan)
+    return out
 
+
+def _shared_entity_features(
+    t: np.ndarray, rank: np.ndarray, codes: dict[str, np.ndarray], *, rings: bool = True
+) -> dict[str, np.ndarray]:
+    """Other accounts per device / IP and rings (unless `rings` is false: they cost a graph
+    per day); in input order."""
+    account, device, ip = codes["account_id"], codes["device_id"], codes["ip_address"]
+    out: dict[str, np.ndarray] = {}
     for kind, entity in (("device", device), ("ip", ip)):
-        before, seen = _distinct_in_window(entity, t, seq, account, ENTITY_WINDOW_MS)
+        before, seen = _distinct_in_window(entity, t, rank, account, ENTITY_WINDOW_MS)
         out[f"accounts_on_{kind}_30d"] = before - seen  # the account itself is not "another" account
-    linked = (has["device"] | has["ip"]) & (account >= 0)
+    linked = ((device >= 0) | (ip >= 0)) & (account >= 0)
     out["ring_size_30d"] = np.full(len(t), np.nan)
     if rings and linked.any():
         out["ring_size_30d"][linked] = _ring_sizes(account, device, ip, t)[linked]
-
-    label, known_ms = label_known_ms(events, t)
-    for kind, entity in (("device", device), ("ip", ip), ("merchant", merchant)):
-        out[f"{kind}_fraud_rate_30d"] = _rate(*_known_label_counts(entity, t, label, known_ms, ENTITY_WINDOW_MS))
     return out
+
+
+def _entity_fraud_rates(events: pd.DataFrame, t: np.ndarray, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Device, IP and merchant fraud rates from the labels known by each event, in input order."""
+    label, known_ms = label_known_ms(events, t)
+    return {
+        f"{kind}_fraud_rate_30d": _rate(*_known_label_counts(codes[column], t, label, known_ms, ENTITY_WINDOW_MS))
+        for kind, column in (("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id"))
+    }
 
 
 def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -106,7 +106,8 @@ class Score(models.Model):
     risk_score = models.PositiveSmallIntegerField()
     tier = models.CharField(max_length=6, choices=Tier.choices)
     expected_loss = models.FloatField()
-    # Indexed by `score_model_version` below, so a batch run can set it aside with the others.
+    # No index: a version's scores are found by their time (`score_time`), and only deleting a
+    # version (the product never does) would look them up by version. Every score is spared it.
     model_version = models.ForeignKey(
         "scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, db_index=False
     )
@@ -156,8 +157,6 @@ class Score(models.Model):
                 condition=models.Q(explanation_status="pending"),
             ),
             models.Index(fields=["scored_at"], name="score_time"),
-            # A version's scores (and the foreign key's look-ups when a version is deleted).
-            models.Index(fields=["model_version"], name="score_model_version"),
         ]
 
 
