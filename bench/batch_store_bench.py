@@ -15,6 +15,7 @@ process and CPU of the PostgreSQL backend. Target (product brief): 1 M events â‰
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     model = BatchModel(name=version.name, booster=loaded.booster, feature_names=loaded.feature_names,
                        thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"])
     start, end = world["timestamp"].min(), world["timestamp"].max() + pd.Timedelta(seconds=1)
+    # `score_batch` runs in a process of its own: the generated world is not part of it.
+    del world
+    gc.collect()
 
     def run(label: str):
         with connection.cursor() as cursor:

@@ -20,7 +20,7 @@ from scoring import tiers
 from scoring.calibration import calibrated_probability
 from scoring.features import batch_feature_matrix, describe_feature
 
-CHUNK = 200_000
+CHUNK = 100_000
 TOP_REASONS = 3
 # TreeSHAP costs about half a millisecond per event for a few hundred trees, so by default
 # only the high tier (what reviewers see first) gets reasons.

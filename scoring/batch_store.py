@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -309,8 +310,8 @@ def _score_copy() -> Iterator[Callable[[pd.DataFrame, int | None, str, datetime]
 
 
 def _score_fields(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> list:
-    """The fields of `rows` in _WRITE_COLUMNS order, encoded for a binary COPY."""
-    n = len(rows)
+    """The fields of `rows` in _WRITE_COLUMNS order, encoded for a binary COPY; what every
+    row of a run shares (version, time, status) is encoded once."""
     encode = copy_binary.FIELD_ENCODERS
     scored_at = int(pd.Timestamp(now).value // 1000) - copy_binary.POSTGRES_EPOCH_US
     return [
@@ -319,12 +320,12 @@ def _score_fields(rows: pd.DataFrame, version_id: int | None, version_name: str,
         [copy_binary.fixed_field(rows["risk_score"].to_numpy(), ">i2")],
         encode["text"](rows["tier"]),
         encode["double precision"](rows["expected_loss"]),
-        [copy_binary.fixed_field(np.full(n, version_id or 0), ">i8", np.full(n, version_id is not None))],
-        encode["text"](pd.Series(np.full(n, version_name, dtype=object))),
+        [copy_binary.constant_field(None if version_id is None else struct.pack(">q", version_id))],
+        [copy_binary.constant_field(version_name.encode())],
         encode["jsonb"](rows["features"]),
         encode["text"](rows["explanation_status"]),
-        [copy_binary.fixed_field(np.full(n, scored_at), ">i8")],
-        encode["text"](pd.Series(np.full(n, Score.ReviewStatus.OPEN.value, dtype=object))),
+        [copy_binary.constant_field(struct.pack(">q", scored_at))],
+        [copy_binary.constant_field(Score.ReviewStatus.OPEN.value.encode())],
     ]
 
 

@@ -35,6 +35,14 @@ def fixed_field(values: np.ndarray, dtype: str, present: np.ndarray | None = Non
     return _nulls_set(_binary(packed), present)
 
 
+def constant_field(value: bytes | None) -> pa.Scalar:
+    """The same field on every row, already in PostgreSQL's wire form (None for NULL): one
+    piece for any number of rows."""
+    if value is None:
+        return NULL_FIELD
+    return pa.scalar(struct.pack(">i", len(value)) + value, pa.large_binary())
+
+
 def _binary(packed: np.ndarray) -> pa.Array:
     """A numpy array of fixed-size records as Arrow binary values, one per record (64-bit
     offsets throughout, so that no chunk is too big to join)."""
