@@ -46,7 +46,7 @@ from psycopg.pq import Conninfo
 from insights.rollups import hours_mark_dirty
 from scoring import copy_binary
 from scoring.batch import BatchModel, score_chunks
-from scoring.bulkload import SCORES
+from scoring.bulkload import SCORES, BulkLoad
 from scoring.features import HISTORY_WINDOW_MS
 from scoring.services import enqueue_explanations
 from triage.models import Score
@@ -353,6 +353,9 @@ class StoredScoring:
     stored: int
     already_scored: int
     explanations_queued: int
+    # Seconds spent rebuilding the score table's indexes and keys after a bulk run; None
+    # when the run kept them.
+    indexes_rebuilt_in: float | None = None
 
 
 def stored_events_score(
@@ -384,13 +387,14 @@ def stored_events_score(
             explain_tiers=explain_tiers if reasons_in_output else (), feature_tiers=explain_tiers, progress=tick,
         )
         bulk = SCORES.bulk_worthwhile(int(batch.to_score.sum()))
-        with SCORES.indexes_set_aside(rebuilding=lambda stage: tick(stage, 0)) if bulk else nullcontext():
+        with SCORES.indexes_set_aside(rebuilding=lambda stage: tick(stage, 0)) if bulk else nullcontext(BulkLoad()) as load:
             with transaction.atomic():
                 scored, pending = scores_store(transaction_ids=batch.events["id"].to_numpy()[batch.to_score],
                                                parts=parts, model=model, progress=lambda n: tick("storing", n))
                 transaction.on_commit(lambda: enqueue_explanations(pending))
             tick("commit", 0)
-        if bulk:
+        if load.set_aside:
             tick("indexes rebuilt", 0)
     return StoredScoring(scored=scored, stored=len(scored), already_scored=batch.already_scored,
-                         explanations_queued=len(pending))
+                         explanations_queued=len(pending),
+                         indexes_rebuilt_in=load.rebuild_seconds if load.set_aside else None)
