@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import lightgbm
 import numpy as np
-import shap
 
 from scoring.features import describe_feature
+
+if TYPE_CHECKING:
+    import shap
 
 TOP_REASONS = 5
 
 
 def make_explainer(booster: lightgbm.Booster) -> shap.TreeExplainer:
+    # Imported here: shap (with its plotting) takes about a second to import, and only the
+    # processes that explain scores need it.
+    import shap
+
     return shap.TreeExplainer(booster)
 
 

@@ -54,9 +54,9 @@ ENTITY_WINDOW_MS = WINDOW_30D
 # terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
 # such hubs chain half of all accounts into one group whose size swings from day to day.
 RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
-# Batches of at least this many events compute the features of devices, IPs and merchants
-# shared between accounts (rings, fraud rates) in a forked process while this one computes
-# the account's own.
+# Batches of at least this many events compute the features of devices and IPs shared
+# between accounts (other accounts, rings) in a forked process while this one computes the
+# rest, which takes about as long.
 FORK_MIN_ROWS = 200_000
 # When a dataset gives a label but not when it became known, assume it took this long.
 DEFAULT_LABEL_DELAY_MS = 7 * MS_PER_DAY
@@ -119,10 +119,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 # The features `_shared_entity_features` computes.
-SHARED_ENTITY_FEATURES: tuple[str, ...] = (
-    "accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d",
-    "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d",
-)
+SHARED_ENTITY_FEATURES: tuple[str, ...] = ("accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d")
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -190,7 +187,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     rank = _time_rank(t, seq)
     # Features over devices and IPs shared between accounts come back in input order, from a
     # forked process for a big batch while this one computes the rest.
-    shared_features = partial(_shared_entity_features, events, t, rank, codes, rings="ring_size_30d" in names)
+    shared_features = partial(_shared_entity_features, t, rank, codes, rings="ring_size_30d" in names)
     if n >= FORK_MIN_ROWS:
         shared_later = columns_in_child(shared_features, SHARED_ENTITY_FEATURES, n)
     else:
@@ -340,7 +337,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
-    linked = {**_account_entity_features(t, rank, codes), **shared_later()}
+    linked = {**_account_entity_features(t, rank, codes), **_entity_fraud_rates(events, t, codes), **shared_later()}
     # Column-major, so each feature is one contiguous column and the DataFrame made from
     # the transpose's view shares the memory.
     out = np.empty((len(names), n))
@@ -540,12 +537,12 @@ def _account_entity_features(t: np.ndarray, rank: np.ndarray, codes: dict[str, n
 
 
 def _shared_entity_features(
-    events: pd.DataFrame, t: np.ndarray, rank: np.ndarray, codes: dict[str, np.ndarray], *, rings: bool = True
+    t: np.ndarray, rank: np.ndarray, codes: dict[str, np.ndarray], *, rings: bool = True
 ) -> dict[str, np.ndarray]:
-    """Other accounts per device / IP, device, IP and merchant fraud rates, and rings (unless
-    `rings` is false: they cost a graph per day); in input order."""
+    """Other accounts per device / IP and rings (unless `rings` is false: they cost a graph
+    per day); in input order."""
     account, device, ip = codes["account_id"], codes["device_id"], codes["ip_address"]
-    out = _entity_fraud_rates(events, t, codes)
+    out: dict[str, np.ndarray] = {}
     for kind, entity in (("device", device), ("ip", ip)):
         before, seen = _distinct_in_window(entity, t, rank, account, ENTITY_WINDOW_MS)
         out[f"accounts_on_{kind}_30d"] = before - seen  # the account itself is not "another" account

@@ -14,6 +14,14 @@ from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable, champion_model, load_version
 
 
+# What a run does after each stage it reports (see `score_chunks` and `stored_events_score`).
+_NEXT_STAGE = {
+    "read": "computing features", "features": "scoring", "scoring": "scoring", "reasons": "scoring",
+    "storing": "scoring", "commit": "committed", "rebuilding indexes": "rebuilding indexes",
+    "indexes rebuilt": "done",
+}
+
+
 class Command(BaseCommand):
     help = (
         "Score a file of events (CSV or Parquet in the generator's format) and write probabilities, tiers and "
@@ -50,8 +58,13 @@ class Command(BaseCommand):
             raise CommandError("--out is required with --file: file scores are written, not stored")
         model = self._model(opts["model"])
         explain_tiers = ("high",) if opts["reasons_for"] == "high" else ("high", "medium")
-        with tqdm(unit="events", disable=opts["verbosity"] == 0) as bar:
-            progress = lambda stage, n: (bar.set_description(stage), bar.update(n))  # noqa: E731
+        with tqdm(unit=" events", desc="reading", disable=opts["verbosity"] == 0) as bar:
+            def progress(stage: str, n: int) -> None:
+                # The count is of events scored; the description says what runs now.
+                bar.set_description_str(_NEXT_STAGE.get(stage, stage))
+                if stage == "scoring":
+                    bar.update(n)
+
             scored = self._score_file(opts, model, explain_tiers, progress) if opts["file"] else \
                 self._score_stored(opts, model, explain_tiers, progress)
         if scored.empty:
