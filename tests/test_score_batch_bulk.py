@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from insights.models import DirtyHour
-from scoring import batch_store, bulkload
+from scoring import batch_read, batch_store, bulkload
 from scoring.bulkload import SCORES
 from tests.test_score_batch import _stored_world
 from triage.models import Score
@@ -112,9 +112,9 @@ def test_indexes_left_out_by_a_killed_run_are_rebuilt_by_the_next(champion, monk
 def test_the_read_outside_a_transaction_equals_the_read_inside_one(champion):
     world, start = _stored_world()
     since = start - pd.Timedelta(days=30)
-    apart = batch_store.stored_batch_read(since=since, start=start, until=pd.Timestamp.now(tz="UTC"))
+    apart = batch_read.stored_batch_read(since=since, start=start, until=pd.Timestamp.now(tz="UTC"))
     with transaction.atomic():
-        inside = batch_store.stored_batch_read(since=since, start=start, until=pd.Timestamp.now(tz="UTC"))
+        inside = batch_read.stored_batch_read(since=since, start=start, until=pd.Timestamp.now(tz="UTC"))
     assert connection.vendor == "postgresql" and len(apart.events) == len(world[world["timestamp"] >= since])
     pd.testing.assert_frame_equal(apart.events, inside.events)
     assert (apart.to_score == inside.to_score).all() and apart.to_score.sum() == (world["timestamp"] >= start).sum()
