@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import DEMO_PASSWORD, event
@@ -27,6 +28,10 @@ def page():
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.console_errors = errors
         yield page
+        # Playwright's sync API switches the context the test body runs in, so the body's
+        # database connections are not those the test database's teardown closes: close
+        # them here, still in that context.
+        connections.close_all()
         browser.close()
 
 
