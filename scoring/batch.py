@@ -76,7 +76,7 @@ def score_chunks(
     are computed by this call, each part's scores as it is taken, so a caller can store one
     part while the next is scored."""
     tick = progress or (lambda stage, n: None)
-    features = batch_feature_matrix(events, names=model.feature_names)
+    features = batch_feature_matrix(events, names=model.feature_names, parallel=True)
     tick("features", len(events))
     rows = np.arange(len(events)) if score_mask is None else np.flatnonzero(score_mask)
     scored = events.iloc[rows] if len(rows) != len(events) else events
@@ -85,15 +85,16 @@ def score_chunks(
 
 def _scored_parts(features, rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick):
     if not len(rows):
-        yield _scored_part(features[:0], scored, model, default_event_value, explain_tiers, feature_tiers, tick)
+        yield _scored_part(features[:0], rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick)
     for start in range(0, len(rows), CHUNK):
         part = slice(start, start + CHUNK)
-        yield _scored_part(features[rows[part]], scored.iloc[part], model, default_event_value, explain_tiers,
-                           feature_tiers, tick)
+        yield _scored_part(features[rows[part]], rows[part], scored.iloc[part], model, default_event_value,
+                           explain_tiers, feature_tiers, tick)
 
 
 def _scored_part(
     X: np.ndarray,
+    positions: np.ndarray,
     scored: pd.DataFrame,
     model: BatchModel,
     default_event_value: float,
@@ -108,7 +109,8 @@ def _scored_part(
     amount = pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored else np.full(n, np.nan)
     tier = tiers.tiers(probability, medium, high)
     out = pd.DataFrame({
-        "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else np.arange(n).astype(str),
+        # Without event ids, the event's row in the input stands in.
+        "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else positions.astype(str),
         "account_id": scored["account_id"].astype(str).to_numpy(),
         # The column's own array: to_numpy() would build a Timestamp object per row.
         "timestamp": scored["timestamp"].array,

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
@@ -57,7 +57,10 @@ _WRITE_COLUMNS = (
 
 @contextmanager
 def batch_lock() -> Iterator[None]:
-    """Serialise batch runs: a session-level advisory lock, released however the run ends."""
+    """Serialise batch runs: a session-level advisory lock, released however the run ends.
+
+    Session-level because a run spans several transactions (read, store, rebuild): it needs
+    a direct connection, not a transaction-pooling PgBouncer (docs/deployment.md)."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -66,8 +69,11 @@ def batch_lock() -> Iterator[None]:
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_BATCH_LOCK])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_BATCH_LOCK])
+        except DatabaseError:
+            pass  # the session is gone, and its lock with it; the run's own error stands
 
 
 def scores_store(
@@ -99,6 +105,8 @@ def scores_store(
             stored += len(part)
             if progress:
                 progress(len(part))
+        if stored != len(ids):  # inside the COPY, so a mismatch stores nothing
+            raise RuntimeError(f"scored {stored:,} events for {len(ids):,} transaction ids")
     scored_frame = pd.concat(scored, ignore_index=True) if len(scored) > 1 else scored[0]
     if connection.vendor == "postgresql":
         hours_mark_dirty(pd.DatetimeIndex(scored_frame["timestamp"]).floor("h").unique().to_pydatetime())

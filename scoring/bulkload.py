@@ -159,11 +159,22 @@ class BulkTable:
             self._build_side_by_side(indexes)
         for field in self.foreign_keys():
             if field.column in missing:
-                with transaction.atomic(), connection.schema_editor(atomic=False) as editor:
-                    # The constraint Django's migration made (same name, DEFERRABLE), checked
-                    # against every stored row in one query.
-                    editor.execute(editor._create_fk_sql(self.model, field, "_fk_%(to_table)s_%(to_column)s"))
+                self._foreign_key_add(field)
         return sorted(missing)
+
+    def _foreign_key_add(self, field) -> None:
+        """Re-add the constraint Django's migration made (same name, DEFERRABLE) and check it
+        against every stored row in one query. Added NOT VALID first (a moment's lock on both
+        tables), then validated, which lets both tables take writes while it checks."""
+        suffix = "_fk_%(to_table)s_%(to_column)s"
+        with connection.schema_editor(atomic=False) as editor:
+            name = str(editor._fk_constraint_name(self.model, field, suffix))  # already quoted
+            add = f"{editor._create_fk_sql(self.model, field, suffix)} NOT VALID"
+            table = editor.quote_name(self.model._meta.db_table)
+            with transaction.atomic():
+                editor.execute(add)
+            with transaction.atomic():
+                editor.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
 
     def _build_side_by_side(self, indexes: list) -> None:
         """Build in BUILD_SESSIONS sessions at once, each taking the next index left as it finishes one.

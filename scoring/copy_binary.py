@@ -63,8 +63,20 @@ def _arrow_text(values: pd.Series) -> pa.Array:
 
 
 def _text_field(values: pd.Series) -> list:
-    text = _arrow_text(values).cast(pa.large_binary())
-    return [_lengths(text), text]
+    return _with_nulls(_arrow_text(values).cast(pa.large_binary()))
+
+
+def _with_nulls(text: pa.Array, prefix: list | None = None, extra: int = 0) -> list:
+    """Length, `prefix` pieces and the bytes of each value; a missing value is a NULL field
+    (and empty pieces), which keeps every row's field count."""
+    prefix = prefix or []
+    if not text.null_count:
+        return [_lengths(text, extra=extra), *prefix, text]
+    present = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    filled = pc.fill_null(text, pa.scalar(b"", pa.large_binary()))
+    empty = pa.scalar(b"", pa.large_binary())
+    return [_nulls_set(_lengths(filled, extra=extra), present),
+            *[pc.if_else(pa.array(present), piece, empty) for piece in prefix], filled]
 
 
 def _lengths(values: pa.Array, extra: int = 0) -> pa.Array:
@@ -73,8 +85,7 @@ def _lengths(values: pa.Array, extra: int = 0) -> pa.Array:
 
 def _jsonb_field(values: pd.Series) -> list:
     """JSON text after jsonb's format version, 1."""
-    text = _arrow_text(values).cast(pa.large_binary())
-    return [_lengths(text, extra=1), pa.scalar(b"\x01", pa.large_binary()), text]
+    return _with_nulls(_arrow_text(values).cast(pa.large_binary()), [pa.scalar(b"\x01", pa.large_binary())], extra=1)
 
 
 def microseconds(values: pd.Series) -> np.ndarray:

@@ -164,18 +164,20 @@ def _float(events: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(events[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def batch_features(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> pd.DataFrame:
+def batch_features(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES, *, parallel: bool = False) -> pd.DataFrame:
     """Every feature (or those of `names`) for every event, point-in-time.
 
     Input: one row per event with the data-contract columns (at least account_id and
     timestamp) and optionally `seq`, the ingestion order used to break ties in time
     (defaults to row order). Output: a float64 DataFrame with one column per name,
-    aligned to the input's index.
+    aligned to the input's index. With `parallel`, a batch of FORK_MIN_ROWS events or more
+    computes part of the features in a forked process (for commands and training; a web or
+    Celery worker does not fork).
     """
-    return pd.DataFrame(batch_feature_matrix(events, names), index=events.index, columns=list(names), copy=False)
+    return pd.DataFrame(batch_feature_matrix(events, names, parallel=parallel), index=events.index, columns=list(names), copy=False)
 
 
-def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
+def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NAMES, *, parallel: bool = False) -> np.ndarray:
     """`batch_features` as a float64 array of shape (events, len(names)), columns in the
     order of `names`: what a model predicts from, without a DataFrame in between."""
     n = len(events)
@@ -188,7 +190,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     # Features over devices and IPs shared between accounts come back in input order, from a
     # forked process for a big batch while this one computes the rest.
     shared_features = partial(_shared_entity_features, t, rank, codes, rings="ring_size_30d" in names)
-    if n >= FORK_MIN_ROWS:
+    if parallel and n >= FORK_MIN_ROWS:
         shared_later = columns_in_child(shared_features, SHARED_ENTITY_FEATURES, n)
     else:
         shared = shared_features()

@@ -18,6 +18,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# How long to wait for the child before computing its columns here: far longer than it
+# takes (about 3 s for a million rows), so only a stuck child is given up on.
+MIN_WAIT_SECONDS = 60.0
+ROWS_PER_SECOND_AT_WORST = 20_000
+
 
 def columns_in_child(
     compute: Callable[[], dict[str, np.ndarray]], names: Sequence[str], rows: int
@@ -40,7 +45,10 @@ def columns_in_child(
     process.start()
 
     def wait() -> dict[str, np.ndarray]:
-        process.join()
+        process.join(timeout=max(MIN_WAIT_SECONDS, rows / ROWS_PER_SECOND_AT_WORST))
+        if process.is_alive():  # stuck (a lock held across the fork, say): do the work here
+            process.terminate()
+            process.join()
         if process.exitcode != 0:
             log.warning("feature process ended with code %s; computing its features here", process.exitcode)
             return compute()

@@ -5,7 +5,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from scoring import link_groups, services
+from scoring import bulkload, link_groups, services
 from scoring.features import epoch_ms, link_day
 
 
@@ -53,3 +53,12 @@ def compute_link_groups() -> str:
     computed = link_groups.link_snapshots_ensure(days=[today])
     dropped = link_groups.link_snapshots_prune(keep_from=today - 1)
     return f"computed {len(computed)} day, dropped {dropped} days"
+
+
+@shared_task
+def restore_bulk_indexes() -> str:
+    """Rebuild the look-up indexes and foreign keys that a bulk import or a bulk batch-scoring
+    run set aside and could not rebuild (the process was killed). Nothing to do, and cheap,
+    when none is missing; skipped while a bulk load holds them aside."""
+    built = bulkload.TRANSACTIONS.indexes_restore() + bulkload.SCORES.indexes_restore()
+    return f"rebuilt {', '.join(built)}" if built else "none missing"

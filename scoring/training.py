@@ -217,7 +217,7 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
     timings: dict[str, float] = {}
     started = time.perf_counter()
     say(f"computing {len(available_features(events))} features for {len(events):,} events")
-    features = batch_features(events)
+    features = batch_features(events, parallel=True)
     names = available_features(events)
     timings["features"] = time.perf_counter() - started
     labeled = events["is_fraud"].notna().to_numpy()

@@ -266,7 +266,10 @@ def test_big_batches_compute_the_linked_features_in_a_forked_process_with_the_sa
     monkeypatch.setattr(forked.multiprocessing.context.ForkProcess, "start",
                         lambda self: (started.append(self.name), real_start(self))[1])
     monkeypatch.setattr(features, "FORK_MIN_ROWS", 1000)
-    side_by_side = batch_features(frame)
+    unforked = batch_features(frame)  # as a web or Celery worker computes them
+    assert started == []
+    pd.testing.assert_frame_equal(unforked, in_process)
+    side_by_side = batch_features(frame, parallel=True)
     assert started == ["batch-features"]
     assert "computing its features here" not in caplog.text  # the child's columns were used
     pd.testing.assert_frame_equal(side_by_side, in_process)

@@ -56,6 +56,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "learning.tasks.drift_check",
         "schedule": env_float("DRIFT_CHECK_MINUTES", 60.0) * 60,
     },
+    # Indexes a killed bulk import or batch-scoring run left out are rebuilt.
+    "restore-bulk-indexes": {
+        "task": "scoring.tasks.restore_bulk_indexes",
+        "schedule": 600.0,
+    },
     # Webhook callbacks whose task was never enqueued (broker down) are queued again.
     "sweep-pending-webhooks": {
         "task": "webhooks.tasks.sweep_pending_deliveries",
