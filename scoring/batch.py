@@ -80,22 +80,31 @@ def score_chunks(
     tick("features", len(events))
     rows = np.arange(len(events)) if score_mask is None else np.flatnonzero(score_mask)
     scored = events.iloc[rows] if len(rows) != len(events) else events
-    return _scored_parts(features, rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick)
+    # The output's event columns, taken once: each part is then a slice of them, not a
+    # copy of every column of the events.
+    n = len(rows)
+    columns = {
+        # Without event ids, the event's row in the input stands in.
+        "event_id": scored["event_id"].astype(str).array if "event_id" in scored else rows.astype(str),
+        "account_id": scored["account_id"].astype(str).array,
+        # The column's own array: to_numpy() would build a Timestamp object per row.
+        "timestamp": scored["timestamp"].array,
+        "amount": (pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored
+                   else np.full(n, np.nan)),
+    }
+    return _scored_parts(features, rows, columns, model, default_event_value, explain_tiers, feature_tiers, tick)
 
 
-def _scored_parts(features, rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick):
-    if not len(rows):
-        yield _scored_part(features[:0], rows, scored, model, default_event_value, explain_tiers, feature_tiers, tick)
-    for start in range(0, len(rows), CHUNK):
+def _scored_parts(features, rows, columns, model, default_event_value, explain_tiers, feature_tiers, tick):
+    for start in range(0, max(len(rows), 1), CHUNK):
         part = slice(start, start + CHUNK)
-        yield _scored_part(features[rows[part]], rows[part], scored.iloc[part], model, default_event_value,
-                           explain_tiers, feature_tiers, tick)
+        yield _scored_part(features[rows[part]], {name: values[part] for name, values in columns.items()}, model,
+                           default_event_value, explain_tiers, feature_tiers, tick)
 
 
 def _scored_part(
     X: np.ndarray,
-    positions: np.ndarray,
-    scored: pd.DataFrame,
+    columns: Mapping[str, Any],
     model: BatchModel,
     default_event_value: float,
     explain_tiers: Sequence[str],
@@ -106,19 +115,13 @@ def _scored_part(
     probability = calibrated_probability(model.calibration, model.booster.predict(X, raw_score=True)) if n else np.empty(0)
     tick("scoring", n)
     medium, high = model.thresholds["medium"], model.thresholds["high"]
-    amount = pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored else np.full(n, np.nan)
     tier = tiers.tiers(probability, medium, high)
     out = pd.DataFrame({
-        # Without event ids, the event's row in the input stands in.
-        "event_id": scored["event_id"].astype(str).to_numpy() if "event_id" in scored else positions.astype(str),
-        "account_id": scored["account_id"].astype(str).to_numpy(),
-        # The column's own array: to_numpy() would build a Timestamp object per row.
-        "timestamp": scored["timestamp"].array,
-        "amount": amount,
+        **columns,
         "probability": probability,
         "risk_score": tiers.risk_scores(probability, medium, high),
         "tier": tier,
-        "expected_loss": tiers.expected_loss(probability, amount, default_event_value),
+        "expected_loss": tiers.expected_loss(probability, columns["amount"], default_event_value),
     })
     reasons = np.full(n, "", dtype=object)
     explain = np.flatnonzero(np.isin(tier, list(explain_tiers)))
