@@ -39,26 +39,17 @@ class BatchModel:
     calibration: Mapping[str, Any]
 
 
-def score_frame(
-    events: pd.DataFrame,
-    model: BatchModel,
-    *,
-    score_mask: np.ndarray | None = None,
-    default_event_value: float = 50.0,
-    explain_tiers: Sequence[str] = EXPLAINED_TIERS,
-    feature_tiers: Sequence[str] = (),
-    progress: Callable[[str, int], None] | None = None,
-) -> pd.DataFrame:
+def score_frame(events: pd.DataFrame, model: BatchModel, **options: Any) -> pd.DataFrame:
     """Score every event (or those where `score_mask` is true; the others serve as history).
 
     Returns one row per scored event with OUTPUT_COLUMNS: calibrated probability, 0–100
     risk score, tier, expected loss (probability × amount, `default_event_value` when no
     amount) and `reasons` ("; "-joined plain words) for the tiers in `explain_tiers`.
     For tiers in `feature_tiers` a `features` column holds the feature vector (NaN as
-    None), for explanations computed later; None for other rows.
+    None), for explanations computed later; None for other rows. `options` are
+    `score_chunks`'s, which scores the same in parts.
     """
-    parts = list(score_chunks(events, model, score_mask=score_mask, default_event_value=default_event_value,
-                              explain_tiers=explain_tiers, feature_tiers=feature_tiers, progress=progress))
+    parts = list(score_chunks(events, model, **options))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -73,8 +64,8 @@ def score_chunks(
     progress: Callable[[str, int], None] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """`score_frame` in parts of CHUNK scored events, in order: the features of every event
-    are computed by this call, each part's scores as it is taken, so a caller can store one
-    part while the next is scored."""
+    are computed by this call (a forked process helps with a big batch), each part's scores
+    as it is taken, so a caller can store one part while the next is scored."""
     tick = progress or (lambda stage, n: None)
     features = batch_feature_matrix(events, names=model.feature_names, parallel=True)
     tick("features", len(events))

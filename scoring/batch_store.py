@@ -92,15 +92,15 @@ def scores_store(
     of psycopg's writes it while the next part is scored. Run inside a transaction: the
     scores and the dashboard's marks of their hours are stored together.
     """
-    version_id = _version_id(model.name)
-    now = timezone.now()
+    version_id, now = _version_id(model.name), timezone.now()
     ids = np.asarray(transaction_ids, dtype=np.int64)
     scored, pending, stored = [], [], 0
-    with _score_copy() as write:
+    with _score_copy(version_id, model.name, now) as write:
         for part in parts:
-            rows = _score_rows(ids[stored: stored + len(part)], part)
-            write(rows, version_id, model.name, now)
-            pending.append(rows["transaction_id"].to_numpy()[rows["explanation_status"].to_numpy() == "pending"])
+            part_ids = ids[stored: stored + len(part)]
+            explain = part["features"].notna().to_numpy()
+            write(_score_rows(part_ids, part, explain))
+            pending.append(part_ids[explain])
             scored.append(part.drop(columns="features"))
             stored += len(part)
             if progress:
@@ -113,11 +113,11 @@ def scores_store(
     return scored_frame, np.concatenate(pending).tolist()
 
 
-def _score_rows(transaction_ids: np.ndarray, part: pd.DataFrame) -> pd.DataFrame:
-    vectors = part["features"].to_numpy(dtype=object)
-    pending = np.array([v is not None for v in vectors], dtype=bool)
+def _score_rows(transaction_ids: np.ndarray, part: pd.DataFrame, pending: np.ndarray) -> pd.DataFrame:
+    """A part's scores as rows of `triage_score`; `pending` marks those stored with their
+    feature vector, for the explanation workers."""
     features = np.full(len(part), "{}", dtype=object)
-    features[pending] = [_json(v) for v in vectors[pending]]
+    features[pending] = [_json(v) for v in part["features"].to_numpy(dtype=object)[pending]]
     return pd.DataFrame({
         "transaction_id": transaction_ids,
         "probability": part["probability"].to_numpy(dtype="float64"),
@@ -132,10 +132,11 @@ def _score_rows(transaction_ids: np.ndarray, part: pd.DataFrame) -> pd.DataFrame
 
 
 @contextmanager
-def _score_copy() -> Iterator[Callable[[pd.DataFrame, int | None, str, datetime], None]]:
-    """A function that stores rows of scores: one binary COPY on PostgreSQL, `bulk_create` elsewhere."""
+def _score_copy(version_id: int | None, version_name: str, now: datetime) -> Iterator[Callable[[pd.DataFrame], None]]:
+    """A function that stores rows of scores by one model version at one time: one binary
+    COPY on PostgreSQL, `bulk_create` elsewhere."""
     if connection.vendor != "postgresql":
-        def create(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> None:
+        def create(rows: pd.DataFrame) -> None:
             Score.objects.bulk_create(
                 [Score(**row, model_version_id=version_id, model_version_name=version_name, scored_at=now,
                        review_status=Score.ReviewStatus.OPEN) for row in _orm_rows(rows)],
@@ -153,7 +154,7 @@ def _score_copy() -> Iterator[Callable[[pd.DataFrame, int | None, str, datetime]
                                 writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             copy.write(copy_binary.COPY_HEADER)
 
-            def send(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> None:
+            def send(rows: pd.DataFrame) -> None:
                 copy.write(copy_binary.rows_data(_score_fields(rows, version_id, version_name, now), len(rows)))
 
             yield send

@@ -190,11 +190,7 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     # Features over devices and IPs shared between accounts come back in input order, from a
     # forked process for a big batch while this one computes the rest.
     shared_features = partial(_shared_entity_features, t, rank, codes, rings="ring_size_30d" in names)
-    if parallel and n >= FORK_MIN_ROWS:
-        shared_later = columns_in_child(shared_features, SHARED_ENTITY_FEATURES, n)
-    else:
-        shared = shared_features()
-        shared_later = lambda: shared  # noqa: E731
+    shared_later = columns_in_child(shared_features, SHARED_ENTITY_FEATURES, n, fork=parallel and n >= FORK_MIN_ROWS)
     account_codes = codes["account_id"]
     order = np.lexsort((seq, t, account_codes))
     acct = account_codes[order]

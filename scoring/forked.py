@@ -25,11 +25,12 @@ ROWS_PER_SECOND_AT_WORST = 20_000
 
 
 def columns_in_child(
-    compute: Callable[[], dict[str, np.ndarray]], names: Sequence[str], rows: int
+    compute: Callable[[], dict[str, np.ndarray]], names: Sequence[str], rows: int, *, fork: bool = True
 ) -> Callable[[], dict[str, np.ndarray]]:
     """Start `compute` (returning float64 columns of `rows` values, at least those of
-    `names`) in a forked process; returns a function that waits for them."""
-    if not _can_fork():
+    `names`) in a forked process; returns a function that waits for them. Without `fork`
+    (or where forking is not possible) `compute` runs here, now."""
+    if not (fork and _can_fork()):
         values = compute()
         return lambda: values
     # Anonymous shared memory: what the child writes here, the parent reads.
