@@ -52,8 +52,12 @@ def test_a_big_first_run_stores_every_score_with_the_indexes_set_aside_then_rebu
     DirtyHour.objects.all().delete()  # the marks of the events' import
     seen = _missing_while_storing(monkeypatch)
     call_command("score_batch", start=start.isoformat(), out=str(tmp_path / "range.csv"), verbosity=1)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     in_range = world[world["timestamp"] >= start]
+    # The progress bar counts the events scored, and says what runs after scoring.
+    bar = captured.err.replace("\r", "\n")
+    assert f"rebuilding indexes: {len(in_range)} events" in bar and f"done: {len(in_range)} events" in bar
 
     # Set aside while storing, back after it.
     assert len(seen) == 1
