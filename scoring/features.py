@@ -71,6 +71,51 @@ class FeatureSpec:
     describe: str  # plain-words template, filled with the value by `describe_feature`
 
 
+# Window aggregates of the account's own history, declared once as (window × statistic):
+# both paths compute every entry of this table with the same two primitives (a count or a
+# sum of a per-event quantity over the window's history rows), so a new one is one line.
+_WINDOW_WORDS = {"1h": "hour", "24h": "24 hours", "7d": "7 days", "30d": "30 days"}
+_WINDOW_MS = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
+
+
+@dataclass(frozen=True)
+class WindowAggregate:
+    """A statistic of the account's earlier events within a window (the event excluded).
+
+    `statistic` is "amount_sum" (money spent), "count" (events) or "night_share" (share of
+    the events at night, NaN without events)."""
+
+    window: str
+    statistic: str
+
+    @property
+    def name(self) -> str:
+        return {"amount_sum": f"amount_sum_{self.window}", "count": f"events_{self.window}",
+                "night_share": f"night_share_{self.window}"}[self.statistic]
+
+    @property
+    def width_ms(self) -> int:
+        return _WINDOW_MS[self.window]
+
+    def spec(self) -> "FeatureSpec":
+        words = _WINDOW_WORDS[self.window]
+        if self.statistic == "amount_sum":
+            return FeatureSpec(self.name, ("amount",), f"{{value:,.2f}} spent by this account in the previous {words}")
+        if self.statistic == "count":
+            return FeatureSpec(self.name, (), f"{{value:.0f}} events from this account in the last {words}")
+        return FeatureSpec(self.name, (), f"{{value_pct}} of this account's events of the last {words} were at night")
+
+
+ACCOUNT_WINDOW_AGGREGATES: tuple[WindowAggregate, ...] = (
+    WindowAggregate("1h", "amount_sum"),
+    WindowAggregate("24h", "amount_sum"),
+    WindowAggregate("7d", "amount_sum"),
+    WindowAggregate("30d", "count"),
+    WindowAggregate("30d", "night_share"),
+)
+
+
+
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("amount", ("amount",), "amount of {value:,.2f}"),
     FeatureSpec("hours_since_prev_event", (), "{value:,.1f} hours since the account's previous event"),
@@ -116,6 +161,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("ip_fraud_rate_30d", ("ip_address", "is_fraud"), "{value_pct} of this IP address's events with a known label in the last 30 days were fraud"),
     FeatureSpec("merchant_fraud_rate_30d", ("merchant_id", "is_fraud"), "{value_pct} of this merchant's events with a known label in the last 30 days were fraud"),
     FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "in a group of {value:.0f} accounts linked through shared devices or IP addresses in the 30 days before today"),
+    *(spec for aggregate in ACCOUNT_WINDOW_AGGREGATES for spec in [aggregate.spec()]),
+    # Counter-parties the account is used to.
+    FeatureSpec("distinct_merchants_30d", ("merchant_id",), "{value:.0f} merchants used by this account in the last 30 days"),
+    FeatureSpec("merchant_is_new", ("merchant_id",), "{value_yesno} merchant not used by this account in 30 days"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 # The features `_shared_entity_features` computes.
@@ -242,13 +291,15 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     session_count = has_session.astype("float64")
     session0 = np.where(has_session, session, 0.0)
     is_login = _matches(events, "event_type", ("login",))[order].astype("float64")
+    night = np.isin(pd.to_datetime(ts, unit="ms").hour.to_numpy(), NIGHT_HOURS).astype("float64")
     located = ~np.isnan(lat) & ~np.isnan(lon)
     located_count = located.astype("float64")
     lat0, lon0 = np.where(located, lat, 0.0), np.where(located, lon, 0.0)
     offsets = _offsets_from_first_location(unit_vectors(lat, lon), located, group_start)
     exclusive_sums.update(_account_prefix_sums(acct, {
         "amount_count": amount_count, "amount": amount0, "amount_squared": amount_squared, "failed": failed,
-        "session_count": session_count, "session": session0, "login": is_login, "located_count": located_count,
+        "session_count": session_count, "session": session0, "login": is_login, "night": night,
+        "located_count": located_count,
         "latitude": lat0, "longitude": lon0, "offset_x": offsets[:, 0], "offset_y": offsets[:, 1],
         "offset_z": offsets[:, 2], "offset_squared": np.einsum("ij,ij->i", offsets, offsets),
     }))
@@ -332,6 +383,15 @@ def batch_feature_matrix(events: pd.DataFrame, names: Sequence[str] = FEATURE_NA
     mean_squared = window_sum("offset_squared", WINDOW_30D) * per_location - np.einsum("ij,ij->i", mean_offset, mean_offset)
     result["location_spread_km_30d"] = np.where(n_loc >= 2, spread_km(mean_squared), np.nan)
     result["is_weekend"] = np.isin(result["day_of_week"], WEEKEND_DAYS).astype("float64")
+    for aggregate in ACCOUNT_WINDOW_AGGREGATES:
+        if aggregate.statistic == "amount_sum":
+            result[aggregate.name] = window_sum("amount", aggregate.width_ms)
+        elif aggregate.statistic == "count":
+            result[aggregate.name] = window_count(aggregate.width_ms)
+        else:
+            events_in = window_count(aggregate.width_ms)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                result[aggregate.name] = np.where(events_in > 0, window_sum("night", aggregate.width_ms) / np.maximum(events_in, 1), np.nan)
 
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = position
@@ -523,11 +583,15 @@ def _account_entity_features(t: np.ndarray, rank: np.ndarray, codes: dict[str, n
     """Devices, IPs and countries per account, and whether the device / IP is new for it; in input order."""
     account, device, ip, country = codes["account_id"], codes["device_id"], codes["ip_address"], codes["country"]
     out: dict[str, np.ndarray] = {}
-    for name, item in (("distinct_devices_30d", device), ("distinct_ips_30d", ip), ("distinct_countries_30d", country)):
+    merchant = codes["merchant_id"]
+    for name, item in (("distinct_devices_30d", device), ("distinct_ips_30d", ip), ("distinct_countries_30d", country),
+                       ("distinct_merchants_30d", merchant)):
         before, seen = _distinct_in_window(account, t, rank, item, WINDOW_30D)
         # This event's own device / IP / country counts too, when it is a new one.
         value = before + ((item >= 0) & ~seen)
         out[name] = value if (item >= 0).any() else np.full(len(t), np.nan)
+        if name == "distinct_merchants_30d":  # only for events with a counter-party
+            out[name] = np.where(item >= 0, out[name], np.nan)
         if name != "distinct_countries_30d":
             # "new for the account": not used by it in the 30 days before; NaN when absent.
             out[name.replace("distinct_", "").replace("s_30d", "_is_new")] = np.where(item >= 0, (~seen).astype("float64"), np.nan)
@@ -814,9 +878,24 @@ def online_features(
     )
     values["location_spread_km_30d"] = _online_location_spread(located)
     values["is_weekend"] = 1.0 if when.dayofweek in WEEKEND_DAYS else 0.0
-    for name, field in (("distinct_devices_30d", "device_id"), ("distinct_ips_30d", "ip_address"), ("distinct_countries_30d", "country")):
+    for aggregate in ACCOUNT_WINDOW_AGGREGATES:
+        since = t - aggregate.width_ms
+        if aggregate.statistic == "amount_sum":
+            spent = [a for a in (_as_float(row.get("amount")) for row, x in zip(history, hist_t) if x >= since) if not math.isnan(a)]
+            values[aggregate.name] = math.fsum(spent)
+        else:
+            hours = [pd.Timestamp(x, unit="ms").hour for x in hist_t if x >= since]
+            if aggregate.statistic == "count":
+                values[aggregate.name] = float(len(hours))
+            else:
+                values[aggregate.name] = sum(h in NIGHT_HOURS for h in hours) / len(hours) if hours else math.nan
+    values["merchant_is_new"] = _online_is_new(event, history, "merchant_id")
+    for name, field in (("distinct_devices_30d", "device_id"), ("distinct_ips_30d", "ip_address"), ("distinct_countries_30d", "country"),
+                        ("distinct_merchants_30d", "merchant_id")):
         seen = {_text_of(row.get(field)) for row in history} | {_text_of(event.get(field))}
         values[name] = float(len(seen - {""}))
+    if not _text_of(event.get("merchant_id")):
+        values["distinct_merchants_30d"] = math.nan  # only for events with a counter-party
     values.update(_online_entity_features(event, t, entities))
     return {name: values[name] for name in FEATURE_NAMES}
 

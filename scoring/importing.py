@@ -366,6 +366,30 @@ def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.Da
 # --------------------------------------------------------------------------- import
 
 
+def events_read(path: str | Path, mapping: Mapping, *, chunk_size: int = CHUNK) -> tuple[pd.DataFrame, int]:
+    """A file's valid rows in the contract's layout, as the import would store them, without
+    storing anything: for backtests and file scoring. Returns the frame (with `seq`, the
+    file order) and how many rows were rejected; the checks are the import's."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    attributes = mapping_check_columns(mapping, file_columns(path, mapping))
+    frames, rejected, seen_ids = [], 0, set()
+    for chunk in file_chunks(path, mapping, chunk_size):
+        clean, reasons = events_prepare(chunk, mapping, attributes)
+        reasons = _repeats_rejected(clean, reasons, seen_ids)
+        ok = reasons == ""
+        rejected += int((~ok).sum())
+        frames.append(clean[ok])
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame["seq"] = np.arange(len(frame), dtype=np.int64)
+    if "is_fraud" in frame.columns:
+        frame["is_fraud"] = frame["is_fraud"].astype("float64")
+    return frame, rejected
+
+
+
+
 def events_import(
     *,
     path: str | Path,

@@ -243,9 +243,10 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
     frame["amount"] = frame["amount"].astype("float64")
     frame["is_fraud"] = frame["is_fraud"].astype("float64")
     # The frame holds no other account's merchant events (a batch's merchants have tens of
-    # thousands of labeled ones a month): their rate comes from the labels alone, so the
-    # frame's merchants are left out rather than counted for nothing.
-    features = batch_features(frame.drop(columns="merchant_id"), names=_FRAME_FEATURES).iloc[len(stored):]
+    # thousands of labeled ones a month), so the merchant's fraud rate computed from it is
+    # replaced below by one from the labels alone; the account's own merchants (new
+    # merchant, distinct merchants) are all in the frame.
+    features = batch_features(frame, names=_FRAME_FEATURES).iloc[len(stored):]
     features["merchant_fraud_rate_30d"] = fraud_rate_at(
         merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
     )
