@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     version = ModelVersion.objects.filter(note=marker).latest("created_at")
     loaded = load_version(version)
     model = BatchModel(name=version.name, booster=loaded.booster, feature_names=loaded.feature_names,
-                       thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"])
+                       thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"], design=loaded.design)
     start, end = world["timestamp"].min(), world["timestamp"].max() + pd.Timedelta(seconds=1)
     # `score_batch` runs in a process of its own: the generated world is not part of it.
     del world

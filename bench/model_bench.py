@@ -51,7 +51,7 @@ def main() -> None:
     print(comparison_table(result.metrics["candidates"]))
 
     model = BatchModel(name="bench", booster=result.booster, feature_names=result.feature_names,
-                       thresholds=result.thresholds, calibration=result.calibration)
+                       thresholds=result.thresholds, calibration=result.calibration, design=result.design)
     # Labels count only from the time each became known, as for stored history.
     with tempfile.TemporaryDirectory() as tmp:
         started, cpu = time.perf_counter(), time.process_time()

@@ -35,7 +35,7 @@ def labels_known_at_end(events: pd.DataFrame) -> pd.Series:
 
 def score_batch(events: pd.DataFrame, model: LoadedModel) -> tuple[np.ndarray, pd.DataFrame]:
     """Risk scores (0–100) for every event, and the feature matrix they came from."""
-    features = batch_features(events)
+    features = model.design.with_inputs(batch_features(events), events)
     matrix = features[model.feature_names].to_numpy(dtype="float64")
     probability = model.predict(matrix)
     return tiers.risk_scores(probability, model.thresholds["medium"], model.thresholds["high"]), features
@@ -45,12 +45,13 @@ def _model_reasons(model: LoadedModel, features: pd.DataFrame) -> list[list[str]
     """Plain-words top features raising risk, from LightGBM's own per-row contributions."""
     if features.empty:
         return []
-    contributions = model.booster.predict(features[model.feature_names].to_numpy(dtype="float64"), pred_contrib=True)
+    contributions = model.booster.predict(model.design.fill(features[model.feature_names].to_numpy(dtype="float64")),
+                                          pred_contrib=True)
     names = model.feature_names
     out = []
     for row, values in zip(contributions, features[names].to_numpy(dtype="float64")):
         top = [i for i in np.argsort(-row[:-1])[:TOP_FACTORS] if row[i] > 0]
-        out.append([describe_feature(names[i], None if np.isnan(values[i]) else float(values[i])) for i in top])
+        out.append([model.design.describe(names[i], None if np.isnan(values[i]) else float(values[i])) for i in top])
     return out
 
 

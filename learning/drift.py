@@ -74,7 +74,7 @@ def drift_reference_for(version: ModelVersion) -> DriftReference:
     if existing is not None:
         return existing
     frame = events_frame()
-    features = batch_features(frame)
+    features = load_version(version).design.with_inputs(batch_features(frame), frame)
     # Ids grow with arrival, so "stored before the version was made" is an id cut.
     last_id = Transaction.objects.filter(received_at__lte=version.created_at).aggregate(m=Max("id"))["m"] or 0
     before = (frame["id"] <= last_id).to_numpy()

@@ -22,6 +22,7 @@ from scoring.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
 from scoring.services import model_version_promote, model_version_register
+from triage.models import Transaction
 from scoring.training import NotEnoughData, TrainingConfig, train_model
 from triage.models import Score
 from triage.services import audit_record
@@ -150,18 +151,19 @@ def _retrain(run: TrainingRun) -> None:
 
     features = batch_features(frame)
     challenger_model = load_version(challenger)
-    run.challenger_metrics = holdout_metrics(y, _predict(challenger_model, features.loc[mask]))
+    run.challenger_metrics = holdout_metrics(y, _predict(challenger_model, features.loc[mask], frame.loc[mask]))
     champion_metrics = None
     if run.champion is not None:
         try:
-            champion_metrics = holdout_metrics(y, _predict(load_version(run.champion), features.loc[mask]))
+            champion_metrics = holdout_metrics(y, _predict(load_version(run.champion), features.loc[mask], frame.loc[mask]))
         except (ModelUnavailable, KeyError) as exc:
             log.warning("champion %s cannot be evaluated: %s", run.champion.name, exc)
     run.champion_metrics = champion_metrics or {}
 
     before_holdout = (frame["timestamp"] < frame.loc[mask, "timestamp"].min()).to_numpy()
     reference = reference_rows(frame["timestamp"], among=before_holdout)
-    drift_reference_store(version=challenger, features=features.loc[reference], source="training")
+    drift_reference_store(version=challenger, features=challenger_model.design.with_inputs(features, frame).loc[reference],
+                          source="training")
 
     rule = PromotionRule(
         min_ap_gain=settings.RETRAIN_MIN_AP_GAIN,
@@ -178,8 +180,9 @@ def _retrain(run: TrainingRun) -> None:
     _finish(run, TrainingRun.Status.PROMOTED if promote else TrainingRun.Status.KEPT, reason)
 
 
-def _predict(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
-    return model.predict(features[model.feature_names].to_numpy(dtype="float64"))
+def _predict(model: LoadedModel, features: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+    columns = model.design.with_inputs(features, events)
+    return model.predict(columns[model.feature_names].to_numpy(dtype="float64"))
 
 
 def retrain_if_due(*, trigger: str) -> TrainingRun | None:
@@ -271,6 +274,13 @@ def shadow_score_pending(*, limit: int | None = None) -> int:
         if not rows:
             continue
         model = load_version(version)
+        if model.design.inputs:
+            # Category levels are the shadow model's own: encode the events' fields afresh.
+            fields = ("timestamp", "category", "event_type", "country", "currency", "attributes")
+            events = Transaction.objects.in_bulk([tid for tid, _ in rows])
+            rows = [(tid, {**(features or {}), **model.design.input_values(
+                        {name: getattr(events[tid], name) for name in fields})})
+                    for tid, features in rows if tid in events]
         matrix = np.array(
             [[_number(features.get(name)) for name in model.feature_names] for _, features in rows], dtype="float64"
         )

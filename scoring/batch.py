@@ -18,7 +18,8 @@ import pandas as pd
 
 from scoring import tiers
 from scoring.calibration import calibrated_probability
-from scoring.features import batch_feature_matrix, describe_feature
+from ml.design import Design
+from scoring.features import describe_feature
 
 CHUNK = 100_000
 TOP_REASONS = 3
@@ -37,6 +38,12 @@ class BatchModel:
     feature_names: Sequence[str]
     thresholds: Mapping[str, float]
     calibration: Mapping[str, Any]
+    # The manifest's inputs and missing-value policy; a model without inputs has none.
+    design: Design | None = None
+
+    @property
+    def model_design(self) -> Design:
+        return self.design or Design(engineered=tuple(self.feature_names))
 
 
 def score_frame(events: pd.DataFrame, model: BatchModel, **options: Any) -> pd.DataFrame:
@@ -67,7 +74,7 @@ def score_chunks(
     are computed by this call (a forked process helps with a big batch), each part's scores
     as it is taken, so a caller can store one part while the next is scored."""
     tick = progress or (lambda stage, n: None)
-    features = batch_feature_matrix(events, names=model.feature_names, parallel=True)
+    features = model.model_design.matrix(events, parallel=True, fill=False)
     tick("features", len(events))
     rows = np.arange(len(events)) if score_mask is None else np.flatnonzero(score_mask)
     scored = events.iloc[rows] if len(rows) != len(events) else events
@@ -103,7 +110,8 @@ def _scored_part(
     tick: Callable[[str, int], None],
 ) -> pd.DataFrame:
     n = len(X)
-    probability = calibrated_probability(model.calibration, model.booster.predict(X, raw_score=True)) if n else np.empty(0)
+    filled = model.model_design.fill(X)
+    probability = calibrated_probability(model.calibration, model.booster.predict(filled, raw_score=True)) if n else np.empty(0)
     tick("scoring", n)
     medium, high = model.thresholds["medium"], model.thresholds["high"]
     tier = tiers.tiers(probability, medium, high)
@@ -117,8 +125,8 @@ def _scored_part(
     reasons = np.full(n, "", dtype=object)
     explain = np.flatnonzero(np.isin(tier, list(explain_tiers)))
     if len(explain):
-        contributions = model.booster.predict(X[explain], pred_contrib=True)
-        reasons[explain] = top_reasons(X[explain], contributions, model.feature_names)
+        contributions = model.booster.predict(filled[explain], pred_contrib=True)
+        reasons[explain] = top_reasons(X[explain], contributions, model.feature_names, describe=model.model_design.describe)
     out["reasons"] = reasons
     tick("reasons", len(explain))
     if feature_tiers:
@@ -132,18 +140,22 @@ def _scored_part(
     return out
 
 
-def top_reasons(X: np.ndarray, contributions: np.ndarray, names: Sequence[str], limit: int = TOP_REASONS) -> list[str]:
+def top_reasons(
+    X: np.ndarray, contributions: np.ndarray, names: Sequence[str], limit: int = TOP_REASONS,
+    describe: Callable[[str, float | None], str] = describe_feature,
+) -> list[str]:
     """The features that raise each row's risk most, in plain words.
 
     `contributions` is LightGBM's `pred_contrib` output for the rows of X (SHAP values in
-    log-odds, one column per feature and the base value last).
+    log-odds, one column per feature and the base value last); X holds the values as the
+    event gave them (before the missing-value fill), which the words describe.
     """
     effects = contributions[:, : len(names)]
     top = np.argsort(-effects, axis=1)[:, :limit]
     reasons = []
     for row, (values, order) in enumerate(zip(X, top)):
         texts = [
-            describe_feature(names[j], None if np.isnan(values[j]) else float(values[j]))
+            describe(names[j], None if np.isnan(values[j]) else float(values[j]))
             for j in order
             if effects[row, j] > 1e-6
         ]

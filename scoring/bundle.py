@@ -19,6 +19,7 @@ import numpy
 import sklearn
 
 from scoring.calibration import calibrated_probability, check_calibration
+from ml.design import Design
 from scoring.features import FEATURE_NAMES
 
 # 2: the manifest carries the probability calibration (Platt slope and intercept).
@@ -53,9 +54,15 @@ class Bundle:
     def feature_names(self) -> list[str]:
         return [f["name"] for f in self.manifest["features"]]
 
+    @property
+    def design(self) -> Design:
+        return Design.from_manifest(self.manifest)
+
     def predict(self, matrix) -> numpy.ndarray:
-        """Calibrated fraud probabilities for rows of features in `feature_names` order."""
-        return calibrated_probability(self.manifest["calibration"], self.booster.predict(matrix, raw_score=True))
+        """Calibrated fraud probabilities for rows of features in `feature_names` order
+        (missing values as NaN: the design's policy fills what it must)."""
+        filled = self.design.fill(numpy.asarray(matrix, dtype="float64"))
+        return calibrated_probability(self.manifest["calibration"], self.booster.predict(filled, raw_score=True))
 
 
 def library_versions() -> dict[str, str]:
@@ -128,7 +135,11 @@ def check_manifest(manifest: dict[str, Any]) -> None:
     features = manifest.get("features")
     if not isinstance(features, list) or not features:
         raise BundleCorrupt("manifest has no feature list")
-    unknown = [f.get("name") for f in features if f.get("name") not in FEATURE_NAMES]
+    inputs = manifest.get("inputs", [])
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and {"name", "source", "kind"} <= set(i) for i in inputs):
+        raise BundleCorrupt("manifest's inputs are not a list of {name, source, kind}")
+    input_names = {i["name"] for i in inputs}
+    unknown = [f.get("name") for f in features if f.get("name") not in FEATURE_NAMES and f.get("name") not in input_names]
     if unknown:
         raise BundleMismatch(f"bundle uses features this code does not compute: {', '.join(map(str, unknown))}")
     trained_with = manifest.get("libraries", {}).get("lightgbm", "")

@@ -12,6 +12,8 @@ from scoring.features import describe_feature
 if TYPE_CHECKING:
     import shap
 
+    from ml.design import Design
+
 TOP_REASONS = 5
 
 
@@ -24,27 +26,33 @@ def make_explainer(booster: lightgbm.Booster) -> shap.TreeExplainer:
 
 
 def explain_rows(
-    explainer: shap.TreeExplainer, rows: Sequence[Mapping[str, float]], feature_names: Sequence[str]
+    explainer: shap.TreeExplainer, rows: Sequence[Mapping[str, float]], feature_names: Sequence[str],
+    design: Design | None = None,
 ) -> list[dict[str, Any]]:
     """SHAP values (log-odds units) for each row, with plain-words top reasons.
 
     Each result holds `base_value`, `contributions` (every feature: name, value, shap,
     text) sorted by absolute effect, and `reasons`: the top few that raise or lower risk.
+    With the model's `design`, the values its missing-value policy fills are explained as
+    the model scored them and described as "not sent, counted as typical".
     """
     X = np.array([[_nan(row.get(name)) for name in feature_names] for row in rows], dtype="float64")
-    values = explainer.shap_values(X)
+    X = X.reshape(len(rows), len(feature_names))
+    describe = design.describe if design is not None else (lambda name, value, filled=False: describe_feature(name, value))
+    filled_names = [design.filled(row) for row in rows] if design is not None else [set()] * len(rows)
+    values = explainer.shap_values(design.fill(X) if design is not None else X)
     if isinstance(values, list):  # older shap returns one array per class
         values = values[-1]
     base = explainer.expected_value
     base_value = float(base[-1] if np.ndim(base) else base)
     results = []
-    for row_values, row_shap in zip(X, np.atleast_2d(values)):
+    for row_values, row_shap, filled in zip(X, np.atleast_2d(values), filled_names):
         contributions = [
             {
                 "feature": name,
                 "value": None if math.isnan(value) else float(value),
                 "shap": float(effect),
-                "text": describe_feature(name, None if math.isnan(value) else float(value)),
+                "text": describe(name, None if math.isnan(value) else float(value), filled=name in filled),
             }
             for name, value, effect in zip(feature_names, row_values, row_shap)
         ]

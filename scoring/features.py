@@ -167,6 +167,38 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("merchant_is_new", ("merchant_id",), "{value_yesno} merchant not used by this account in 30 days"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+# Per contract field, a feature that is NaN exactly when an event does not send the field:
+# how the missing-value policy (`ml.missing`) tells "not sent" from "sent, nothing known".
+FIELD_WITNESSES: dict[str, str] = {
+    "amount": "amount",
+    "device_id": "device_is_new",
+    "ip_address": "ip_is_new",
+    "merchant_id": "merchant_is_new",
+    "account_created_at": "account_age_days",
+    "session_duration": "session_duration",
+}
+
+
+def feature_fields(name: str) -> tuple[str, ...]:
+    """The event fields a feature is computed from (labels are not a field an event sends)."""
+    return tuple(f for f in _SPEC_BY_NAME[name].inputs if f != "is_fraud")
+
+
+def field_presence(events: pd.DataFrame, fields: Iterable[str] = FIELD_WITNESSES) -> dict[str, float]:
+    """Share of events that send each field (not empty)."""
+    n = max(len(events), 1)
+    out = {}
+    for name in fields:
+        if name not in events.columns:
+            out[name] = 0.0
+            continue
+        column = events[name]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            present = column.astype("string").fillna("").ne("")
+        else:
+            present = column.notna()
+        out[name] = float(present.sum()) / n
+    return out
 # The features `_shared_entity_features` computes.
 SHARED_ENTITY_FEATURES: tuple[str, ...] = ("accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d")
 _SPEC_BY_NAME = {spec.name: spec for spec in FEATURES}

@@ -11,6 +11,7 @@ import lightgbm
 import numpy as np
 from django.conf import settings
 
+from ml.design import Design
 from scoring.bundle import BundleError, load_bundle
 from scoring.calibration import calibrated_probability
 from scoring.models import ModelVersion
@@ -22,12 +23,16 @@ class ModelUnavailable(Exception):
 
 @dataclass
 class LoadedModel:
+    """A registered version ready to score: `predict` takes the matrix in `feature_names`
+    order with NaN for missing values; the design's policy fills what it must."""
+
     version_id: int
     version_name: str
     booster: lightgbm.Booster
     feature_names: list[str]
     thresholds: dict[str, float]
     manifest: dict[str, Any]
+    design: Design = field(default=None)  # type: ignore[assignment]  # set from the manifest
     _explainer: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -35,7 +40,7 @@ class LoadedModel:
         """Calibrated probabilities: the raw log-odds through the manifest's calibration."""
         # One thread: web workers already use every core, and OpenMP threads spinning
         # beside them cost more than a request's few hundred trees.
-        raw = self.booster.predict(matrix, raw_score=True, num_threads=1)
+        raw = self.booster.predict(self.design.fill(matrix), raw_score=True, num_threads=1)
         return calibrated_probability(self.manifest.get("calibration"), raw)
 
     def explainer(self):
@@ -69,6 +74,7 @@ def load_version(version: ModelVersion) -> LoadedModel:
         feature_names=bundle.feature_names,
         thresholds={k: float(v) for k, v in bundle.manifest["thresholds"].items()},
         manifest=bundle.manifest,
+        design=bundle.design,
     )
     _by_version[version.pk] = loaded
     # A model lives as long as the process scores with it: like the start-up objects

@@ -163,8 +163,15 @@ def _sections(result: Any, manifest: Mapping[str, Any]) -> list[tuple[str, list[
                        str(trial["rounds"]), f"{trial['seconds']:.1f}"])
     features = [["feature", "what it measures"]]
     specs = {s.name: s for s in FEATURES}
+    inputs = {spec.name: spec for spec in result.design.inputs}
     for name in result.feature_names:
-        features.append([name, feature_meaning(specs[name].describe)])
+        if name in inputs:
+            spec = inputs[name]
+            kind = {"category": f"a category ({len(spec.levels)} levels seen ≥ 30 times, the rest grouped)",
+                    "date": "days from that date to the event", "number": "a number"}[spec.kind]
+            features.append([name, f"the event's own {spec.source.replace('_', ' ')}: {kind}"])
+        else:
+            features.append([name, feature_meaning(specs[name].describe)])
     importance = [["feature", "mean |SHAP|"]] + [[t["feature"], f"{t['mean_abs_shap']:.4f}"] for t in result.importance[:15]]
     rows, periods = result.rows, result.periods
 

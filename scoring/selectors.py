@@ -26,7 +26,7 @@ HISTORY_FIELDS = (
 FRAME_COLUMNS = (
     "id", "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",
     "device_id", "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id",
-    "category", "account_created_at", "is_fraud", "label_known_at",
+    "category", "account_created_at", "is_fraud", "label_known_at", "attributes",
 )
 
 

@@ -264,6 +264,10 @@ def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, floa
         log.warning("scoring with the fallback rules: %s", exc)
         model = None
     if model is not None:
+        # The event's own inputs (category, attributes) join its features, and are stored
+        # with them so explanations and shadow models read the same vector.
+        if model.design.inputs:
+            feature_rows = [{**row, **model.design.input_values(event)} for row, event in zip(feature_rows, events)]
         matrix = np.array([[row[name] for name in model.feature_names] for row in feature_rows], dtype="float64")
         probability = model.predict(matrix)
         medium, high = model.thresholds["medium"], model.thresholds["high"]
@@ -447,7 +451,7 @@ def explanations_compute(*, transaction_ids: Sequence[int]) -> int:
                 explanation={"error": str(exc)},
             )
             continue
-        results = explain_rows(model.explainer(), [s.features for s in scores], model.feature_names)
+        results = explain_rows(model.explainer(), [s.features for s in scores], model.feature_names, design=model.design)
         now = timezone.now()
         for score, result in zip(scores, results):
             score.explanation = {"method": "shap", **result}
@@ -512,7 +516,9 @@ def model_version_register(*, result: TrainingResult, algorithm: str = "lightgbm
         "id": name,
         "algorithm": algorithm,
         "created_at": created.isoformat(),
-        "features": [{"name": n, "type": "float"} for n in result.feature_names],
+        "features": [{"name": n, "type": "category" if n in result.design.categorical else "float"}
+                     for n in result.feature_names],
+        **result.design.as_manifest(),
         "label": "is_fraud: 1 = fraud (imported label or reviewer flag), 0 = legitimate",
         "thresholds": result.thresholds,
         "calibration": result.calibration,

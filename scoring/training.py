@@ -17,20 +17,24 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import lightgbm
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ml.design import Design, design_fit
 from scoring.calibration import calibrated_probability, fit_platt
-from scoring.features import MS_PER_DAY, available_features, batch_features, label_known_ms, to_epoch_ms
+from scoring.features import (
+    DEFAULT_LABEL_DELAY_MS, MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms,
+)
 
 Progress = Callable[[str], None]
 
@@ -47,10 +51,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbose": -1,
     "num_threads": 2,
     "seed": 7,
+    "deterministic": True,  # same data + same seed = the same trees, byte for byte
     "force_col_wise": True,  # skip LightGBM's row/column layout probe on every fit
+    # Amounts span cents to thousands: 255 bins would merge the amounts that matter.
+    "max_bin": 1023,
+    # Categories: rare levels are grouped before LightGBM sees them (ml.inputs); these
+    # keep a category's splits from chasing its smallest remaining levels.
+    "cat_smooth": 10.0,
+    "min_data_per_group": 50,
 }
-# The small tuning grid, tried in this order while the time budget lasts; the first entry
-# is the default, so even a tight budget trains one model.
+# The small tuning grid, tried in this order; the first `TrainingConfig.trials` entries
+# are tried, whatever the machine's speed, so the same data and seed give the same model.
 TUNING_GRID: tuple[dict[str, Any], ...] = (
     {},
     {"num_leaves": 15, "min_data_in_leaf": 80},
@@ -65,20 +76,22 @@ CANDIDATES = ("lightgbm", "logistic_regression", "random_forest")
 class TrainingConfig:
     capacity_per_day: int = 100
     medium_multiple: float = 4.0
-    # Extra days between the end of one period and the start of the next. The label delay
-    # itself is handled by dropping training rows whose label was unknown at the cut.
-    gap_days: float = 0.0
+    # Days between the end of one period and the start of the next: the label delay, so
+    # validation imitates scoring a week whose labels the model could not have seen yet.
+    # Training rows whose label was unknown at the cut are dropped as well.
+    gap_days: float = DEFAULT_LABEL_DELAY_MS / MS_PER_DAY
     valid_fraction: float = 0.15
     test_fraction: float = 0.15
     max_rounds: int = 600
     early_stopping_rounds: int = 40
     params: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
-    # Seconds the LightGBM tuning may spend after the first (default) trial, and the most
-    # training rows LightGBM uses: larger training periods keep every fraud row and a
-    # random sample of legitimate ones (calibration on the untouched validation period
-    # corrects the probabilities for the sampling).
-    tuning_seconds: float = 15.0
-    lightgbm_max_rows: int = 200_000
+    # How many entries of TUNING_GRID are tried (a fixed budget, never a time limit), and
+    # the most training rows LightGBM uses: larger training periods keep every fraud row
+    # and a random sample of legitimate ones, weighted up by the inverse of the sampling
+    # rate so the trees see the true class balance; calibration on the untouched
+    # validation period corrects what remains.
+    trials: int = 3
+    lightgbm_max_rows: int = 400_000
     # Baselines train on at most this many rows (all fraud kept, legitimate rows sampled).
     baseline_max_rows: int = 60_000
     review_cost: float = 5.0  # money per reviewed case
@@ -91,6 +104,7 @@ class TrainingConfig:
 class TrainingResult:
     booster: lightgbm.Booster
     feature_names: list[str]
+    design: Design
     thresholds: dict[str, float]
     metrics: dict[str, Any]
     fingerprint: str
@@ -121,7 +135,8 @@ def time_split(
     train = times_ms < lo - gap
     if known_ms is not None:
         train &= known_ms <= lo
-    valid = (times_ms >= lo) & (times_ms < hi - gap)
+    # No gap before the test period: the model never trains on validation rows.
+    valid = (times_ms >= lo) & (times_ms < hi)
     test = times_ms >= hi
     return train, valid, test
 
@@ -213,17 +228,18 @@ def fingerprint(events: pd.DataFrame) -> str:
 
 
 def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress | None = None) -> TrainingResult:
+    """Train, calibrate and evaluate on every labeled event of `events` (see the module
+    docstring); the newest labeled period is the test period."""
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    say(f"computing {len(available_features(events))} features for {len(events):,} events")
-    features = batch_features(events, parallel=True)
     names = available_features(events)
+    say(f"computing {len(names)} features for {len(events):,} events")
+    engineered = batch_feature_matrix(events, names=names, parallel=True)
     timings["features"] = time.perf_counter() - started
     labeled = events["is_fraud"].notna().to_numpy()
     if labeled.sum() < 200:
         raise NotEnoughData(f"need at least 200 labeled events, have {int(labeled.sum())}")
-    X = features.loc[labeled, names].to_numpy(dtype="float32")
     y = events.loc[labeled, "is_fraud"].astype(bool).to_numpy().astype(int)
     all_times = to_epoch_ms(events["timestamp"])
     _, all_known = label_known_ms(events, all_times)
@@ -232,15 +248,18 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
     for part, mask in (("train", train), ("validation", valid), ("test", test)):
         if y[mask].sum() == 0 or y[mask].sum() == mask.sum():
             raise NotEnoughData(f"the {part} period has only one class; generate or import more history")
+    labeled_events = events.loc[labeled]
+    design = design_fit(labeled_events[train], names, engineered[labeled][train])
+    X = design.fill(_with_inputs(engineered[labeled], labeled_events, design))
+    if design.inputs:
+        say(f"the event's own inputs: {', '.join(spec.name for spec in design.inputs)}")
 
     step = time.perf_counter()
-    booster, tuning = _tune_lightgbm(X, y, train, valid, names, config, say)
+    fitted = fit_champion(X, y, train, valid, times, design, config, say)
+    booster, calibration, thresholds = fitted.booster, fitted.calibration, fitted.thresholds
     timings["lightgbm"] = time.perf_counter() - step
-    raw_valid = booster.predict(X[valid], raw_score=True)
-    calibration = fit_platt(raw_valid, y[valid])
-    p_valid = calibrated_probability(calibration, raw_valid)
+    p_valid = fitted.p_valid
     valid_days = (times[valid].max() - times[valid].min()) / MS_PER_DAY
-    thresholds = choose_thresholds(p_valid, valid_days, config)
     raw_test = booster.predict(X[test], raw_score=True)
     p_test = calibrated_probability(calibration, raw_test)
 
@@ -253,7 +272,7 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
 
     step = time.perf_counter()
     say("training baselines: logistic regression and random forest")
-    baseline_p = _baselines(X, y, train, valid, test, config)
+    baseline_p = _baselines(X, y, train, valid, test, config, _categorical_columns(design))
     timings["baselines"] = time.perf_counter() - step
 
     candidates = {"lightgbm": {**test_metrics(p_test, thresholds), "thresholds": thresholds}}
@@ -264,16 +283,20 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
     beats = all(lgbm_ap > candidates[b].get("average_precision", float("inf")) for b in baseline_p)
 
     step = time.perf_counter()
-    importance = global_importance(booster, X[test], names, config)
+    importance = global_importance(booster, X[test], design.names, config)
     timings["shap"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
 
     metrics = {
         "test": candidates["lightgbm"],
         "validation": evaluate(y[valid], p_valid, thresholds, config=config),
-        "best_iteration": int(booster.best_iteration or booster.current_iteration()),
+        "best_iteration": int(booster.current_iteration()),
         "candidates": candidates,
         "lightgbm_beats_baselines": bool(beats),
+        # The test period is the newest labeled one, never used to choose anything; the
+        # validation figures are those of the period the trials and calibration used.
+        "evaluation": "time split: train, then validation (trials, calibration, tiers), then test; "
+                      f"periods {config.gap_days:g} days apart (the label delay)",
     }
     if not beats:
         say("LightGBM did NOT beat both baselines on average precision in the test period")
@@ -283,7 +306,8 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
 
     return TrainingResult(
         booster=booster,
-        feature_names=names,
+        feature_names=design.names,
+        design=design,
         thresholds=thresholds,
         metrics=metrics,
         fingerprint=fingerprint(events.loc[labeled]),
@@ -291,7 +315,7 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
               "labeled": int(labeled.sum()), "events": int(len(events))},
         periods={"train": period(train), "validation": period(valid), "test": period(test)},
         calibration=calibration,
-        tuning=tuning,
+        tuning=fitted.trials,
         importance=importance,
         timings={k: round(v, 2) for k, v in timings.items()},
         evaluation={
@@ -304,24 +328,70 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
     )
 
 
+def _categorical_columns(design: Design) -> list[int]:
+    return [design.names.index(name) for name in design.categorical]
+
+
+def _with_inputs(engineered: np.ndarray, events: pd.DataFrame, design: Design) -> np.ndarray:
+    if not design.inputs:
+        return engineered
+    from ml.inputs import inputs_frame
+
+    return np.hstack([engineered, inputs_frame(events, design.inputs).to_numpy(dtype="float64")])
+
+
+@dataclass
+class FittedChampion:
+    booster: lightgbm.Booster
+    calibration: dict[str, Any]
+    thresholds: dict[str, float]
+    trials: list[dict[str, Any]]
+    p_valid: np.ndarray
+
+
+def fit_champion(
+    X: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray, times: np.ndarray, design: Design,
+    config: TrainingConfig, say: Progress | None = None,
+) -> FittedChampion:
+    """LightGBM over the trial budget on the `train` rows, early-stopped, chosen and
+    calibrated on the `valid` rows, with tiers cut at the team's daily capacity there.
+    The one recipe `train` and `backtest` share."""
+    say = say or (lambda message: None)
+    booster, trials = _tune_lightgbm(X, y, train, valid, design.names, design.categorical, config, say)
+    raw_valid = booster.predict(X[valid], raw_score=True)
+    calibration = fit_platt(raw_valid, y[valid])
+    p_valid = calibrated_probability(calibration, raw_valid)
+    valid_days = (times[valid].max() - times[valid].min()) / MS_PER_DAY
+    thresholds = choose_thresholds(p_valid, valid_days, config)
+    return FittedChampion(booster, calibration, thresholds, trials, p_valid)
+
+
 def _tune_lightgbm(
-    X: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray, names: list[str],
+    X: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray, names: list[str], categorical: list[str],
     config: TrainingConfig, say: Progress,
 ) -> tuple[lightgbm.Booster, list[dict[str, Any]]]:
-    """Early-stopped LightGBM over the small grid within the time budget; best validation AP wins.
+    """Early-stopped LightGBM over the first `config.trials` entries of the grid; the best
+    validation average precision wins.
 
     When the training period has more than `lightgbm_max_rows` rows, LightGBM trains on a
-    sample of them: every fraud row and legitimate rows drawn at random.
+    sample of them: every fraud row and legitimate rows drawn at random (seeded), each
+    legitimate row weighted by the inverse of its sampling rate.
     """
     rows = np.flatnonzero(train)
+    weight = None
     if len(rows) > config.lightgbm_max_rows:
-        rows = _sample_rows(rows, y, config.lightgbm_max_rows, config.seed)
-        say(f"training LightGBM on {len(rows):,} of {int(train.sum()):,} training rows (all fraud kept)")
+        sampled = _sample_rows(rows, y, config.lightgbm_max_rows, config.seed)
+        legit_rate = max(int((y[sampled] == 0).sum()), 1) / max(int((y[rows] == 0).sum()), 1)
+        rows = sampled
+        weight = np.where(y[rows] == 1, 1.0, 1.0 / legit_rate)
+        say(f"training LightGBM on {len(rows):,} of {int(train.sum()):,} training rows (all fraud kept, "
+            f"legitimate rows weighted ×{1 / legit_rate:.1f})")
 
     def fit(params: dict[str, Any], fit_rows: np.ndarray) -> lightgbm.Booster:
         # feature_pre_filter off: the grid changes min_data_in_leaf on the same features.
-        data_params = {"feature_pre_filter": False}
-        train_set = lightgbm.Dataset(X[fit_rows], label=y[fit_rows], feature_name=names, params=data_params)
+        data_params = {"feature_pre_filter": False, "max_bin": params.get("max_bin", 255)}
+        train_set = lightgbm.Dataset(X[fit_rows], label=y[fit_rows], weight=weight, feature_name=names,
+                                     categorical_feature=categorical or "auto", params=data_params)
         valid_set = lightgbm.Dataset(X[valid], label=y[valid], reference=train_set, params=data_params)
         return lightgbm.train(
             params,
@@ -334,11 +404,8 @@ def _tune_lightgbm(
 
     best: tuple[float, lightgbm.Booster] | None = None
     trials: list[dict[str, Any]] = []
-    deadline = time.perf_counter() + config.tuning_seconds
-    for i, change in enumerate(TUNING_GRID):
-        if i > 0 and time.perf_counter() > deadline:
-            break
-        params = {**config.params, **change}
+    for i, change in enumerate(TUNING_GRID[: max(config.trials, 1)]):
+        params = {**config.params, **change, "seed": config.seed}
         started = time.perf_counter()
         booster = fit(params, rows)
         ap = float(average_precision_score(y[valid], booster.predict(X[valid], num_iteration=booster.best_iteration)))
@@ -359,16 +426,25 @@ def _tune_lightgbm(
 
 def _baselines(
     X: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray, test: np.ndarray, config: TrainingConfig,
+    categorical: Sequence[int] = (),
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Validation and test probabilities of logistic regression and random forest."""
+    """Validation and test probabilities of logistic regression and random forest on the
+    champion's features (`categorical`: the column indices holding category codes)."""
     rows = np.flatnonzero(train)
     if len(rows) > config.baseline_max_rows:
         rows = _sample_rows(rows, y, config.baseline_max_rows, config.seed)
     X_train = np.clip(X[rows], -1e6, 1e6)
+    numeric = [j for j in range(X.shape[1]) if j not in categorical]
+    # A linear model reads a category's code as a number only by accident: one column per level.
+    linear_inputs = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                                  StandardScaler()), numeric),
+        ("categories", make_pipeline(SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True),
+                                     OneHotEncoder(handle_unknown="ignore")), list(categorical)),
+    ])
     models = {
         "logistic_regression": make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-            StandardScaler(),
+            linear_inputs,
             LogisticRegression(class_weight="balanced", max_iter=500),
         ),
         "random_forest": make_pipeline(

@@ -131,7 +131,7 @@ def trained_result():
     world = small_world()
     history = world[world["period"] == "history"].copy()
     history["is_fraud"] = history["is_fraud"].astype("float64")
-    return train_model(history, TrainingConfig(capacity_per_day=20, max_rounds=150, tuning_seconds=0))
+    return train_model(history, TrainingConfig(capacity_per_day=20, max_rounds=150, trials=1))
 
 
 @pytest.fixture

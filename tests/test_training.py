@@ -52,7 +52,7 @@ def test_a_terminal_only_dataset_trains_with_delayed_terminal_risk():
     # Only account, terminal, amount, time and label; label times unknown (default delay).
     slim = history[["event_id", "account_id", "timestamp", "amount", "merchant_id", "is_fraud"]].copy()
     slim["is_fraud"] = slim["is_fraud"].astype("float64")
-    result = train_model(slim, TrainingConfig(capacity_per_day=20, max_rounds=60, tuning_seconds=0))
+    result = train_model(slim, TrainingConfig(capacity_per_day=20, max_rounds=60, trials=1))
     assert "merchant_fraud_rate_30d" in result.feature_names
     assert not {"device_fraud_rate_30d", "distinct_devices_30d", "km_from_prev_event"} & set(result.feature_names)
     assert result.metrics["test"]["rows"] > 0
@@ -81,11 +81,10 @@ def test_reasons_use_plain_words():
 
     result = trained_result()
     world = small_world()
-    from scoring.features import batch_features
-
-    X = batch_features(world.head(3000))[result.feature_names].to_numpy(dtype="float64")
+    X = result.design.matrix(world.head(3000))
     risky = np.argsort(-result.booster.predict(X))[:5]
-    reasons = top_reasons(X[risky], result.booster.predict(X[risky], pred_contrib=True), result.feature_names)
+    reasons = top_reasons(X[risky], result.booster.predict(X[risky], pred_contrib=True), result.feature_names,
+                          describe=result.design.describe)
     assert all(reasons)
     assert not any("_" in reason for reason in reasons), reasons  # descriptions, not column names
 

@@ -122,7 +122,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         return BatchModel(
             name=loaded.version_name, booster=loaded.booster, feature_names=loaded.feature_names,
-            thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"],
+            thresholds=loaded.thresholds, calibration=loaded.manifest["calibration"], design=loaded.design,
         )
 
     def _file_events(self, opts) -> pd.DataFrame:
