@@ -43,6 +43,13 @@ class Design:
             engineered = np.hstack([engineered, inputs_frame(events, self.inputs).to_numpy(dtype="float64")])
         return self.fill(engineered) if fill else engineered
 
+    def matrix_with(self, engineered: np.ndarray, events: pd.DataFrame) -> np.ndarray:
+        """The engineered features already computed (rows × `engineered`) with the
+        inputs of the same `events` added: every column the model reads, unfilled."""
+        if not self.inputs:
+            return engineered
+        return np.hstack([engineered, inputs_frame(events, self.inputs).to_numpy(dtype="float64")])
+
     def frame(self, events: pd.DataFrame, *, parallel: bool = False) -> pd.DataFrame:
         """`matrix` before the missing-value fill, as a DataFrame aligned to `events`."""
         return pd.DataFrame(self.matrix(events, parallel=parallel, fill=False), index=events.index, columns=self.names)

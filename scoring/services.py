@@ -512,22 +512,7 @@ def model_version_register(*, result: TrainingResult, algorithm: str = "lightgbm
     created = timezone.now()
     # A random suffix: two trainings in the same second on the same data stay distinct.
     name = f"lgbm-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-    manifest = {
-        "id": name,
-        "algorithm": algorithm,
-        "created_at": created.isoformat(),
-        "features": [{"name": n, "type": "category" if n in result.design.categorical else "float"}
-                     for n in result.feature_names],
-        **result.design.as_manifest(),
-        "label": "is_fraud: 1 = fraud (imported label or reviewer flag), 0 = legitimate",
-        "thresholds": result.thresholds,
-        "calibration": result.calibration,
-        "metrics": result.metrics,
-        "training_data": {"fingerprint": result.fingerprint, "rows": result.rows, "periods": result.periods},
-        "tuning": result.tuning,
-        "global_importance": result.importance,
-        "timings_seconds": result.timings,
-    }
+    manifest = {"id": name, "algorithm": algorithm, "created_at": created.isoformat(), **result.manifest()}
     directory = save_bundle(Path(settings.MODEL_DIR) / name, result.booster, manifest)
     return ModelVersion.objects.create(
         name=name,

@@ -117,6 +117,22 @@ class TrainingResult:
     # Test-period arrays the report draws from; not stored in the manifest.
     evaluation: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def manifest(self) -> dict[str, Any]:
+        """What a bundle records about this model, apart from its name and creation time."""
+        return {
+            "features": [{"name": n, "type": "category" if n in self.design.categorical else "float"}
+                         for n in self.feature_names],
+            **self.design.as_manifest(),
+            "label": "is_fraud: 1 = fraud (imported label or reviewer flag), 0 = legitimate",
+            "thresholds": self.thresholds,
+            "calibration": self.calibration,
+            "metrics": self.metrics,
+            "training_data": {"fingerprint": self.fingerprint, "rows": self.rows, "periods": self.periods},
+            "tuning": self.tuning,
+            "global_importance": self.importance,
+            "timings_seconds": self.timings,
+        }
+
 
 class NotEnoughData(ValueError):
     """Too few labeled events, or only one class, to train and evaluate a model."""
@@ -250,7 +266,7 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
             raise NotEnoughData(f"the {part} period has only one class; generate or import more history")
     labeled_events = events.loc[labeled]
     design = design_fit(labeled_events[train], names, engineered[labeled][train])
-    X = design.fill(_with_inputs(engineered[labeled], labeled_events, design))
+    X = design.fill(design.matrix_with(engineered[labeled], labeled_events))
     if design.inputs:
         say(f"the event's own inputs: {', '.join(spec.name for spec in design.inputs)}")
 
@@ -330,14 +346,6 @@ def train_model(events: pd.DataFrame, config: TrainingConfig, progress: Progress
 
 def _categorical_columns(design: Design) -> list[int]:
     return [design.names.index(name) for name in design.categorical]
-
-
-def _with_inputs(engineered: np.ndarray, events: pd.DataFrame, design: Design) -> np.ndarray:
-    if not design.inputs:
-        return engineered
-    from ml.inputs import inputs_frame
-
-    return np.hstack([engineered, inputs_frame(events, design.inputs).to_numpy(dtype="float64")])
 
 
 @dataclass

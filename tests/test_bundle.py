@@ -11,12 +11,7 @@ from tests.conftest import trained_result
 
 def _save(tmp_path, **manifest_changes):
     result = trained_result()
-    manifest = {
-        "features": [{"name": n, "type": "float"} for n in result.feature_names],
-        "thresholds": result.thresholds,
-        "calibration": result.calibration,
-        **manifest_changes,
-    }
+    manifest = {**result.manifest(), **manifest_changes}
     return save_bundle(tmp_path / "m1", result.booster, manifest)
 
 
