@@ -14,6 +14,7 @@ same file twice adds nothing the second time.
 """
 from __future__ import annotations
 
+import csv
 import difflib
 import ipaddress
 import json
@@ -55,6 +56,8 @@ TIMESTAMP_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms")
 FRAUD_VALUES = ("1", "true", "t", "yes", "y", "fraud")
 LEGIT_VALUES = ("0", "false", "f", "no", "n", "legit", "legitimate")
 REJECT_COLUMN = "reject_reason"
+# A problem with the row itself (its field count, a cut end), set by `file_chunks`.
+ROW_PROBLEM = "__row_problem__"
 _MAPPING_KEYS = ("source", "columns", "defaults", "ignore", "timestamps", "label", "csv")
 # Epoch numbers at or above this are milliseconds (1e11 s is the year 5138).
 _EPOCH_MS_FROM = 1e11
@@ -269,8 +272,14 @@ def _column_references(mapping: Mapping) -> Iterator[tuple[str, str]]:
         yield "label.column", mapping.label.column
         if mapping.label.known_at:
             yield "label.known_at", mapping.label.known_at
-    for column in mapping.ignore:
-        yield "ignore", column
+
+
+def mapping_warnings(mapping: Mapping, file_columns: list[str]) -> list[str]:
+    """What in the mapping does nothing for this file, without stopping the import: an
+    `ignore` entry naming a column the file lacks (another export of the same source may
+    have it)."""
+    missing = [c for c in mapping.ignore if c not in set(file_columns)]
+    return [f"ignore: column {c!r} is not in the file; nothing to ignore" for c in missing]
 
 
 def _check_field(place: str, name: str) -> None:
@@ -329,12 +338,35 @@ def file_row_estimate(path: Path) -> int | None:
 
 def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.DataFrame]:
     """The file as frames of at most `chunk_size` rows. CSV cells are read as text, as
-    written (no NA guessing), so a rejected row goes back to the reject file unchanged."""
+    written (no NA guessing), so a rejected row goes back to the reject file unchanged.
+
+    A CSV row the parser cannot take (too few or too many fields), and a last row with no
+    line break after it (the file may have been cut mid-row), come with a ROW_PROBLEM
+    column saying so; `events_prepare` rejects them, the rest of the file is imported.
+    """
     if _file_kind(path) == "parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
             yield batch.to_pandas()
         return
     names = file_columns(path, mapping)
+    malformed: list[dict[str, str]] = []
+    malformed_text: set[str] = set()
+
+    def invalid_row(row) -> str:
+        cells = next(csv.reader([row.text], delimiter=mapping.delimiter), [])
+        record = dict(zip(names, cells + [""] * (len(names) - len(cells))))
+        record[ROW_PROBLEM] = (f"row: has {row.actual_columns} fields, the header has {row.expected_columns}"
+                               + (" (the file may be cut short here)" if row.actual_columns < row.expected_columns else ""))
+        malformed.append(record)
+        malformed_text.add(row.text.rstrip("\r"))
+        return "skip"
+
+    def flush_malformed() -> Iterator[pd.DataFrame]:
+        if malformed:
+            yield pd.DataFrame(malformed, columns=[*names, ROW_PROBLEM]).fillna("")
+            malformed.clear()
+
+    cut_tail = _unterminated_last_line(path, mapping)
     pending: list[pa.RecordBatch] = []
     rows = 0
     try:
@@ -343,7 +375,7 @@ def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.Da
             # Small blocks on one thread: the first rows are ready at once for the database to
             # start on (8 MB blocks on threads took a second), and the other core stays free for it.
             read_options=pa_csv.ReadOptions(block_size=1 << 20, use_threads=False, encoding=mapping.encoding),
-            parse_options=pa_csv.ParseOptions(delimiter=mapping.delimiter),
+            parse_options=pa_csv.ParseOptions(delimiter=mapping.delimiter, invalid_row_handler=invalid_row),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -352,15 +384,41 @@ def file_chunks(path: Path, mapping: Mapping, chunk_size: int) -> Iterator[pd.Da
         for batch in reader:
             pending.append(batch)
             rows += batch.num_rows
-            while rows >= chunk_size:
+            yield from flush_malformed()
+            # More than a chunk held back, so the file's last row is always in the last chunk.
+            while rows > chunk_size:
                 table = pa.Table.from_batches(pending)
                 yield table.slice(0, chunk_size).to_pandas()
                 rest = table.slice(chunk_size)
                 pending, rows = rest.to_batches(), rest.num_rows
     except pa.ArrowInvalid as exc:
         raise ImportFileError(f"cannot read {path.name} as CSV: {exc}") from None
+    cut_was_malformed = cut_tail in malformed_text
+    yield from flush_malformed()
     if rows:
-        yield pa.Table.from_batches(pending).to_pandas()
+        last = pa.Table.from_batches(pending).to_pandas()
+        if cut_tail is not None and not cut_was_malformed:
+            last[ROW_PROBLEM] = ""
+            last.loc[last.index[-1], ROW_PROBLEM] = (
+                "row: the file ends without a line break after this row, so it may be cut short "
+                "(if it is whole, end the file with a line break and import again)")
+        yield last
+
+
+def _unterminated_last_line(path: Path, mapping: Mapping) -> str | None:
+    """The last line of a plain CSV file when no line break follows it, else None."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return None  # compressed: the decompressor checks the stream's own end
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return None
+        handle.seek(max(size - (1 << 16), 0))
+        tail = handle.read()
+    if tail.endswith(b"\n"):
+        return None
+    return tail.rsplit(b"\n", 1)[-1].rstrip(b"\r").decode(mapping.encoding, errors="replace")
 
 
 # --------------------------------------------------------------------------- import
@@ -376,8 +434,7 @@ def events_read(path: str | Path, mapping: Mapping, *, chunk_size: int = CHUNK) 
     attributes = mapping_check_columns(mapping, file_columns(path, mapping))
     frames, rejected, seen_ids = [], 0, set()
     for chunk in file_chunks(path, mapping, chunk_size):
-        clean, reasons = events_prepare(chunk, mapping, attributes)
-        reasons = _repeats_rejected(clean, reasons, seen_ids)
+        chunk, clean, reasons = _chunk_checked(chunk, mapping, attributes, seen_ids)
         ok = reasons == ""
         rejected += int((~ok).sum())
         frames.append(clean[ok])
@@ -511,9 +568,7 @@ def _prepared_ahead(
     def produce() -> None:
         try:
             for chunk in file_chunks(path, mapping, chunk_size):
-                chunk = chunk.reset_index(drop=True)
-                clean, reasons = events_prepare(chunk, mapping, attributes)
-                reasons = _repeats_rejected(clean, reasons, seen_ids)
+                chunk, clean, reasons = _chunk_checked(chunk, mapping, attributes, seen_ids)
                 batch = events_batch(frame=clean.loc[reasons == ""], client=client, use_copy=use_copy)
                 if not put((chunk, reasons, batch)):
                     return
@@ -535,6 +590,22 @@ def _taken(results: queue.Queue) -> Iterator:
         if isinstance(item, BaseException):
             raise item
         yield item
+
+
+def _chunk_checked(
+    chunk: pd.DataFrame, mapping: Mapping, attributes: list[str], seen_ids: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """(the chunk as read, its rows in the contract's layout, each row's reasons): the
+    contract's checks, the row problems `file_chunks` found, and ids repeated in the file."""
+    chunk = chunk.reset_index(drop=True)
+    problem = None
+    if ROW_PROBLEM in chunk.columns:
+        problem = chunk.pop(ROW_PROBLEM).to_numpy(dtype=object)
+    clean, reasons = events_prepare(chunk, mapping, attributes)
+    if problem is not None:
+        # A malformed row's other complaints would only follow from its shifted cells.
+        reasons = np.where(problem != "", problem, reasons)
+    return chunk, clean, _repeats_rejected(clean, reasons, seen_ids)
 
 
 def _repeats_rejected(clean: pd.DataFrame, reasons: np.ndarray, seen_ids: set[str]) -> np.ndarray:

@@ -5,6 +5,7 @@ import logging
 import math
 import secrets
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -19,7 +20,7 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, link_day, online_features, ring_size
+from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, label_known_ms, link_day, online_features, ring_size, to_epoch_ms
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
 from scoring.selectors import events_frame, link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
@@ -476,24 +477,45 @@ def pending_explanation_ids(*, older_than_seconds: float = 30.0, limit: int = 50
 # --------------------------------------------------------------------------- models
 
 
-def model_train(
-    *, config: TrainingConfig | None = None, promote: str = "if-none", progress: Callable[[str], None] | None = None
-) -> ModelVersion:
-    """Train on every labeled stored event, save a bundle, register it.
+def training_config(**overrides: Any) -> TrainingConfig:
+    """The training settings this deployment uses (capacity, tier multiple, costs), with overrides."""
+    return TrainingConfig(**{
+        "capacity_per_day": settings.REVIEWER_CAPACITY_PER_DAY, "medium_multiple": settings.MEDIUM_TIER_MULTIPLE,
+        "review_cost": settings.REVIEW_COST, "default_event_value": settings.DEFAULT_EVENT_VALUE, **overrides,
+    })
 
-    `promote`: "always" makes it champion, "never" leaves it a challenger, "if-none"
-    promotes only when there is no champion yet.
+
+def model_train(
+    *, config: TrainingConfig | None = None, promote: str = "if-none", progress: Callable[[str], None] | None = None,
+    until: datetime | None = None, since: datetime | None = None,
+) -> ModelVersion:
+    """Train on the labeled stored events, save a bundle, register it.
+
+    `until`: train as a model built at that time would have been: on events before it,
+    with only the labels known by it (default: now). `since`: learn only from events from
+    then on; older ones are still the history the features look back on. `promote`:
+    "always" makes it champion, "never" leaves it a challenger, "if-none" promotes only
+    when there is no champion yet.
     """
-    config = config or TrainingConfig(
-        capacity_per_day=settings.REVIEWER_CAPACITY_PER_DAY, medium_multiple=settings.MEDIUM_TIER_MULTIPLE,
-        review_cost=settings.REVIEW_COST, default_event_value=settings.DEFAULT_EVENT_VALUE,
-    )
+    config = config or training_config()
     say = progress or (lambda message: None)
     say("loading events")
-    frame = events_frame()
-    # Only labels known by now: imported truth whose label time has passed, and decisions.
-    known = frame["label_known_at"].isna() | (frame["label_known_at"] <= timezone.now())
-    frame.loc[~known, "is_fraud"] = np.nan
+    cut = until or timezone.now()
+    # In time order with the event id breaking ties, not in storage order: chunks stored
+    # side by side take their ids in whatever order they commit, and the same history
+    # imported twice must train the same model.
+    frame = events_frame(until=until).sort_values(["timestamp", "event_id", "seq"], kind="stable", ignore_index=True)
+    frame["seq"] = np.arange(len(frame), dtype=np.int64)
+    # Only labels known by the cut: imported truth whose label time has passed (the default
+    # delay when the file gave none), and reviewers' decisions.
+    if until is None:
+        known = frame["label_known_at"].isna() | (frame["label_known_at"] <= cut)
+    else:
+        times = to_epoch_ms(frame["timestamp"])
+        known = label_known_ms(frame, times)[1] <= epoch_ms(cut)
+    frame.loc[~np.asarray(known), "is_fraud"] = np.nan
+    if since is not None:
+        frame.loc[frame["timestamp"] < since, "is_fraud"] = np.nan
     result = train_model(frame, config, progress=say)
     version = model_version_register(result=result)
     say(f"saved model {version.name} to {version.bundle_path}")

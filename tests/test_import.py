@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -341,10 +342,73 @@ def test_importing_module_rejects_an_unknown_file_type(tmp_path):
         importing.events_import(path=path, mapping=mapping_parse(json.loads(HANDBOOK_MAPPING.read_text())), client=_source("x"))
 
 
-def test_a_malformed_csv_stops_with_a_clear_error(tmp_path):
-    path = generator_csv(tmp_path, world().head(20))
-    with path.open("a") as handle:
-        handle.write("evt-x,acct-1,2026-09-01T00:00:00Z,too,many,cells,here,for,the,header,a,b,c,d,e,f,g,h,i,j,k,l\n")
-    with pytest.raises(CommandError, match="cannot read world.csv as CSV"):
+def test_rows_with_the_wrong_number_of_fields_are_rejected_and_the_rest_stored(tmp_path):
+    frame = world().head(20)
+    path = generator_csv(tmp_path, frame)
+    lines = path.read_text().splitlines(keepends=True)
+    too_many = "evt-x,acct-1,2026-09-01T00:00:00Z,too,many,cells,here,for,the,header,a,b,c,d,e,f,g,h,i,j,k,l,m,n\n"
+    too_few = "evt-y,acct-1,2026-09-01T00:00:00Z\n"
+    path.write_text("".join(lines[:5] + [too_many] + lines[5:12] + [too_few] + lines[12:]))
+
+    output = run_import(path)
+    assert "accepted 20" in output and "rejected 2" in output
+    rejects = pd.read_csv(tmp_path / "world.rejects.csv", dtype=str, keep_default_na=False)
+    reasons = dict(zip(rejects["event_id"], rejects["reject_reason"]))
+    header_fields = len(lines[0].split(","))
+    assert reasons["evt-x"] == f"row: has 24 fields, the header has {header_fields}"
+    assert reasons["evt-y"] == f"row: has 3 fields, the header has {header_fields} (the file may be cut short here)"
+    assert set(stored("synthetic-import")["event_id"]) == set(frame["event_id"])
+
+
+def test_a_file_cut_mid_row_rejects_the_cut_row_and_keeps_the_rest(tmp_path):
+    frame = world().head(30)
+    path = generator_csv(tmp_path, frame)
+    text = path.read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    # Cut inside the last row's final cell: the field count still matches the header.
+    path.write_text(text.rstrip("\n")[:-2])
+
+    output = run_import(path, chunk_size=10)
+    assert "accepted 29" in output and "rejected 1" in output
+    rejects = pd.read_csv(tmp_path / "world.rejects.csv", dtype=str, keep_default_na=False)
+    cut_id = last.split(",", 1)[0]
+    assert rejects["event_id"].tolist() == [cut_id]
+    assert rejects["reject_reason"].item().startswith("row: the file ends without a line break after this row")
+    assert not Transaction.objects.filter(event_id=cut_id).exists()
+    assert Transaction.objects.count() == 29
+
+
+def test_an_import_that_accepts_nothing_fails(tmp_path):
+    frame = world().head(10).copy()
+    frame["amount"] = -5.0
+    path = generator_csv(tmp_path, frame)
+    with pytest.raises(CommandError, match="every one of the 10 rows was rejected"):
         run_import(path)
     assert not Transaction.objects.exists()
+    assert (tmp_path / "world.rejects.csv").exists()
+
+
+def test_ignoring_a_column_the_file_lacks_warns_and_imports(tmp_path):
+    path = generator_csv(tmp_path, world().head(10))
+    mapping = yaml.safe_load(GENERATOR_MAPPING.read_text())
+    mapping["ignore"] = [*mapping.get("ignore", []), "loyalty_tier"]
+    mapping_path = tmp_path / "mapping.yaml"
+    mapping_path.write_text(yaml.safe_dump(mapping))
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("import_events", str(path), mapping=str(mapping_path), stdout=out, stderr=err, verbosity=0)
+    assert "ignore: column 'loyalty_tier' is not in the file" in err.getvalue()
+    assert "accepted 10" in out.getvalue()
+
+
+def test_rows_without_a_label_import_as_unknown(tmp_path):
+    frame = world().head(12).copy()
+    frame["is_fraud"] = frame["is_fraud"].astype(object)
+    frame.loc[frame.index[:4], "is_fraud"] = None
+    path = generator_csv(tmp_path, frame)
+    run_import(path)
+    got = stored("synthetic-import").set_index("event_id")
+    unlabeled = frame["event_id"].iloc[:4]
+    assert got.loc[unlabeled, "is_fraud"].isna().all()
+    assert got.loc[unlabeled, "label_known_at"].isna().all()
+    assert got.drop(index=unlabeled)["is_fraud"].notna().all()

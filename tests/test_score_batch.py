@@ -129,3 +129,38 @@ def test_refuses_a_missing_file_and_an_empty_range(champion, tmp_path):
         call_command("score_batch", file=str(tmp_path / "nope.csv"), out=str(tmp_path / "o.csv"), verbosity=0)
     with pytest.raises(CommandError, match="no events"):
         call_command("score_batch", start="2001-01-01", end="2001-01-02", out=str(tmp_path / "o.csv"), verbosity=0)
+
+
+def test_a_file_without_labels_scores_as_unlabeled_never_as_fraud(champion, tmp_path):
+    world = small_world().head(2500).copy()
+    world["is_fraud"] = pd.array([pd.NA] * len(world), dtype="boolean")
+    world["label_known_at"] = pd.NaT
+    source = tmp_path / "unlabeled.parquet"
+    world.to_parquet(source)
+    call_command("score_batch", file=str(source), out=str(tmp_path / "blank.parquet"), verbosity=0)
+    call_command("score_batch", file=str(source), out=str(tmp_path / "ignored.parquet"), ignore_labels=True,
+                 verbosity=0)
+    blank, ignored = pd.read_parquet(tmp_path / "blank.parquet"), pd.read_parquet(tmp_path / "ignored.parquet")
+    assert len(blank) == len(world)
+    pd.testing.assert_series_equal(blank["probability"], ignored["probability"])
+
+
+def test_a_file_is_read_through_its_mapping(champion, tmp_path):
+    world = small_world().head(500).rename(columns={"event_id": "txn", "account_id": "customer"})
+    source = write_world(world.rename(columns={"txn": "event_id", "customer": "account_id"}), tmp_path / "w.csv")
+    renamed = pd.read_csv(source, dtype=str, keep_default_na=False).rename(
+        columns={"event_id": "txn", "account_id": "customer"})
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    mapping = (tmp_path / "m.yaml")
+    from pathlib import Path
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples/mappings/generator.yaml").read_text())
+    raw["columns"].update(event_id="txn", account_id="customer")
+    mapping.write_text(yaml.safe_dump(raw))
+    call_command("score_batch", file=str(tmp_path / "renamed.csv"), mapping=str(mapping),
+                 out=str(tmp_path / "s.csv"), verbosity=0)
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores["event_id"].tolist() == renamed["txn"].tolist()
+    with pytest.raises(CommandError, match="column 'event_id' is not in the file"):
+        call_command("score_batch", file=str(tmp_path / "renamed.csv"), out=str(tmp_path / "t.csv"), verbosity=0)

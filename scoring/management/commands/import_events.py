@@ -7,7 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.services import import_source_get_or_create
-from scoring.importing import ImportFileError, MappingError, events_import, file_row_estimate, mapping_load
+from scoring.importing import (
+    ImportFileError, MappingError, events_import, file_columns, file_row_estimate, mapping_load, mapping_warnings,
+)
 from scoring.loaders import CHUNK
 
 
@@ -39,6 +41,9 @@ class Command(BaseCommand):
         try:
             mapping = mapping_load(opts["mapping"])
             total = file_row_estimate(opts["file"]) if opts["file"].is_file() else None
+            if total is not None:
+                for warning in mapping_warnings(mapping, file_columns(opts["file"], mapping)):
+                    self.stderr.write(self.style.WARNING(f"warning: {warning}"))
             client = import_source_get_or_create(name=opts["source"] or mapping.source)
             with tqdm(total=total, desc="importing", unit="rows", disable=opts["verbosity"] == 0) as bar:
                 result = events_import(
@@ -56,4 +61,9 @@ class Command(BaseCommand):
             self.stdout.write(f"bulk load: look-up indexes dropped for the load, rebuilt in {result.index_seconds:.1f} s")
         if result.rejects_path:
             self.stdout.write(self.style.WARNING(f"rejected rows and their reasons: {result.rejects_path}"))
+        if result.rows and not result.accepted:
+            raise CommandError(f"every one of the {result.rows:,} rows was rejected; nothing was imported "
+                               f"(reasons in {result.rejects_path})")
+        if not result.rows:
+            raise CommandError(f"{opts['file']} has no rows to import")
         return None

@@ -9,10 +9,11 @@ from tqdm import tqdm
 
 from scoring.batch import BatchModel, score_frame, tier_summary, write_scores
 from scoring.batch_store import stored_events_score
-from scoring.generator import read_world
+from scoring.importing import ImportFileError, MappingError, events_read, mapping_load
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable, champion_model, load_version
 
+GENERATOR_MAPPING = Path(settings.BASE_DIR) / "examples" / "mappings" / "generator.yaml"
 
 # What a run does after each stage it reports (see `score_chunks` and `stored_events_score`).
 _NEXT_STAGE = {
@@ -24,14 +25,19 @@ _NEXT_STAGE = {
 
 class Command(BaseCommand):
     help = (
-        "Score a file of events (CSV or Parquet in the generator's format) and write probabilities, tiers and "
+        "Score a file of events (CSV or Parquet, read through a mapping as import_events reads it) and write probabilities, tiers and "
         "reasons to CSV or Parquet, or score the stored events of a date range with the champion model and store "
         "the scores (COPY) so they join the reviewers' queue; events that already have a score are skipped."
     )
 
     def add_arguments(self, parser):
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--file", type=Path, help="events to score (.csv or .parquet)")
+        source.add_argument("--file", type=Path, help="events to score (.csv or .parquet), read through --mapping")
+        parser.add_argument(
+            "--mapping", type=Path, default=GENERATOR_MAPPING,
+            help="the file's column mapping, as for import_events (default: the generator's layout, "
+                 "examples/mappings/generator.yaml); rows it rejects are counted and left out",
+        )
         source.add_argument("--start", help="score stored events from this date/time (UTC, ISO 8601) …")
         parser.add_argument("--end", help="… up to this date/time, exclusive (default: now)")
         parser.add_argument(
@@ -129,12 +135,16 @@ class Command(BaseCommand):
         if not opts["file"].exists():
             raise CommandError(f"no file at {opts['file']}")
         try:
-            events = read_world(opts["file"])
-        except (KeyError, ValueError) as exc:
-            raise CommandError(f"{opts['file']} is not in the generator's event format: {exc}") from exc
-        if opts["ignore_labels"]:
+            events, rejected = events_read(opts["file"], mapping_load(opts["mapping"]))
+        except (MappingError, ImportFileError) as exc:
+            raise CommandError(f"{opts['file']}: {exc}") from None
+        if rejected:
+            self.stderr.write(self.style.WARNING(
+                f"{rejected:,} rows of {opts['file']} fail the data contract and are not scored "
+                f"(import_events writes them to a reject file with the reasons)"))
+        # An empty label is unknown (NaN), never fraud: it must not feed the entity fraud rates.
+        if opts["ignore_labels"] or "is_fraud" not in events:
             events["is_fraud"] = float("nan")
-        events["is_fraud"] = events["is_fraud"].astype("float64")
         return events
 
     def _range(self, opts) -> tuple[pd.Timestamp, pd.Timestamp]:
