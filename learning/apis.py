@@ -7,9 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsManager
-from learning import drift, selectors, services
+from learning import drift, selectors, services, tier_watch
 from learning import serializers as s
-from learning.models import DriftAlert, DriftCheck, TrainingRun
+from learning.models import DriftAlert, DriftCheck, TierAlert, TrainingRun
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable
 
@@ -120,3 +120,40 @@ class DriftAlertAcknowledgeApi(APIView):
         if alert.acknowledged_at is None:
             drift.drift_alert_acknowledge(alert=alert, actor=request.user)
         return Response(s.DriftAlertSerializer(alert).data)
+
+
+class TiersApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: s.TiersSerializer},
+                   summary="The champion's live tier mix per hour, the capacity alert, re-cuts and a re-cut preview")
+    def get(self, request):
+        return Response(s.TiersSerializer(selectors.tiers_overview()).data)
+
+
+class TierRecutApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=s.TierRecutInputSerializer, responses={201: s.TierCutSerializer},
+                   summary="Re-cut the champion's thresholds from its recent live scores")
+    def post(self, request):
+        body = s.TierRecutInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            cut = tier_watch.tiers_recut(actor=request.user, days=body.validated_data["days"])
+        except tier_watch.NotEnoughScores as exc:
+            return _error("days", "not_enough_scores", str(exc), status.HTTP_409_CONFLICT)
+        return Response(s.TierCutSerializer(cut).data, status=status.HTTP_201_CREATED)
+
+
+class TierAlertAcknowledgeApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={200: s.TierAlertSerializer}, summary="Acknowledge a tier alert")
+    def post(self, request, alert_id: int):
+        alert = TierAlert.objects.select_related("model_version").filter(pk=alert_id).first()
+        if alert is None:
+            return _error("alert_id", "not_found", f"no tier alert {alert_id}", status.HTTP_404_NOT_FOUND)
+        if alert.acknowledged_at is None:
+            tier_watch.tier_alert_acknowledge(alert=alert, actor=request.user)
+        return Response(s.TierAlertSerializer(alert).data)

@@ -128,3 +128,47 @@ class DriftAlert(models.Model):
                 fields=["model_version"], condition=models.Q(acknowledged_at__isnull=True), name="one_open_drift_alert"
             )
         ]
+
+
+class TierCut(models.Model):
+    """A re-cut of a model version's tier thresholds from its recent live scores."""
+
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.CASCADE, related_name="tier_cuts")
+    before = models.JSONField(help_text="{medium, high} thresholds before the cut")
+    after = models.JSONField(help_text="{medium, high} thresholds after it")
+    scores = models.PositiveIntegerField(help_text="live scores the cut was made from")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    # What the window's traffic would have put in each tier, per day, before and after.
+    high_per_day_before = models.FloatField()
+    high_per_day_after = models.FloatField()
+    capacity_per_day = models.PositiveIntegerField()
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TierAlert(models.Model):
+    """Raised when an hour's live high tier, at that pace for a day, exceeds the team's
+    capacity by TIER_ALERT_MULTIPLE; open until a manager acknowledges it or re-cuts."""
+
+    model_version = models.ForeignKey("scoring.ModelVersion", on_delete=models.CASCADE, related_name="tier_alerts")
+    hour = models.DateTimeField(help_text="start of the last hour found over capacity")
+    events = models.PositiveIntegerField(help_text="live events scored in that hour")
+    high = models.PositiveIntegerField(help_text="of which in the high tier")
+    capacity_per_day = models.PositiveIntegerField()
+    hours_over = models.PositiveIntegerField(default=1, help_text="hours over capacity while the alert was open")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version"], condition=models.Q(acknowledged_at__isnull=True), name="one_open_tier_alert"
+            )
+        ]

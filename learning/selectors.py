@@ -10,7 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from learning.evaluation import holdout_metrics
-from learning.models import DriftAlert, DriftCheck, ShadowModel, ShadowScore, TrainingRun
+from learning import tier_watch
+from learning.models import DriftAlert, DriftCheck, ShadowModel, ShadowScore, TierAlert, TierCut, TrainingRun
 from scoring.models import ModelVersion
 from scoring.selectors import events_frame
 from triage.models import Decision
@@ -152,3 +153,24 @@ def drift_latest() -> dict[str, Any] | None:
         "threshold": check.threshold,
         "top_features": [{"name": name, "psi": psi} for name, psi in worst],
     }
+
+
+def tiers_overview(*, hours: int = 48) -> dict[str, Any]:
+    """What the models page shows of the tiers: the champion's live tier mix per hour, the
+    capacity alert, past re-cuts and what a re-cut from the last week would give."""
+    version = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
+    body: dict[str, Any] = {
+        "model_version": version.name if version else None,
+        "capacity_per_day": settings.REVIEWER_CAPACITY_PER_DAY, "alert_multiple": settings.TIER_ALERT_MULTIPLE,
+        "thresholds": version.thresholds if version else None,
+        "bands": (version.metrics or {}).get("test", {}).get("bands") if version else None,
+        "hours": tier_watch.tier_hours(version=version, hours=hours) if version else [],
+        "alert": TierAlert.objects.filter(model_version=version, acknowledged_at=None).first() if version else None,
+        "cuts": list(TierCut.objects.select_related("model_version", "made_by")[:10]),
+        "preview": None, "preview_unavailable": None,
+    }
+    try:
+        body["preview"] = tier_watch.tiers_recut_preview().as_dict()
+    except tier_watch.NotEnoughScores as exc:
+        body["preview_unavailable"] = str(exc)
+    return body

@@ -92,3 +92,66 @@ class ChampionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     status = serializers.CharField()
+
+
+class TierHourSerializer(serializers.Serializer):
+    hour = serializers.DateTimeField()
+    events = serializers.IntegerField()
+    high = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    low = serializers.IntegerField()
+
+
+class TierAlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model_version = serializers.CharField(source="model_version.name")
+    hour = serializers.DateTimeField()
+    events = serializers.IntegerField()
+    high = serializers.IntegerField()
+    capacity_per_day = serializers.IntegerField()
+    hours_over = serializers.IntegerField()
+    raised_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+
+
+class TierCutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model_version = serializers.CharField(source="model_version.name")
+    before = serializers.JSONField()
+    after = serializers.JSONField()
+    scores = serializers.IntegerField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    high_per_day_before = serializers.FloatField()
+    high_per_day_after = serializers.FloatField()
+    capacity_per_day = serializers.IntegerField()
+    made_by = serializers.CharField(source="made_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+
+
+class TierPreviewSerializer(serializers.Serializer):
+    before = serializers.JSONField()
+    after = serializers.JSONField()
+    scores = serializers.IntegerField()
+    days = serializers.FloatField()
+    high_per_day_before = serializers.FloatField()
+    high_per_day_after = serializers.FloatField()
+    medium_per_day_after = serializers.FloatField()
+
+
+class TiersSerializer(serializers.Serializer):
+    model_version = serializers.CharField(allow_null=True)
+    capacity_per_day = serializers.IntegerField()
+    alert_multiple = serializers.FloatField()
+    thresholds = serializers.JSONField(allow_null=True, help_text="the champion's current {medium, high}")
+    bands = serializers.JSONField(allow_null=True, help_text="what each tier meant on the test period: precision, share")
+    hours = TierHourSerializer(many=True)
+    alert = TierAlertSerializer(allow_null=True)
+    cuts = TierCutSerializer(many=True)
+    preview = TierPreviewSerializer(allow_null=True)
+    preview_unavailable = serializers.CharField(allow_null=True)
+
+
+class TierRecutInputSerializer(serializers.Serializer):
+    days = serializers.FloatField(min_value=1 / 24, max_value=90, default=7.0,
+                                  help_text="cut on the champion's live scores of this many recent days")

@@ -21,9 +21,9 @@ from scoring import tiers
 from scoring.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
-from scoring.services import model_version_promote, model_version_register
+from scoring.services import model_version_promote, model_version_register, training_config
 from triage.models import Transaction
-from scoring.training import NotEnoughData, TrainingConfig, train_model
+from scoring.training import NotEnoughData, train_model
 from triage.models import Score
 from triage.services import audit_record
 
@@ -139,11 +139,7 @@ def _retrain(run: TrainingRun) -> None:
     # The challenger never sees the holdout's labels; the events stay, as history for features.
     hidden = frame.copy()
     hidden.loc[mask, "is_fraud"] = np.nan
-    config = TrainingConfig(
-        capacity_per_day=settings.REVIEWER_CAPACITY_PER_DAY,
-        medium_multiple=settings.MEDIUM_TIER_MULTIPLE,
-        max_rounds=settings.RETRAIN_MAX_ROUNDS,
-    )
+    config = training_config(max_rounds=settings.RETRAIN_MAX_ROUNDS)
     result = train_model(hidden, config)
     challenger = model_version_register(result=result)
     run.challenger = challenger

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from config.draining import drain
 from learning import drift, services
+from learning import tier_watch as tier_watch_service
 from learning.models import TrainingRun
 
 
@@ -59,3 +60,12 @@ def drift_check() -> str:
 def notify_drift_alert(alert_id: int) -> str:
     sent = drift.drift_alert_notify(alert_id=alert_id)
     return "sent" if sent else "nothing to send"
+
+
+@shared_task
+def tier_watch() -> str:
+    found = tier_watch_service.tier_watch()
+    if found is None:
+        return "no champion"
+    return (f"{found['high']} of {found['events']} live events high in the hour from {found['hour']:%H:%M}"
+            + (" — over capacity, alert open" if found["alert"] else ""))

@@ -9,6 +9,10 @@ urlpatterns = [
     path("api/models/rollback", apis.RollbackApi.as_view(), name="api-models-rollback"),
     path("api/models/<int:version_id>/promote", apis.PromoteApi.as_view(), name="api-models-promote"),
     path("api/models/<int:version_id>/shadow", apis.ShadowApi.as_view(), name="api-models-shadow"),
+    path("api/models/tiers", apis.TiersApi.as_view(), name="api-models-tiers"),
+    path("api/models/tiers/recut", apis.TierRecutApi.as_view(), name="api-models-tiers-recut"),
+    path("api/models/tiers/alerts/<int:alert_id>/acknowledge", apis.TierAlertAcknowledgeApi.as_view(),
+         name="api-tier-ack"),
     path("api/drift/alerts", apis.DriftAlertsApi.as_view(), name="api-drift-alerts"),
     path("api/drift/alerts/<int:alert_id>/acknowledge", apis.DriftAlertAcknowledgeApi.as_view(), name="api-drift-ack"),
 ]

@@ -62,6 +62,8 @@ def load_version(version: ModelVersion) -> LoadedModel:
     """Load (or reuse) the bundle of one registered version."""
     cached = _by_version.get(version.pk)
     if cached is not None:
+        # Thresholds can be re-cut on live traffic without a new bundle (learning.tier_watch).
+        cached.thresholds = _thresholds(version, cached.manifest)
         return cached
     try:
         bundle = load_bundle(version.bundle_path)
@@ -72,7 +74,7 @@ def load_version(version: ModelVersion) -> LoadedModel:
         version_name=version.name,
         booster=bundle.booster,
         feature_names=bundle.feature_names,
-        thresholds={k: float(v) for k, v in bundle.manifest["thresholds"].items()},
+        thresholds=_thresholds(version, bundle.manifest),
         manifest=bundle.manifest,
         design=bundle.design,
     )
@@ -82,6 +84,12 @@ def load_version(version: ModelVersion) -> LoadedModel:
     gc.collect()
     gc.freeze()
     return loaded
+
+
+def _thresholds(version: ModelVersion, manifest: dict[str, Any]) -> dict[str, float]:
+    """The version's current thresholds: as re-cut on live traffic, else as trained."""
+    current = version.thresholds or manifest["thresholds"]
+    return {"medium": float(current["medium"]), "high": float(current["high"])}
 
 
 def champion_model() -> LoadedModel:

@@ -481,7 +481,9 @@ def training_config(**overrides: Any) -> TrainingConfig:
     """The training settings this deployment uses (capacity, tier multiple, costs), with overrides."""
     return TrainingConfig(**{
         "capacity_per_day": settings.REVIEWER_CAPACITY_PER_DAY, "medium_multiple": settings.MEDIUM_TIER_MULTIPLE,
-        "review_cost": settings.REVIEW_COST, "default_event_value": settings.DEFAULT_EVENT_VALUE, **overrides,
+        "review_cost": settings.REVIEW_COST, "default_event_value": settings.DEFAULT_EVENT_VALUE,
+        "high_min_probability": settings.HIGH_TIER_MIN_PROBABILITY,
+        "medium_min_probability": settings.MEDIUM_TIER_MIN_PROBABILITY, **overrides,
     })
 
 

@@ -76,6 +76,10 @@ CANDIDATES = ("lightgbm", "logistic_regression", "random_forest")
 class TrainingConfig:
     capacity_per_day: int = 100
     medium_multiple: float = 4.0
+    # The least calibrated probability of fraud an event needs to be called high / medium,
+    # however much capacity is left (see `choose_thresholds`).
+    high_min_probability: float = 0.30
+    medium_min_probability: float = 0.05
     # Days between the end of one period and the start of the next: the label delay, so
     # validation imitates scoring a week whose labels the model could not have seen yet.
     # Training rows whose label was unknown at the cut are dropped as well.
@@ -158,12 +162,20 @@ def time_split(
 
 
 def choose_thresholds(valid_probability: np.ndarray, valid_days: float, config: TrainingConfig) -> dict[str, float]:
-    """Cut the high tier at about the team's daily capacity, medium at the next band."""
+    """Cut the high tier at about the team's daily capacity, medium at the next band, but
+    never below the tiers' probability floors.
+
+    Capacity alone would fill the high tier every day whatever the traffic: on a quiet
+    day, or with a team larger than the fraud, events with a 0.5 % chance of fraud
+    would be called high. So capacity caps the tier and the floor (a calibrated
+    probability) says what the word means; a day with less fraud than capacity leaves
+    reviewers time for the medium tier.
+    """
     per_day = len(valid_probability) / max(valid_days, 1.0)
     high_share = min(config.capacity_per_day / max(per_day, 1.0), 1.0)
     medium_share = min(high_share * (1 + config.medium_multiple), 1.0)
-    high = float(np.quantile(valid_probability, 1 - high_share))
-    medium = float(np.quantile(valid_probability, 1 - medium_share))
+    high = max(float(np.quantile(valid_probability, 1 - high_share)), config.high_min_probability)
+    medium = max(float(np.quantile(valid_probability, 1 - medium_share)), config.medium_min_probability)
     medium = min(medium, high)
     return {"medium": medium, "high": high}
 
@@ -203,6 +215,7 @@ def evaluate(
             "recall": float(recall),
             "f1": float(f1),
         }
+    metrics["bands"] = tier_bands(y, p, thresholds)
     if days is not None and accounts is not None and len(y):
         metrics["top_k_accounts"] = top_k_account_precision(y, p, days, accounts, config.capacity_per_day)
     if amounts is not None:
@@ -219,6 +232,19 @@ def evaluate(
             "per_day": (caught_money - review_cost) / n_days,
         }
     return metrics
+
+
+def tier_bands(y: np.ndarray, p: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict[str, float]]:
+    """What each tier means, measured: the share of events in it and the share of those
+    that were fraud (so a reviewer reads "high: 62 % were fraud", not "80 means 80 %")."""
+    high = p >= thresholds["high"]
+    medium = (p >= thresholds["medium"]) & ~high
+    out = {}
+    for tier, members in (("high", high), ("medium", medium), ("low", ~(high | medium))):
+        n = int(members.sum())
+        out[tier] = {"events": n, "share": float(n / len(y)) if len(y) else 0.0,
+                     "precision": float(y[members].mean()) if n else None}
+    return out
 
 
 def top_k_account_precision(y: np.ndarray, p: np.ndarray, days: np.ndarray, accounts: np.ndarray, k: int) -> dict[str, Any]:

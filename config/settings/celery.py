@@ -56,6 +56,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "learning.tasks.drift_check",
         "schedule": env_float("DRIFT_CHECK_MINUTES", 60.0) * 60,
     },
+    # The live high tier's pace against the team's capacity, each hour just after it ends.
+    "tier-watch": {
+        "task": "learning.tasks.tier_watch",
+        "schedule": crontab(minute=2),
+    },
     # Indexes a killed bulk import or batch-scoring run left out are rebuilt.
     "restore-bulk-indexes": {
         "task": "scoring.tasks.restore_bulk_indexes",

@@ -11,6 +11,13 @@ MODEL_DIR = Path(env_str("MODEL_DIR", str(Path(__file__).resolve().parents[2] / 
 REVIEWER_CAPACITY_PER_DAY = env_int("REVIEWER_CAPACITY_PER_DAY", 100)
 # The medium tier is this many times the high tier's daily volume.
 MEDIUM_TIER_MULTIPLE = env_float("MEDIUM_TIER_MULTIPLE", 4.0)
+# What the tiers mean whatever the capacity: an event is high only with at least this
+# calibrated probability of fraud, medium with at least this one.
+HIGH_TIER_MIN_PROBABILITY = env_float("HIGH_TIER_MIN_PROBABILITY", 0.30)
+MEDIUM_TIER_MIN_PROBABILITY = env_float("MEDIUM_TIER_MIN_PROBABILITY", 0.05)
+# The live watch alerts when the last hour's high tier, at that pace for a day, is more
+# than this many times the team's daily capacity.
+TIER_ALERT_MULTIPLE = env_float("TIER_ALERT_MULTIPLE", 2.0)
 REVIEW_COST = env_float("REVIEW_COST", 5.0)
 # Expected loss of an event without an amount (logins, sign-ups).
 DEFAULT_EVENT_VALUE = env_float("DEFAULT_EVENT_VALUE", 50.0)

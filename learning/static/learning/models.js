@@ -118,8 +118,106 @@ function drawDrift(check) {
     .attr('x1', (t) => 200 + x(t)).attr('x2', (t) => 200 + x(t)).attr('y1', 0).attr('y2', data.length * (bar + 4));
 }
 
+const pct = (v, digits = 1) => (v === null || v === undefined ? '—' : `${(100 * v).toFixed(digits)} %`);
+const BAND_SCORES = { high: '80–100', medium: '50–79', low: '0–49' };
+
+function drawTierBanner(tiers) {
+  const banner = d3.select('#tier-banner').attr('hidden', tiers.alert ? null : true);
+  banner.selectAll('*').remove();
+  if (!tiers.alert) return;
+  const a = tiers.alert;
+  const line = banner.append('p');
+  line.append('strong').text(`High tier over capacity on ${a.model_version}: `);
+  line.append('span').text(
+    `${a.high} of ${a.events} live events were high in the hour from ${when(a.hour)} — ${a.high * 24} a day at that ` +
+    `pace against a capacity of ${a.capacity_per_day} (${a.hours_over} hour${a.hours_over === 1 ? '' : 's'} over). ` +
+    'Re-cut the tiers below, or acknowledge. ');
+  line.append('button').attr('type', 'button').text('Acknowledge')
+    .on('click', () => act('Acknowledging the tier alert', () => postJson(`/api/models/tiers/alerts/${a.id}/acknowledge`, {})));
+}
+
+function drawTierBands(tiers) {
+  const table = d3.select('#tier-bands').attr('hidden', tiers.bands && tiers.thresholds ? null : true);
+  if (!tiers.bands || !tiers.thresholds) return;
+  const from = { high: tiers.thresholds.high, medium: tiers.thresholds.medium, low: 0 };
+  const rows = ['high', 'medium', 'low'].map((tier) => ({ tier, ...(tiers.bands[tier] || {}) }));
+  table.select('tbody').selectAll('tr').data(rows, (d) => d.tier).join('tr')
+    .selectAll('td').data((d) => [d.tier, BAND_SCORES[d.tier], num(from[d.tier], 3), pct(d.share, 2),
+      d.precision === null || d.precision === undefined ? '—' : pct(d.precision, 1)])
+    .join('td').text((d) => d);
+}
+
+function drawTierChart(tiers) {
+  const data = tiers.hours;
+  const box = d3.select('#tier-chart');
+  if (!data.length) { box.selectAll('*').remove(); return; }
+  const width = 760; const height = 200; const m = { top: 14, right: 150, bottom: 26, left: 44 };
+  const x = d3.scaleBand().domain(data.map((d) => d.hour)).range([m.left, width - m.right]).padding(0.15);
+  const perHour = tiers.capacity_per_day / 24;
+  const y = d3.scaleLinear().domain([0, Math.max(d3.max(data, (d) => d.high + d.medium) || 0, perHour * tiers.alert_multiple * 1.2, 1)])
+    .nice().range([height - m.bottom, m.top]);
+  const svg = box.selectAll('svg').data([null]).join('svg').attr('viewBox', `0 0 ${width} ${height}`)
+    .attr('role', 'img').attr('aria-label', 'High and medium live events per hour, against capacity');
+  const stack = d3.stack().keys(['high', 'medium'])(data);
+  svg.selectAll('g.series').data(stack, (s) => s.key).join('g').attr('class', (s) => `series ${s.key}`)
+    .selectAll('rect').data((s) => s).join('rect')
+    .attr('x', (d) => x(d.data.hour)).attr('width', x.bandwidth())
+    .attr('y', (d) => y(d[1])).attr('height', (d) => y(d[0]) - y(d[1]))
+    .selectAll('title').data((d) => [d]).join('title')
+    .text((d) => `${when(d.data.hour)}: ${d.data.high} high, ${d.data.medium} medium of ${d.data.events} events`);
+  const lines = [{ v: perHour, label: `capacity ${perHour.toFixed(1)} / h`, cls: 'capacity' },
+    { v: perHour * tiers.alert_multiple, label: `alert ${(perHour * tiers.alert_multiple).toFixed(1)} / h`, cls: 'alert' }];
+  svg.selectAll('line.limit').data(lines).join('line').attr('class', (d) => `limit ${d.cls}`)
+    .attr('x1', m.left).attr('x2', width - m.right).attr('y1', (d) => y(d.v)).attr('y2', (d) => y(d.v));
+  svg.selectAll('text.limit').data(lines).join('text').attr('class', 'limit').attr('x', width - m.right + 6)
+    .attr('y', (d) => y(d.v) + 4).text((d) => d.label);
+  svg.selectAll('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', `translate(${m.left},0)`)
+    .call(d3.axisLeft(y).ticks(4));
+  const ticks = data.filter((d, i) => i % 6 === 0).map((d) => d.hour);
+  svg.selectAll('g.x-axis').data([null]).join('g').attr('class', 'x-axis')
+    .attr('transform', `translate(0,${height - m.bottom})`)
+    .call(d3.axisBottom(x).tickValues(ticks).tickFormat((h) => h.slice(11, 16)));
+  const legend = [{ key: 'high', label: 'high' }, { key: 'medium', label: 'medium' }];
+  svg.selectAll('g.legend').data(legend).join((enter) => {
+    const g = enter.append('g').attr('class', (d) => `legend ${d.key}`);
+    g.append('rect').attr('width', 10).attr('height', 10);
+    g.append('text').attr('x', 14).attr('y', 9);
+    return g;
+  }).attr('transform', (d, i) => `translate(${width - m.right + 6},${height - m.bottom - 30 + i * 14})`)
+    .select('text').text((d) => d.label);
+}
+
+function drawTiers(tiers) {
+  drawTierBanner(tiers);
+  drawTierBands(tiers);
+  drawTierChart(tiers);
+  const last24 = tiers.hours.slice(-24);
+  const high = d3.sum(last24, (d) => d.high);
+  const events = d3.sum(last24, (d) => d.events);
+  d3.select('#tier-summary').text(tiers.model_version
+    ? `${tiers.model_version}: ${high} of ${events} live events were high in the last 24 hours, against a capacity of ` +
+      `${tiers.capacity_per_day} a day (alert above ${tiers.alert_multiple}× for an hour). High from probability ` +
+      `${num(tiers.thresholds.high, 3)}, medium from ${num(tiers.thresholds.medium, 3)}. The 0–100 risk score is ` +
+      'not a percentage: 80 is where high starts; the table says how often each tier was fraud.'
+    : 'No champion yet.');
+  const preview = tiers.preview;
+  d3.select('#recut').attr('disabled', preview ? null : true);
+  d3.select('#recut-preview').text(preview
+    ? `Last ${num(preview.days, 1)} days (${preview.scores} scores): high from ${num(preview.after.high, 3)} — ` +
+      `${num(preview.high_per_day_after, 1)} a day instead of ${num(preview.high_per_day_before, 1)}; medium from ` +
+      `${num(preview.after.medium, 3)}.`
+    : (tiers.preview_unavailable || ''));
+  const cuts = d3.select('#tier-cuts').attr('hidden', tiers.cuts.length ? null : true);
+  cuts.select('tbody').selectAll('tr').data(tiers.cuts, (d) => d.id).join('tr')
+    .selectAll('td').data((d) => [when(d.created_at), d.model_version, d.made_by || 'system', d.scores,
+      `${num(d.before.high, 3)} → ${num(d.after.high, 3)}`, `${num(d.before.medium, 3)} → ${num(d.after.medium, 3)}`,
+      `${num(d.high_per_day_before, 1)} → ${num(d.high_per_day_after, 1)} (${d.capacity_per_day})`])
+    .join('td').text((d) => d);
+}
+
 async function refresh() {
   try {
+    drawTiers(await getJson('/api/models/tiers'));
     const overview = await getJson('/api/models');
     drawBanner(overview.alerts);
     drawVersions(overview.versions);
@@ -135,5 +233,7 @@ async function refresh() {
 
 d3.select('#retrain').on('click', () => act('Queueing a retraining', () => postJson('/api/models/retrain', {})));
 d3.select('#rollback').on('click', () => act('Rolling back', () => postJson('/api/models/rollback', {})));
+d3.select('#recut').on('click', () => act('Re-cutting the tiers', () => postJson('/api/models/tiers/recut',
+  { days: Number(d3.select('#recut-days').property('value')) })));
 refresh();
 setInterval(refresh, 15000);

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ml.backtest import MODELS, Fold, backtest, comparison_lines, weekly_folds
 from scoring.importing import ImportFileError, MappingError, events_read, mapping_load
+from scoring.services import training_config
 from scoring.training import TrainingConfig
 
 
@@ -57,11 +58,8 @@ class Command(BaseCommand):
         if events.empty:
             raise CommandError("no events to backtest")
         folds = self._folds(opts, events)
-        config = TrainingConfig(
-            capacity_per_day=opts["capacity"], medium_multiple=settings.MEDIUM_TIER_MULTIPLE,
-            review_cost=settings.REVIEW_COST, default_event_value=settings.DEFAULT_EVENT_VALUE,
-            gap_days=opts["delay_days"], trials=opts["trials"], seed=opts["seed"],
-        )
+        config = training_config(capacity_per_day=opts["capacity"], gap_days=opts["delay_days"],
+                                 trials=opts["trials"], seed=opts["seed"])
         quiet = opts["verbosity"] == 0
         with tqdm(total=len(folds) + 1, desc="backtest", unit="step", disable=quiet) as bar:
             def progress(message: str) -> None:
