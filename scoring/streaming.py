@@ -51,6 +51,11 @@ class StreamConfig:
     timeout: float = 10.0  # seconds per request
     max_retries: int = 5
     backoff: float = 0.2  # first retry delay in seconds; doubles each time, capped at 10 s
+    # "world": each event carries its own time in the synthetic world (shifted to end now),
+    # so an account's events keep their real spacing however fast they are sent; "now":
+    # every event is stamped with the moment it is sent, which squeezes days of an
+    # account's history into seconds and makes every account look like a burst (load tests).
+    clock: str = "world"
 
 
 @dataclass
@@ -145,13 +150,23 @@ def live_events(config: StreamConfig) -> Iterator[dict]:
     run = uuid.uuid4().hex[:8]
     number = 0
     seed = config.seed
+    # With the world's clock, the first world is shifted to end when the stream starts and
+    # each later one follows on; see StreamConfig.clock.
+    follows = datetime.now(timezone.utc)
     while True:
         world = generate_world(WorldConfig(accounts=max(config.accounts, 20), days=14, unlabeled_days=2,
                                            drift_days=7, seed=seed))
-        world = world[["account_id", *CONTRACT]]
+        world = world[["account_id", "timestamp", *CONTRACT]].copy()
+        if config.clock == "world":
+            start, end = world["timestamp"].min(), world["timestamp"].max()
+            shift = (follows - end) if number == 0 else (follows - start + pd.Timedelta(seconds=1))
+            world["timestamp"] += shift
+            world["account_created_at"] += shift
+            follows = world["timestamp"].max()
         for record in world.to_dict("records"):
+            stamp = record["timestamp"].to_pydatetime() if config.clock == "world" else datetime.now(timezone.utc)
             event = {"event_id": f"live-{run}-{number:08d}", "account_id": record["account_id"],
-                     "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
+                     "timestamp": stamp.isoformat(timespec="milliseconds")}
             for name in CONTRACT:
                 value = record[name]
                 if value is None or value is pd.NaT or value == "" or (isinstance(value, float) and np.isnan(value)):

@@ -169,8 +169,9 @@ function drawTierChart(tiers) {
     { v: perHour * tiers.alert_multiple, label: `alert ${(perHour * tiers.alert_multiple).toFixed(1)} / h`, cls: 'alert' }];
   svg.selectAll('line.limit').data(lines).join('line').attr('class', (d) => `limit ${d.cls}`)
     .attr('x1', m.left).attr('x2', width - m.right).attr('y1', (d) => y(d.v)).attr('y2', (d) => y(d.v));
+  // The alert label above its line, capacity below its own: the two lines can be close.
   svg.selectAll('text.limit').data(lines).join('text').attr('class', 'limit').attr('x', width - m.right + 6)
-    .attr('y', (d) => y(d.v) + 4).text((d) => d.label);
+    .attr('y', (d) => (d.cls === 'alert' ? y(d.v) - 4 : y(d.v) + 11)).text((d) => d.label);
   svg.selectAll('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', `translate(${m.left},0)`)
     .call(d3.axisLeft(y).ticks(4));
   const ticks = data.filter((d, i) => i % 6 === 0).map((d) => d.hour);
@@ -183,7 +184,7 @@ function drawTierChart(tiers) {
     g.append('rect').attr('width', 10).attr('height', 10);
     g.append('text').attr('x', 14).attr('y', 9);
     return g;
-  }).attr('transform', (d, i) => `translate(${width - m.right + 6},${height - m.bottom - 30 + i * 14})`)
+  }).attr('transform', (d, i) => `translate(${width - m.right + 6},${m.top + i * 14})`)
     .select('text').text((d) => d.label);
 }
 
@@ -203,9 +204,11 @@ function drawTiers(tiers) {
   const preview = tiers.preview;
   d3.select('#recut').attr('disabled', preview ? null : true);
   d3.select('#recut-preview').text(preview
-    ? `Last ${num(preview.days, 1)} days (${preview.scores} scores): high from ${num(preview.after.high, 3)} — ` +
-      `${num(preview.high_per_day_after, 1)} a day instead of ${num(preview.high_per_day_before, 1)}; medium from ` +
-      `${num(preview.after.medium, 3)}.`
+    ? `A re-cut on the last week of live scores (${preview.scores} scores, events over ${num(preview.days, 1)} days) ` +
+      'would start high at ' +
+      `${num(preview.after.high, 3)}: ${num(preview.high_per_day_after, 1)} high a day` +
+      (preview.after.high === preview.before.high ? ' (unchanged)' : ` instead of ${num(preview.high_per_day_before, 1)}`) +
+      `; medium from ${num(preview.after.medium, 3)}.`
     : (tiers.preview_unavailable || ''));
   const cuts = d3.select('#tier-cuts').attr('hidden', tiers.cuts.length ? null : true);
   cuts.select('tbody').selectAll('tr').data(tiers.cuts, (d) => d.id).join('tr')

@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument("--name", default=f"stream@{socket.gethostname()}", help="client name to register")
         parser.add_argument("--accounts", type=int, default=500, help="accounts in the synthetic world (default 500)")
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--clock", choices=["world", "now"], default="world",
+            help="world (default): each event carries its time in the synthetic world, shifted to end now, so "
+                 "accounts keep their real pace; now: stamp every event as it is sent (load tests: it squeezes "
+                 "days of each account into seconds, which looks like bursts to the model)",
+        )
         parser.add_argument("--report-every", type=float, default=2.0, help="seconds between progress lines")
 
     def handle(self, *args, **opts):
@@ -46,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         config = StreamConfig(
             url=opts["url"], rate=opts["rate"], batch=opts["batch"], count=opts["count"], seconds=opts["seconds"],
-            concurrency=opts["concurrency"], accounts=opts["accounts"], seed=opts["seed"],
+            concurrency=opts["concurrency"], accounts=opts["accounts"], seed=opts["seed"], clock=opts["clock"],
         )
         until = " until Ctrl-C" if config.count is None and config.seconds is None else ""
         self.stdout.write(f"streaming to {config.url}/score at {config.rate:g} events/s{until}")
