@@ -57,3 +57,44 @@ def test_manager_promotes_rolls_back_and_acknowledges_drift(page, live_server, m
     actions = set(AuditEntry.objects.filter(actor=manager).values_list("action", flat=True))
     assert {"model_promoted", "model_rolled_back", "drift_alert_acknowledged"} <= actions
     assert page.console_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manager_sees_the_live_tiers_and_recuts_them(page, live_server, manager, champion, api_client_and_key,  # noqa: F811
+                                                      settings):
+    import numpy as np
+
+    from learning.models import TierAlert, TierCut
+    from tests.test_live_tiers import _live_scores
+
+    settings.REVIEWER_CAPACITY_PER_DAY = 10
+    client, _ = api_client_and_key
+    hour = timezone.now() - timedelta(hours=2)
+    rng = np.random.default_rng(1)
+    _live_scores(client, champion, np.concatenate([rng.uniform(0.31, 0.99, 300), rng.uniform(0, 0.02, 300)]),
+                 scored_at=hour)
+    TierAlert.objects.create(model_version=champion, hour=hour.replace(minute=0, second=0, microsecond=0),
+                             events=600, high=300, capacity_per_day=10)
+
+    page.goto(f"{live_server.url}/models/")
+    page.fill("#id_username", manager.username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    banner = page.locator("#tier-banner")
+    expect(banner).to_contain_text("High tier over capacity")
+    expect(banner).to_contain_text("300 of 600 live events were high")
+    expect(page.locator("#tier-bands tbody tr")).to_have_count(3)
+    expect(page.locator("#tier-summary")).to_contain_text("300 of 600 live events were high in the last 24 hours")
+    expect(page.locator("#tier-chart svg g.series.high rect")).to_have_count(48)
+    expect(page.locator("#recut-preview")).to_contain_text("600 scores")
+    page.screenshot(path=str(SCREENSHOTS / "models-tiers.png"), full_page=True)
+
+    page.click("#recut")
+    expect(page.locator("#status")).to_contain_text("Re-cutting the tiers: done")
+    expect(page.locator("#tier-cuts tbody tr")).to_have_count(1)
+    expect(page.locator("#tier-cuts tbody tr")).to_contain_text(manager.username)
+    expect(banner).to_be_hidden()
+    cut = TierCut.objects.get()
+    assert cut.made_by == manager and cut.after["high"] > cut.before["high"]
+    assert AuditEntry.objects.filter(actor=manager, action="tiers_recut").exists()
+    assert page.console_errors == []

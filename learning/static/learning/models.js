@@ -204,7 +204,8 @@ function drawTiers(tiers) {
   const preview = tiers.preview;
   d3.select('#recut').attr('disabled', preview ? null : true);
   d3.select('#recut-preview').text(preview
-    ? `A re-cut on the last week of live scores (${preview.scores} scores, events over ${num(preview.days, 1)} days) ` +
+    ? `A re-cut on the last week of live scores (${preview.scores} scores, events over ` +
+      `${preview.days < 1 ? `${num(preview.days * 24, 1)} hours` : `${num(preview.days, 1)} days`}) ` +
       'would start high at ' +
       `${num(preview.after.high, 3)}: ${num(preview.high_per_day_after, 1)} high a day` +
       (preview.after.high === preview.before.high ? ' (unchanged)' : ` instead of ${num(preview.high_per_day_before, 1)}`) +
