@@ -143,9 +143,10 @@ def retry_delay(attempt: int, base: float, retry_after: str | None = None) -> fl
 def live_events(config: StreamConfig) -> Iterator[dict]:
     """Endless events in the data contract, as JSON-ready dicts, from the synthetic world.
 
-    Each has a fresh event_id and the current time as its timestamp; the rest (account,
-    device, amount, place, fraud scenario behaviour) comes from the generated world, in its
-    time order, so accounts keep their habits and fraud keeps its shape.
+    Each has a fresh event_id, an account id of the run's own (`s<run>-acct-…`) and, with
+    the world's clock, its time in the world shifted to end now (else the current time);
+    the rest (device, amount, place, fraud scenario behaviour) comes from the generated
+    world, in its time order, so accounts keep their habits and fraud keeps its shape.
     """
     run = uuid.uuid4().hex[:8]
     number = 0
@@ -165,7 +166,9 @@ def live_events(config: StreamConfig) -> Iterator[dict]:
             follows = world["timestamp"].max()
         for record in world.to_dict("records"):
             stamp = record["timestamp"].to_pydatetime() if config.clock == "world" else datetime.now(timezone.utc)
-            event = {"event_id": f"live-{run}-{number:08d}", "account_id": record["account_id"],
+            # The run's own customers: the generator's account ids would otherwise merge with
+            # other people's stored history under the same id (the demo's, an earlier run's).
+            event = {"event_id": f"live-{run}-{number:08d}", "account_id": f"s{run}-{record['account_id']}",
                      "timestamp": stamp.isoformat(timespec="milliseconds")}
             for name in CONTRACT:
                 value = record[name]
