@@ -14,6 +14,7 @@ not send the field is never mistaken for one that sent a rare value.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -173,8 +174,18 @@ def inputs_row(event: Mapping[str, Any], specs: Sequence[InputSpec]) -> dict[str
             frame = pd.DataFrame({"timestamp": [event["timestamp"]], spec.source: [value]})
             row[spec.name] = float(((_epoch_ms(frame["timestamp"]) - _epoch_ms(frame[spec.source])) / _MS_PER_DAY)[0])
         else:
-            row[spec.name] = float(_codes(pd.Series([value]), spec.levels)[0])
+            # `_codes` for one value, without building a Series: this runs on every /score.
+            if isinstance(value, float) and math.isnan(value):
+                row[spec.name] = math.nan
+            else:
+                index = _level_index(spec.levels)
+                row[spec.name] = float(index.get(str(value), len(index)))
     return row
+
+
+@functools.lru_cache(maxsize=256)
+def _level_index(levels: tuple[str, ...]) -> dict[str, int]:
+    return {level: i for i, level in enumerate(levels)}
 
 
 def categorical_names(specs: Sequence[InputSpec]) -> list[str]:
