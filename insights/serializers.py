@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rest_framework import serializers
 
+from config.paging import MAX_OFFSET
 from insights.models import AccountRisk
 from insights.periods import DEFAULT_PERIOD, MAX_DAYS, PERIOD_DAYS
 
@@ -55,7 +56,7 @@ class OffboardingQuerySerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["pending", "offboarded", "kept", "all"], default="pending")
     segment = serializers.ChoiceField(choices=AccountRisk.Segment.choices, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class AccountDecisionSerializer(serializers.Serializer):

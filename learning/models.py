@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 
 
 class TrainingRun(models.Model):
@@ -45,9 +46,11 @@ class TrainingRun(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
-            # One retraining at a time: a second request while one is queued or running fails here.
+            # One retraining at a time: at most one row is queued or running. The index is on a
+            # constant, so a queued run and a running one collide too (an index on the status
+            # would let one of each coexist, and the queued one could then never start).
             models.UniqueConstraint(
-                fields=["status"], condition=models.Q(status__in=["queued", "running"]), name="one_active_training_run"
+                Value(True), condition=models.Q(status__in=["queued", "running"]), name="one_active_training_run"
             )
         ]
 

@@ -86,6 +86,7 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
             202: s.ScoreJobAcceptedSerializer,
             400: s.ErrorSerializer,
             401: s.ErrorSerializer,
+            411: s.ErrorSerializer,
             413: s.ErrorSerializer,
             429: s.ErrorSerializer,
         },
@@ -106,6 +107,9 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
         mode = request.query_params.get("mode", "sync")
         if mode not in ("sync", "async"):
             return _error("mode", "invalid_choice", "must be sync or async", 400)
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get("CONTENT_LENGTH"):
+            # WSGI hands Django no body without a length: say so instead of "event_id is required".
+            return _error("Content-Length", "length_required", "send the body with a Content-Length (chunked bodies are not read)", 411)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.SCORE_MAX_BODY_BYTES:
             return _error("body", "too_large", f"request body must be at most {settings.SCORE_MAX_BODY_BYTES} bytes", 413)

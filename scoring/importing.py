@@ -657,12 +657,15 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
         text = _text(source(name), n)
         limit = rules.TEXT_LIMITS.get(name, 64)
         reject(text.str.len() > limit, f"{name}: must be at most {limit} characters")
+        reject(text.str.contains("\x00", regex=False), f"{name}: must not contain the NUL character")
         clean[name] = text
     for name in rules.REQUIRED:
         reject(_text(source(name), n) == "", f"{name}: is required")
     for name in ("timestamp", "account_created_at"):
         clean[name], bad = _times(source(name), n, mapping)
         reject(bad, f"{name}: is not a date-time in the mapping's format ({mapping.timestamp_format})")
+        outside = (clean[name] < rules.EARLIEST_TIME) | (clean[name] >= rules.LATEST_TIME)
+        reject(outside.fillna(False).to_numpy(), f"{name}: must be from 1970-01-01T00:00:00Z up to (not including) 2100-01-01T00:00:00Z")
 
     amount, bad = _numbers(source("amount"), n)
     reject(bad, "amount: must be a number")

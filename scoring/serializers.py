@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from triage.models import Score
+
 
 class EventSerializer(serializers.Serializer):
     """The data contract. Documentation only: /score validates with scoring.validation."""
@@ -33,7 +35,7 @@ class ScoreResultSerializer(serializers.Serializer):
     tier = serializers.ChoiceField(choices=["low", "medium", "high"])
     expected_loss = serializers.FloatField(help_text="probability × amount (or the default event value)")
     model_version = serializers.CharField(help_text="The model that made this score; fallback-rules-v1 when no model could be loaded")
-    explanation_status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    explanation_status = serializers.ChoiceField(choices=Score.ExplanationStatus.values)
     explanation_url = serializers.CharField()
     duplicate = serializers.BooleanField(help_text="True when this event_id was already scored: the first result is returned")
 

@@ -31,6 +31,14 @@ REQUIRED = ("event_id", "account_id", "timestamp")
 NUMBER_RANGES = (("latitude", -90, 90), ("longitude", -180, 180), ("session_duration", 0, 1e6))
 MAX_AMOUNT = 1e12
 MAX_ATTRIBUTE_TEXT = 256
+MAX_ATTRIBUTE_KEY = 64
+# Attribute integers are stored in JSON and read back as 64-bit integers.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+# Event times outside these are refused: before 1970 nothing the product scores happened,
+# and far-future times would sort ahead of every live event (and overflow the window
+# arithmetic near year 1 or 9999). Python datetimes, like the stored column, are UTC.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
 KNOWN_FIELDS = frozenset(
     (
         "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",
@@ -59,9 +67,23 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("must include a time zone (Z or +hh:mm)")
     try:
         # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 and Python allow.
-        return parsed.astimezone(dt_timezone.utc)
+        parsed = parsed.astimezone(dt_timezone.utc)
     except OverflowError:
         raise ValueError("is out of range once converted to UTC") from None
+    if not EARLIEST_TIME <= parsed < LATEST_TIME:
+        raise ValueError("must be from 1970-01-01T00:00:00Z up to (not including) 2100-01-01T00:00:00Z")
+    return parsed
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored (PostgreSQL text holds no NUL, UTF-8 no lone surrogate), or None."""
+    if "\x00" in value:
+        return "must not contain the NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (it holds an unpaired surrogate)"
+    return None
 
 
 def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -75,9 +97,12 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
         problems.append(Problem(f"{prefix}{field}", code, message))
 
     for field in sorted(set(raw) - KNOWN_FIELDS):
+        if len(field) > MAX_ATTRIBUTE_KEY or text_problem(field):
+            field = "body"  # not echoed: too long, or not storable text
         fail(field, "unknown_field", "is not a field of the data contract; put extra data under `attributes`")
     for field in REQUIRED:
-        if raw.get(field) in (None, ""):
+        value = raw.get(field)
+        if value is None or (isinstance(value, str) and not value.strip()):
             fail(field, "required", "is required")
 
     for field, limit in TEXT_LIMITS.items():
@@ -91,6 +116,8 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
             fail(field, "invalid_type", "must be a string")
         elif len(value) > limit:
             fail(field, "too_long", f"must be at most {limit} characters")
+        elif (reason := text_problem(value)) is not None:
+            fail(field, "invalid", reason)
         else:
             clean[field] = value.strip()
 
@@ -119,6 +146,9 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
                 clean["amount"] = Decimal(str(number)).quantize(Decimal("0.01"))
             except InvalidOperation:
                 fail("amount", "invalid", "is not a valid amount")
+            else:
+                if clean["amount"] >= Decimal(MAX_AMOUNT):  # 999999999999.999 rounds up to 1e12
+                    fail("amount", "too_large", f"must be below {MAX_AMOUNT:g} once rounded to cents")
 
     currency = raw.get("currency")
     clean["currency"] = ""
@@ -166,12 +196,23 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
             fail("attributes", "too_many", f"must have at most {MAX_ATTRIBUTES} entries")
         else:
             for key, value in attributes.items():
-                if not isinstance(value, (str, int, float, bool)) and value is not None:
+                key_problem = text_problem(key) or (
+                    "must not be blank" if not key.strip() else
+                    f"must be at most {MAX_ATTRIBUTE_KEY} characters" if len(key) > MAX_ATTRIBUTE_KEY else None
+                )
+                if key_problem is not None:
+                    # The name itself is not echoed: it is what cannot be stored or shown.
+                    fail("attributes", "invalid_key", f"each attribute name {key_problem}")
+                elif not isinstance(value, (str, int, float, bool)) and value is not None:
                     fail(f"attributes.{key}", "invalid_type", "must be a number, string, boolean or null")
                 elif isinstance(value, float) and not math.isfinite(value):
                     fail(f"attributes.{key}", "invalid", "must be a finite number")
                 elif isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
                     fail(f"attributes.{key}", "too_long", f"must be at most {MAX_ATTRIBUTE_TEXT} characters")
+                elif isinstance(value, str) and (reason := text_problem(value)) is not None:
+                    fail(f"attributes.{key}", "invalid", reason)
+                elif isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+                    fail(f"attributes.{key}", "out_of_range", "must be an integer that fits in 64 bits")
             clean["attributes"] = attributes
     if problems:
         return None, problems
@@ -182,11 +223,15 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        try:
+            number = float(value)  # an int beyond a double's range overflows
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
     if isinstance(value, str):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
         return number if math.isfinite(number) else None
     return None

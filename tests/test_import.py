@@ -190,6 +190,10 @@ def test_importer_and_score_api_reject_the_same_events():
         {"event_id": "h", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "ip_address": "1.2.3"},
         {"event_id": "i" * 129, "account_id": "x", "timestamp": "2026-11-20T10:00:00Z"},
         {"event_id": "j", "account_id": "x", "timestamp": "2026-11-20T10:00:00+02:00", "longitude": "-180"},
+        {"event_id": "k", "account_id": "x", "timestamp": "1969-12-31T23:59:59Z"},
+        {"event_id": "l", "account_id": "x", "timestamp": "2100-01-01T00:00:00Z"},
+        {"event_id": "m", "account_id": "x\x00y", "timestamp": "2026-11-20T10:00:00Z"},
+        {"event_id": "n", "account_id": "x", "timestamp": "1970-01-01T00:00:00Z"},
     ]
     fields = ("event_id", "account_id", "timestamp", "amount", "latitude", "longitude", "currency",
               "payment_status", "ip_address")
@@ -201,7 +205,7 @@ def test_importer_and_score_api_reject_the_same_events():
         body = {k: (float(v) if k in ("amount", "latitude", "longitude") else v) for k, v in row.items() if v != ""}
         api_rejects.append(bool(validate_event(body)[1]))
     assert [bool(r) for r in reasons] == api_rejects
-    assert api_rejects == [False, True, True, True, True, True, True, True, True, False]
+    assert api_rejects == [False, True, True, True, True, True, True, True, True, False, True, True, True, False]
 
 
 # --------------------------------------------------------------------------- formats

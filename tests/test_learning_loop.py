@@ -153,6 +153,20 @@ def test_a_second_retraining_while_one_is_queued_is_refused(manager, django_capt
 
 
 @pytest.mark.django_db
+def test_a_retraining_requested_while_one_runs_is_refused_before_answering(manager, django_capture_on_commit_callbacks):
+    """One queued and one running must not coexist: the queued one could never start, and
+    every later request would be refused until the stale timeout."""
+    desk = _login(manager)
+    with django_capture_on_commit_callbacks(execute=False):
+        first = desk.post("/api/models/retrain", content_type="application/json")
+    TrainingRun.objects.filter(pk=first.json()["id"]).update(status=TrainingRun.Status.RUNNING)  # a worker took it
+    with django_capture_on_commit_callbacks(execute=False):
+        second = desk.post("/api/models/retrain", content_type="application/json")
+    assert second.status_code == 409
+    assert list(TrainingRun.objects.values_list("status", flat=True)) == [TrainingRun.Status.RUNNING]
+
+
+@pytest.mark.django_db
 def test_retraining_without_labels_fails_with_the_reason(manager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = _login(manager).post("/api/models/retrain", content_type="application/json")

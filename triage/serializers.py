@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.paging import MAX_OFFSET, MAX_PAGE
 from triage.models import Decision, Score, Tier
 from triage.selectors import AuditFilters, QueueFilters
 
@@ -43,7 +44,7 @@ class QueueFilterSerializer(serializers.Serializer):
 class QueueQuerySerializer(QueueFilterSerializer):
     tier = serializers.ChoiceField(choices=Tier.choices, default=Tier.HIGH)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     since = serializers.DateTimeField(
         required=False, help_text="The `as_of` of your last poll: cases scored after it are marked new"
     )
@@ -128,7 +129,7 @@ class UndoOutputSerializer(serializers.Serializer):
 
 class BulkInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=[Decision.Verdict.CLEAR, Decision.Verdict.FLAG])
-    transaction_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1)
+    transaction_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_transaction_ids(self, value):
@@ -151,7 +152,7 @@ class AuditQuerySerializer(serializers.Serializer):
     object_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
     def validate(self, attrs):
