@@ -6,4 +6,5 @@ urlpatterns = [
     path("keys/", views.key_list, name="keys"),
     path("keys/<int:client_id>/rotate", views.key_rotate, name="key-rotate"),
     path("keys/<int:client_id>/revoke", views.key_revoke, name="key-revoke"),
+    path("keys/unlock-login", views.login_unlock_view, name="login-unlock"),
 ]

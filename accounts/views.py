@@ -1,10 +1,16 @@
-"""The API keys page: managers list registered services, rotate and revoke their keys."""
+"""The API keys page: managers list registered services, rotate and revoke their keys, and
+lift the lockout of a login that met too many wrong passwords."""
 from __future__ import annotations
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.login_guard import locked_usernames, login_unlock
 from accounts.models import ApiClient
 from accounts.roles import MANAGER
 from accounts.services import api_client_revoke, api_client_rotate_key
@@ -16,7 +22,11 @@ def key_list(request):
     clients = ApiClient.objects.filter(kind=ApiClient.Kind.API).order_by("-is_active", "name")
     # A rotated key is shown once: it lives in the session only until this page renders it.
     new_key = request.session.pop("new_api_key", None)
-    return render(request, "accounts/keys.html", {"clients": clients, "new_key": new_key})
+    locked = [{**row, "until": datetime.fromtimestamp(row["until"], tz=dt_timezone.utc)} for row in locked_usernames()]
+    return render(request, "accounts/keys.html", {
+        "clients": clients, "new_key": new_key, "locked": locked,
+        "max_failures": settings.LOGIN_MAX_FAILURES, "lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES,
+    })
 
 
 @require_POST
@@ -35,4 +45,13 @@ def key_revoke(request, client_id: int):
     if client.is_active:
         api_client_revoke(client=client, actor=request.user)
         messages.info(request, f"The key of {client.name} is revoked; it stops working within seconds.")
+    return redirect("keys")
+
+
+@require_POST
+@role_required(MANAGER)
+def login_unlock_view(request):
+    username = request.POST.get("username", "")
+    if login_unlock(username=username, actor=request.user):
+        messages.info(request, f"{username} can log in again.")
     return redirect("keys")

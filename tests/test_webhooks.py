@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 class Receiver:
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int], location: str = "") -> None:
         self.statuses = list(statuses)
         self.requests: list[dict] = []
         receiver = self
@@ -33,6 +33,13 @@ class Receiver:
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+
+            def do_GET(self):  # noqa: N802 (a followed redirect would arrive as a GET)
+                receiver.requests.append({"headers": dict(self.headers), "body": b"", "method": "GET"})
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):  # keep test output quiet
@@ -52,8 +59,8 @@ class Receiver:
 def receiver():
     made: list[Receiver] = []
 
-    def start(statuses=()):
-        made.append(Receiver(list(statuses)))
+    def start(statuses=(), location=""):
+        made.append(Receiver(list(statuses), location))
         return made[-1]
 
     yield start
@@ -201,6 +208,9 @@ def test_delivery_log_is_for_managers_only(receiver, manager, reviewer, fast_ret
     "http://169.254.169.254/latest/meta-data/",  # the cloud metadata service
     "https://10.1.2.3/hooks",               # a private network
     "http://[::1]/hooks",                   # IPv6 loopback
+    "http://224.0.0.1/hooks",               # multicast, which Python calls global
+    "http://[ff02::1]/hooks",               # IPv6 multicast
+    "http://240.0.0.1/hooks",               # reserved
     "ftp://hooks.example.com/fraud",        # not http(s)
 ])
 def test_registration_refuses_a_webhook_url_inside_our_network(settings, url):
@@ -234,3 +244,17 @@ def test_a_delivery_to_a_name_that_now_points_inside_is_not_sent(
     assert delivery.status == "failed" and delivery.attempts == 1
     assert "private or reserved address" in delivery.attempt_log.get().error
     assert hook.requests == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_a_failed_delivery_and_is_not_followed(receiver, fast_retries, status,
+                                                             django_capture_on_commit_callbacks):
+    elsewhere = receiver()
+    hook = receiver([status] * 3, location=elsewhere.url)
+    _, api = _service_with_webhook(hook.url)
+    _post_high_tier_event(api, django_capture_on_commit_callbacks)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed" and delivery.attempts == 1  # the same URL would redirect again
+    assert f"HTTP {status}" in delivery.attempt_log.get().error and "redirects" in delivery.attempt_log.get().error
+    assert len(hook.requests) == 1
+    assert elsewhere.requests == []

@@ -7,6 +7,10 @@ behalf (server-side request forgery). So a destination must be http(s) and every
 its host resolves to must be public, or lie in WEBHOOK_ALLOWED_NETWORKS (for example a
 receiver on the same private network, or loopback on a developer's machine).
 
+Multicast, reserved and unspecified addresses are refused like private ones. Redirects are
+never followed (`webhooks.services`): a 3xx would send the worker to an address nobody
+checked, so it fails the delivery instead.
+
 Registration refuses what it can tell is internal (an IP literal, `localhost`, a name
 that resolves to one); each delivery checks the resolution again just before sending, so
 a name that later points inside is refused too.
@@ -43,7 +47,9 @@ def check_url(url: str, *, resolve_required: bool = True) -> None:
     if not host:
         raise DestinationRefused("must name a host")
     for address in _addresses(host, resolve_required=resolve_required):
-        if not address.is_global and not any(address in network for network in allowed_networks()):
+        # Python counts multicast (224.0.0.0/4, ff00::/8) as global; it is no receiver either.
+        public = address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
+        if not public and not any(address in network for network in allowed_networks()):
             raise DestinationRefused(
                 f"{host} is a private or reserved address ({address}); callbacks go to public addresses "
                 "unless the operator allows the network in WEBHOOK_ALLOWED_NETWORKS"

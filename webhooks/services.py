@@ -26,6 +26,17 @@ log = logging.getLogger(__name__)
 USER_AGENT = "fraud-triage-webhooks/1"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the receiver's answer, not a new destination: following it would skip the
+    address check (and turn the POST into a bodyless GET)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def _body(event: str, data: dict[str, Any]) -> str:
     payload = {"id": uuid.uuid4().hex, "event": event, "created_at": timezone.now().isoformat(), "data": data}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
@@ -113,7 +124,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     began = time.perf_counter()
     try:
         check_url(delivery.url)  # again now: the name may point elsewhere than at registration
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             status_code = response.status
     except DestinationRefused as exc:
         error, refused = f"not sent: {exc}"[:300], True
@@ -125,6 +136,9 @@ def delivery_attempt(*, delivery_id: int) -> str:
     ok = status_code is not None and 200 <= status_code < 300
     if status_code is not None and not ok:
         error = f"receiver answered HTTP {status_code}"
+        if 300 <= status_code < 400:
+            error += " (redirects are not followed: answer 2xx at the registered URL)"
+            refused = True  # the same URL will redirect again
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
