@@ -35,6 +35,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     if response is None:
         return None
     if isinstance(exc, exceptions.APIException):
-        errors = _flatten(exc.detail)
+        prefix = ""
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            # A credentials scheme that answers WWW-Authenticate reads the Authorization header
+            # (API keys); the people's APIs use the login session.
+            prefix = "Authorization" if response.has_header("WWW-Authenticate") else "session"
+        errors = _flatten(exc.detail, prefix)
         response.data = {"errors": errors}
     return response

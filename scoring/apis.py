@@ -15,7 +15,7 @@ from accounts.roles import MANAGER, user_has_role
 from accounts.services import api_client_create
 from scoring import serializers as s
 from scoring.models import ScoreJob
-from scoring.services import score_events, score_job_create
+from scoring.services import EventConflict, events_conflicts, score_events, score_job_create
 from scoring.throttles import ApiClientRateThrottle, RateLimitHeadersMixin
 from scoring.validation import validate_event
 from triage.models import Score
@@ -86,6 +86,7 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
             202: s.ScoreJobAcceptedSerializer,
             400: s.ErrorSerializer,
             401: s.ErrorSerializer,
+            409: s.ErrorSerializer,
             411: s.ErrorSerializer,
             413: s.ErrorSerializer,
             429: s.ErrorSerializer,
@@ -94,7 +95,8 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
         description=(
             "Send one event as a JSON object, or up to 1,000 as a JSON array (answered as "
             "`{\"results\": [...]}` in the same order). Posting an `event_id` again returns the "
-            "first result and stores nothing. If any event is invalid, nothing is stored and every "
+            "first result and stores nothing; the same `event_id` with a different body answers `409` naming "
+            "the fields that differ. If any event is invalid, nothing is stored and every "
             "problem is listed with its field (`[3].amount`).\n\n"
             "With `?mode=async`, or for a batch larger than 1,000 events (up to 5,000), the events "
             "are validated, accepted with `202` and scored by the workers: poll the `status_url`.\n\n"
@@ -130,13 +132,35 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
         if problems:
             return Response({"errors": problems}, status=status.HTTP_400_BAD_REQUEST)
         if run_async:
+            try:
+                events_conflicts(client=request.auth, events=clean)
+            except EventConflict as conflict:
+                return Response({"errors": _conflict_errors(conflict, clean, is_batch)}, status=status.HTTP_409_CONFLICT)
             job = score_job_create(client=request.auth, events=events, is_batch=is_batch)
             url = request.build_absolute_uri(reverse("score-job", args=[job.pk]))
             body = {"job_id": str(job.pk), "status": job.status, "event_count": job.event_count, "status_url": url}
             return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
         render = result_renderer(request)
-        results = [render(vars(r)) for r in score_events(client=request.auth, events=clean)]
+        try:
+            scored = score_events(client=request.auth, events=clean)
+        except EventConflict as conflict:
+            return Response({"errors": _conflict_errors(conflict, clean, is_batch)}, status=status.HTTP_409_CONFLICT)
+        results = [render(vars(r)) for r in scored]
         return Response({"results": results} if is_batch else results[0])
+
+
+def _conflict_errors(conflict: EventConflict, events: list[dict], is_batch: bool) -> list[dict]:
+    """One error per differing field of each event that reuses an event_id with another body.
+
+    An exact retry keeps its 200 with `duplicate: true`; a different body under the same
+    id is a sender's bug (or two events given one id), and answering the first result
+    would hide it, as idempotency keys at payment APIs do not."""
+    return [
+        {"field": f"[{index}].{name}" if is_batch else name, "code": "conflict",
+         "message": f"differs from the event first sent with event_id {events[index]['event_id']!r}; "
+                    "a retry repeats the body exactly, a new event needs a new event_id"}
+        for index, fields in conflict.positions for name in fields
+    ]
 
 
 def result_renderer(request):

@@ -680,6 +680,11 @@ def events_prepare(chunk: pd.DataFrame, mapping: Mapping, attributes: list[str])
 
     currency = _text(source("currency"), n)
     reject((currency != "") & ~currency.str.fullmatch(r"[A-Za-z]{3}"), "currency: must be a three-letter ISO 4217 code such as USD")
+    reject(currency.str.fullmatch(r"[A-Za-z]{3}") & ~currency.str.upper().isin(rules.currency_codes()),
+           "currency: is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+    kinds = rules.event_types()
+    reject((clean["event_type"] != "") & ~clean["event_type"].isin(kinds),
+           f"event_type: must be one of {', '.join(kinds)} (a deployment adds types in EVENT_TYPES)")
     clean["currency"] = currency.str.upper()
     status = _text(source("payment_status"), n)
     reject((status != "") & ~status.isin(rules.PAYMENT_STATUSES), f"payment_status: must be one of {', '.join(rules.PAYMENT_STATUSES)}")

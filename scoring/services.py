@@ -7,7 +7,8 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -76,11 +77,73 @@ class _Computed:
         return Score.ExplanationStatus.READY if self.explanation else Score.ExplanationStatus.PENDING
 
 
+# The fields a retry must repeat exactly: what the sender said about the event.
+_CONTRACT_FIELDS = (
+    "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id", "ip_address",
+    "latitude", "longitude", "country", "session_duration", "merchant_id", "category", "account_created_at",
+    "attributes",
+)
+
+
+class EventConflict(Exception):
+    """Events reuse an event_id with a different body; nothing was stored.
+
+    `positions` holds, per such event, its index in the request and the fields that differ
+    from the first event sent with its id (stored earlier, or earlier in the request)."""
+
+    def __init__(self, positions: list[tuple[int, list[str]]]):
+        detail = "; ".join(f"[{index}]: {', '.join(fields)}" for index, fields in positions[:10])
+        super().__init__(f"{len(positions)} event(s) reuse an event_id with a different body ({detail})")
+        self.positions = positions
+
+
+def _differing_fields(event: Mapping[str, Any], first: Mapping[str, Any]) -> list[str]:
+    def same(name: str) -> bool:
+        a, b = event.get(name), first.get(name)
+        if name not in ("amount", "latitude", "longitude", "session_duration", "timestamp", "account_created_at",
+                        "attributes", "ip_address"):
+            return (a or "") == (b or "")
+        if a is None or b is None:
+            return a is None and b is None
+        if name == "amount":
+            return Decimal(a) == Decimal(b)
+        return a == b
+
+    return [name for name in _CONTRACT_FIELDS if not same(name)]
+
+
+def _conflicts(client: ApiClient, events: Sequence[dict[str, Any]], stored_ids: Iterable[str]) -> list[tuple[int, list[str]]]:
+    """(index, differing fields) of each event that differs from the first sent with its id.
+    Reads stored rows only for ids already stored (a retry), never on a first post."""
+    first: dict[str, Mapping[str, Any]] = {}
+    stored_ids = list(stored_ids)
+    if stored_ids:
+        rows = Transaction.objects.filter(client=client, event_id__in=stored_ids).values("event_id", *_CONTRACT_FIELDS)
+        first = {row["event_id"]: row for row in rows}
+    out = []
+    for index, event in enumerate(events):
+        earlier = first.setdefault(event["event_id"], event)
+        if earlier is not event and (differ := _differing_fields(event, earlier)):
+            out.append((index, differ))
+    return out
+
+
+def events_conflicts(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> None:
+    """Raise EventConflict if any event reuses an event_id (stored, or earlier in `events`)
+    with a different body: an asynchronous job checks all its events before storing any."""
+    ids = {e["event_id"] for e in events}
+    stored = Transaction.objects.filter(client=client, event_id__in=list(ids)).values_list("event_id", flat=True)
+    conflicts = _conflicts(client, events, list(stored))
+    if conflicts:
+        raise EventConflict(conflicts)
+
+
 def score_events(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> list[ScoredEvent]:
     """Store and score validated events, once each per (client, event_id).
 
-    Events already stored for this client are answered with their first result. The
-    write is one statement that skips events another request stored first (`ON CONFLICT
+    Events already stored for this client are answered with their first result, when
+    they repeat it: an event_id reused with a different body raises EventConflict before
+    anything is stored. The write is one statement that skips events another request stored first (`ON CONFLICT
     DO NOTHING`), so concurrent duplicates store one row and are answered from it; a
     batch is stored whole or not at all.
     """
@@ -89,12 +152,19 @@ def score_events(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> list
         unique.setdefault(event["event_id"], event)
     # A single event's own history query spots a stored copy; a batch asks once for all.
     stored = _stored_results(client, list(unique)) if len(unique) > 1 else {}
+    if stored or len(unique) < len(events):
+        conflicts = _conflicts(client, events, stored)
+        if conflicts:
+            raise EventConflict(conflicts)
     fresh = [e for event_id, e in unique.items() if event_id not in stored]
 
     new: dict[str, ScoredEvent] = {}
     if fresh:
         feature_rows, seen_before = _features_for(client, fresh)
         if seen_before:
+            conflicts = _conflicts(client, events, seen_before)
+            if conflicts:
+                raise EventConflict(conflicts)
             stored.update(_stored_results(client, seen_before))
             kept = [(e, row) for e, row in zip(fresh, feature_rows) if e["event_id"] not in stored]
             fresh, feature_rows = [e for e, _ in kept], [row for _, row in kept]
@@ -386,6 +456,7 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
             if problems:  # cannot happen for a job accepted by the API; refuse loudly
                 raise ValueError(f"event failed validation: {problems[0]}")
             clean.append(event)
+        events_conflicts(client=job.client, events=clean)  # all or nothing: checked before any chunk is stored
         results: list[dict[str, Any]] = []
         chunk = settings.SCORE_MAX_BATCH
         for start in range(0, len(clean), chunk):

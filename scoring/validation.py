@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from functools import lru_cache
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pycountry
+
 MAX_ID = 128
+# The contract's event types; a deployment with others lists them in EVENT_TYPES.
+DEFAULT_EVENT_TYPES = ("login", "signup", "payment", "purchase", "claim")
 MAX_ATTRIBUTES = 50
 PAYMENT_STATUSES = ("success", "failed", "declined")
 
@@ -27,6 +32,7 @@ TEXT_LIMITS = {
     "category": 64,
 }
 REQUIRED = ("event_id", "account_id", "timestamp")
+ID_FIELDS = ("event_id", "account_id", "device_id", "merchant_id")
 # (field, lowest, highest) for the numeric fields other than amount.
 NUMBER_RANGES = (("latitude", -90, 90), ("longitude", -180, 180), ("session_duration", 0, 1e6))
 MAX_AMOUNT = 1e12
@@ -46,6 +52,18 @@ KNOWN_FIELDS = frozenset(
         "merchant_id", "category", "account_created_at", "attributes",
     )
 )
+
+
+def event_types() -> tuple[str, ...]:
+    from django.conf import settings  # read late: this module is also used without Django set up
+
+    return tuple(getattr(settings, "EVENT_TYPES", DEFAULT_EVENT_TYPES)) if settings.configured else DEFAULT_EVENT_TYPES
+
+
+@lru_cache(maxsize=1)
+def currency_codes() -> frozenset[str]:
+    """ISO 4217 alphabetic codes (pycountry's copy of the standard's current list)."""
+    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
 
 
 class Problem(dict):
@@ -110,10 +128,10 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
         if value is None:
             clean[field] = ""
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and field in ("event_id", "account_id", "device_id", "merchant_id"):
-            value = str(value)  # numeric ids are common in exports; accept them as text
         if not isinstance(value, str):
-            fail(field, "invalid_type", "must be a string")
+            # Numbers are refused rather than turned into text: 1e3 and 1000 would be one id.
+            hint = f' (send numeric ids quoted, e.g. "{value}")' if field in ID_FIELDS and isinstance(value, int) else ""
+            fail(field, "invalid_type", f"must be a string{hint}")
         elif len(value) > limit:
             fail(field, "too_long", f"must be at most {limit} characters")
         elif (reason := text_problem(value)) is not None:
@@ -155,8 +173,14 @@ def validate_event(raw: Any, prefix: str = "") -> tuple[dict[str, Any] | None, l
     if currency not in (None, ""):
         if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
             fail("currency", "invalid", "must be a three-letter ISO 4217 code such as USD")
+        elif currency.upper() not in currency_codes():
+            fail("currency", "unknown_currency", "is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
         else:
             clean["currency"] = currency.upper()
+
+    kinds = event_types()
+    if clean.get("event_type") and clean["event_type"] not in kinds:
+        fail("event_type", "invalid_choice", f"must be one of {', '.join(kinds)} (a deployment adds types in EVENT_TYPES)")
 
     status = raw.get("payment_status")
     clean["payment_status"] = ""

@@ -194,9 +194,12 @@ def test_importer_and_score_api_reject_the_same_events():
         {"event_id": "l", "account_id": "x", "timestamp": "2100-01-01T00:00:00Z"},
         {"event_id": "m", "account_id": "x\x00y", "timestamp": "2026-11-20T10:00:00Z"},
         {"event_id": "n", "account_id": "x", "timestamp": "1970-01-01T00:00:00Z"},
+        {"event_id": "o", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "currency": "ABC"},
+        {"event_id": "p", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "event_type": "refund"},
+        {"event_id": "q", "account_id": "x", "timestamp": "2026-11-20T10:00:00Z", "event_type": "login", "currency": "chf"},
     ]
     fields = ("event_id", "account_id", "timestamp", "amount", "latitude", "longitude", "currency",
-              "payment_status", "ip_address")
+              "payment_status", "ip_address", "event_type")
     chunk = pd.DataFrame([{f: row.get(f, "") for f in fields} for row in rows], dtype="str")
     mapping = mapping_parse({"columns": {f: f for f in fields}})
     _, reasons = events_prepare(chunk, mapping, [])
@@ -205,7 +208,7 @@ def test_importer_and_score_api_reject_the_same_events():
         body = {k: (float(v) if k in ("amount", "latitude", "longitude") else v) for k, v in row.items() if v != ""}
         api_rejects.append(bool(validate_event(body)[1]))
     assert [bool(r) for r in reasons] == api_rejects
-    assert api_rejects == [False, True, True, True, True, True, True, True, True, False, True, True, True, False]
+    assert api_rejects == [False, True, True, True, True, True, True, True, True, False, True, True, True, False, True, True, False]
 
 
 # --------------------------------------------------------------------------- formats

@@ -137,7 +137,7 @@ def test_score_statements_are_planned_once_per_connection(service, champion):
 
 def test_same_event_posted_twice_is_stored_once_with_first_result(service, champion):
     first = service.post("/score", event(), format="json").json()
-    second = service.post("/score", event(amount=99999), format="json").json()
+    second = service.post("/score", event(), format="json").json()  # a retry: the same body
     assert second["duplicate"] is True
     assert second["probability"] == first["probability"]
     assert Transaction.objects.count() == 1
@@ -186,3 +186,76 @@ def test_malformed_json_is_a_400_not_a_500(service, champion):
     response = service.post("/score", '{"event_id": ', content_type="application/json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "body"
+
+
+# --------------------------------------------------------------------------- what a sender gets wrong
+
+
+def test_the_same_event_id_with_a_different_body_is_a_409_naming_the_fields(service, champion):
+    assert service.post("/score", event(amount=120.5), format="json").status_code == 200
+    response = service.post("/score", event(amount=99.0, device_id="dev-other"), format="json")
+    assert response.status_code == 409
+    assert {e["field"] for e in response.json()["errors"]} == {"amount", "device_id"}
+    stored = Transaction.objects.get()
+    assert str(stored.amount) == "120.50" and stored.device_id == "dev-1"
+    # An exact retry is still answered with the first result.
+    retry = service.post("/score", event(amount=120.5), format="json")
+    assert retry.status_code == 200 and retry.json()["duplicate"] is True
+
+
+def test_a_batch_reusing_a_stored_id_with_another_body_stores_nothing(service, champion):
+    service.post("/score", event(event_id="first"), format="json")
+    batch = [event(event_id="new-one", timestamp="2026-11-20T11:00:00Z"), event(event_id="first", amount=1.0)]
+    response = service.post("/score", batch, format="json")
+    assert response.status_code == 409
+    assert [e["field"] for e in response.json()["errors"]] == ["[1].amount"]
+    assert list(Transaction.objects.values_list("event_id", flat=True)) == ["first"]
+
+
+def test_one_id_twice_in_a_batch_with_different_bodies_is_a_409(service, champion):
+    batch = [event(event_id="twice"), event(event_id="twice", timestamp="2026-11-20T10:05:00Z")]
+    response = service.post("/score", batch, format="json")
+    assert response.status_code == 409
+    assert [e["field"] for e in response.json()["errors"]] == ["[1].timestamp"]
+    assert not Transaction.objects.exists()
+    same_twice = service.post("/score", [event(event_id="twice"), event(event_id="twice")], format="json")
+    assert same_twice.status_code == 200
+    assert [r["duplicate"] for r in same_twice.json()["results"]] == [False, True]
+
+
+@pytest.mark.parametrize("field", ["event_id", "account_id", "device_id"])
+def test_a_numeric_id_is_refused_with_how_to_send_it(service, champion, field):
+    response = service.post("/score", event(**{field: 123}), format="json")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["field"] == field and error["code"] == "invalid_type" and '"123"' in error["message"]
+
+
+def test_event_types_outside_the_list_are_refused_unless_the_deployment_adds_them(service, champion, settings):
+    response = service.post("/score", event(event_type="refund"), format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "event_type"
+    settings.EVENT_TYPES = [*settings.EVENT_TYPES, "refund"]
+    assert service.post("/score", event(event_type="refund"), format="json").status_code == 200
+
+
+def test_an_unknown_currency_is_a_400_and_a_known_one_any_case_is_stored(service, champion):
+    response = service.post("/score", event(currency="ABC"), format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "field": "currency", "code": "unknown_currency", "message": "is not an ISO 4217 currency code (e.g. USD, EUR, GBP)"}
+    assert service.post("/score", event(currency="chf"), format="json").status_code == 200
+    assert Transaction.objects.get().currency == "CHF"
+
+
+@pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": "Bearer ftw_not_a_key"}, {"HTTP_AUTHORIZATION": "Basic abc"}])
+def test_credential_errors_name_the_authorization_header(db, headers):
+    response = APIClient().post("/score", event(), format="json", **headers)
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["field"] == "Authorization"
+
+
+def test_session_apis_name_the_session_when_nobody_is_logged_in(db):
+    response = APIClient().get("/api/queue")
+    assert response.status_code in (401, 403)
+    assert response.json()["errors"][0]["field"] == "session"

@@ -50,6 +50,34 @@ def test_async_validation_is_synchronous_and_accepts_nothing(service, champion):
 
 
 @pytest.mark.django_db
+def test_an_async_batch_reusing_an_id_with_another_body_is_refused_before_accepting(service, champion, settings):
+    service.post("/score", event(event_id="job-1", timestamp="2026-11-20T10:01:00Z"), format="json")
+    batch = _batch(3)
+    batch[1]["amount"] = 1.0  # job-1 again, with another amount
+    response = service.post("/score?mode=async", batch, format="json")
+    assert response.status_code == 409
+    assert [e["field"] for e in response.json()["errors"]] == ["[1].amount"]
+    assert not ScoreJob.objects.exists() and Transaction.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_job_whose_later_chunk_conflicts_stores_none_of_it(api_client_and_key, champion, settings):
+    """Checked whole before the first chunk is stored: a job is never half-written."""
+    from scoring.services import score_job_create, score_job_run
+
+    settings.SCORE_MAX_BATCH = 2
+    client = api_client_and_key[0]
+    events = _batch(5)
+    events[4] = {**events[0], "amount": 7.0}  # the last chunk reuses the first event's id
+    job = score_job_create(client=client, events=events, is_batch=True)
+    with pytest.raises(Exception):
+        score_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == ScoreJob.Status.FAILED and "amount" in job.error
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
 def test_unknown_mode_is_a_400(service, champion):
     response = service.post("/score?mode=later", event(), format="json")
     assert response.status_code == 400

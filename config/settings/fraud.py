@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.env import env_float, env_int, env_str
+from config.env import env_float, env_int, env_list, env_str
 
 MODEL_DIR = Path(env_str("MODEL_DIR", str(Path(__file__).resolve().parents[2] / "var" / "models")))
 
@@ -21,6 +21,8 @@ TIER_ALERT_MULTIPLE = env_float("TIER_ALERT_MULTIPLE", 2.0)
 REVIEW_COST = env_float("REVIEW_COST", 5.0)
 # Expected loss of an event without an amount (logins, sign-ups).
 DEFAULT_EVENT_VALUE = env_float("DEFAULT_EVENT_VALUE", 50.0)
+# Event types /score and imports accept (comma-separated in the environment); others are a 400.
+EVENT_TYPES = env_list("EVENT_TYPES", ["login", "signup", "payment", "purchase", "claim"])
 SCORE_MAX_BATCH = env_int("SCORE_MAX_BATCH", 1000)
 SCORE_MAX_BODY_BYTES = env_int("SCORE_MAX_BODY_BYTES", 2_000_000)
 # Registration of a new API client needs this token (or a logged-in manager).
