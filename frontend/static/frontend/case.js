@@ -6,7 +6,7 @@ import { drawNetwork, STATE_WORD } from './charts/network.js';
 import { drawReasons, listReasons } from './charts/reasons.js';
 import { drawTimeline } from './charts/timeline.js';
 import {
-  STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, helpDialog, money, onShortcut, tierBadge, tierLabel, when,
+  STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, helpDialog, money, onShortcut, tierBadge, tierLabel, when, whenUtc,
 } from './common.js';
 
 const d3 = window.d3;
@@ -63,7 +63,7 @@ function drawFields(event) {
   dl.selectAll('*').remove();
   rows.forEach(([name, value]) => {
     dl.append('dt').text(name.replaceAll('_', ' '));
-    const shown = value === null || value === '' ? '—' : (name.endsWith('timestamp') || name.endsWith('_at')) ? when(value) : String(value);
+    const shown = value === null || value === '' ? '—' : (name.endsWith('timestamp') || name.endsWith('_at')) ? whenUtc(value) : String(value);
     dl.append('dd').text(shown);
   });
   dl.append('dt').text('client');
@@ -77,7 +77,7 @@ function drawCaseDecisions(decisions) {
   d3.select('#case-decisions').selectAll('li').data(decisions.length ? decisions : [null]).join('li')
     .attr('class', (d) => (d && d.undone_at ? 'undone' : null))
     .text((d) => (d === null ? 'No decisions yet.'
-      : `${when(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${d.note ? ` — “${d.note}”` : ''}${d.undone_at ? ' (undone)' : ''}`));
+      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${d.note ? ` — “${d.note}”` : ''}${d.undone_at ? ' (undone)' : ''}`));
 }
 
 async function drawWhy() {
@@ -133,7 +133,7 @@ async function loadHistory() {
   d3.select('#account-decisions').selectAll('li').data(history.decisions.length ? history.decisions : [null]).join('li')
     .attr('class', (d) => (d && d.undone ? 'undone' : null))
     .text((d) => (d === null ? 'None.'
-      : `${when(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]} ${d.event_id}${d.note ? ` — “${d.note}”` : ''}${d.undone ? ' (undone)' : ''}`));
+      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]} ${d.event_id}${d.note ? ` — “${d.note}”` : ''}${d.undone ? ' (undone)' : ''}`));
 }
 
 async function loadNetwork() {

@@ -9,8 +9,19 @@ export const STATUS_WORD = { open: 'Open', cleared: 'Cleared', flagged: 'Flagged
 export const VERDICT_DONE = { clear: 'Cleared', flag: 'Flagged as fraud', escalate: 'Escalated' };
 
 export const money = (value) => (value === null || value === undefined ? '—' : d3.format(',.2f')(value));
-export const when = (iso) => (iso ? iso.replace('T', ' ').slice(0, 19) : '—');
-export const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }) : '');
+// Times as the API stores them, in UTC and 24-hour: a reviewer in another zone reads the
+// same clock as the audit log and the colleague they hand a case to.
+const utcStamp = d3.utcFormat('%Y-%m-%d %H:%M:%S');
+const utcClock = d3.utcFormat('%H:%M:%S');
+const parsed = (iso) => {
+  if (typeof iso !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(iso)) return null;
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? null : date;
+};
+// Anything that is not a time (a client's free-form attribute) is shown as sent.
+export const when = (iso) => (iso ? (parsed(iso) ? utcStamp(parsed(iso)) : String(iso)) : '—');
+export const whenUtc = (iso) => (iso ? (parsed(iso) ? `${utcStamp(parsed(iso))} UTC` : String(iso)) : '—');
+export const clock = (iso) => (iso && parsed(iso) ? `${utcClock(parsed(iso))} UTC` : '');
 
 // A count as the queue reports it: exact up to the cap, "10,000+" beyond.
 export const countText = (count, capped) => `${count.toLocaleString()}${capped ? '+' : ''}`;

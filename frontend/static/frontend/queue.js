@@ -3,7 +3,7 @@
 // .text(), never as HTML.
 import { getJson, postJson, query } from './api.js';
 import {
-  TIERS, TIER_SHAPE, TIER_NAME, countText, helpDialog, money, onShortcut, tierLabel, when, VERDICT_DONE,
+  TIERS, TIER_SHAPE, TIER_NAME, clock, countText, helpDialog, money, onShortcut, tierLabel, when, VERDICT_DONE,
 } from './common.js';
 
 const d3 = window.d3;
@@ -82,13 +82,16 @@ function selectTier(tier) {
   currentTier = tier;
   limit = PAGE;
   selected.clear();
+  const url = new URL(window.location.href);
+  url.searchParams.set('tier', tier);
+  window.history.replaceState(null, '', url);
   refresh();
 }
 
 const COLUMNS = (d) => [
   tierLabel(d.tier), String(d.risk_score), money(d.expected_loss),
   d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`, d.account_id, null, d.event_type || '—',
-  when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${d.claim_expires_at.slice(11, 19)}` : '—',
+  when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${clock(d.claim_expires_at)}` : '—',
 ];
 
 function drawCases(items) {
@@ -179,7 +182,10 @@ async function refresh({ poll = false } = {}) {
     const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
     if (!shown) say(`No open ${currentTier}-tier cases${filtered ? ' match the filters' : ''}.`);
-    else if (filtered) say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier}-tier cases that match the filters.`);
+    else if (filtered) {
+      const many = shown !== 1 || data.has_more;
+      say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier}-tier case${many ? 's' : ''} that match${many ? '' : 'es'} the filters.`);
+    }
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
     if (error.status === 400) showFilterErrors(error.errors);
@@ -229,15 +235,24 @@ function setupBulk() {
   });
 }
 
-form.addEventListener('submit', (event) => {
-  event.preventDefault();
+// The address always says what is shown, so a reload or a shared link shows the same cases.
+function applyFilters() {
   limit = PAGE;
   const url = new URL(window.location.href);
   url.search = query({ ...filterValues(), tier: currentTier });
   window.history.replaceState(null, '', url);
   refresh();
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  applyFilters();
 });
-form.addEventListener('reset', () => setTimeout(() => form.requestSubmit(), 0));
+// The browser empties the fields after this event; the address and the list follow once it has.
+form.addEventListener('reset', () => {
+  showFilterErrors([]);
+  setTimeout(applyFilters, 0);
+});
 d3.select('#more').on('click', () => { limit += PAGE; refresh(); });
 d3.select('#next-case').on('click', nextCase);
 const toggleHelp = helpDialog();

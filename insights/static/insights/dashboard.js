@@ -2,6 +2,7 @@
 // Data is written with .text() / .attr(), never as HTML. Tiers are told apart by shape and
 // dash pattern as well as colour.
 import { getJson, postJson } from '../frontend/api.js';
+import { countAxis, moneyAxis } from '../frontend/charts/format.js';
 
 const d3 = window.d3;
 const API = '/api/insights';
@@ -203,7 +204,7 @@ function drawTrends(data) {
   panels.select('h3').text((m) => m.title);
   const width = 540;
   const height = 190;
-  const margin = { top: 8, right: 12, bottom: 24, left: 56 };
+  const margin = { top: 8, right: 24, bottom: 24, left: 56 };  // room for the last day's label
   panels.each(function drawPanel(metric) {
     const lines = TIERS.map((tier) => ({
       tier,
@@ -214,11 +215,11 @@ function drawTrends(data) {
     const x = d3.scaleUtc().domain(d3.extent(days)).range([margin.left, width - margin.right]);
     const y = d3.scaleLinear().domain([0, d3.max(lines, (l) => d3.max(l.values, (v) => v.value)) || 1]).nice()
       .range([height - margin.bottom, margin.top]);
-    const format = metric.key === 'money_at_risk' ? d3.format('~s') : d3.format('~s');
     svg.selectAll('g.x').data([null]).join('g').attr('class', 'axis x').attr('transform', `translate(0,${height - margin.bottom})`)
-      .call(d3.axisBottom(x).ticks(Math.min(days.length, 6)).tickFormat(dayLabel));
+      // Whole days only: a short period would otherwise get noon ticks labelled as the same day twice.
+      .call(d3.axisBottom(x).tickValues(x.ticks(Math.min(days.length, 6)).filter((t) => +d3.utcDay.floor(t) === +t)).tickFormat(dayLabel));
     svg.selectAll('g.y').data([null]).join('g').attr('class', 'axis y').attr('transform', `translate(${margin.left},0)`)
-      .call(d3.axisLeft(y).ticks(4).tickFormat(format));
+      .call(metric.key === 'money_at_risk' ? moneyAxis(d3.axisLeft(y), 4) : countAxis(d3.axisLeft(y), y, 4));
     const line = d3.line().x((v) => x(v.day)).y((v) => y(v.value));
     const groups = svg.selectAll('g.series').data(lines, (l) => l.tier).join('g').attr('class', (l) => `series tier-${l.tier}`);
     groups.selectAll('path.line').data((l) => [l]).join('path')
@@ -384,7 +385,7 @@ function drawTeam(team) {
   svg.selectAll('g.x').data([null]).join('g').attr('class', 'axis x').attr('transform', `translate(0,${height - margin.bottom})`)
     .call(d3.axisBottom(x).tickValues(days.filter((d, i) => i % Math.ceil(days.length / 6 || 1) === 0)).tickFormat((d) => dayLabel(parseDay(d))));
   svg.selectAll('g.y').data([null]).join('g').attr('class', 'axis y').attr('transform', `translate(${margin.left},0)`)
-    .call(d3.axisLeft(y).ticks(4));
+    .call(countAxis(d3.axisLeft(y), y, 4));
   const legend = svg.selectAll('g.who').data(reviewers).join((enter) => {
     const g = enter.append('g').attr('class', 'who');
     g.append('rect').attr('width', 10).attr('height', 10);

@@ -1,6 +1,7 @@
 // The models page: versions, runs, shadow comparison and drift, with the managers' actions.
 // Every piece of data is written with .text(), never as HTML.
 import { getJson, postJson } from '/static/frontend/api.js';
+import { countAxis } from '/static/frontend/charts/format.js';
 
 const d3 = window.d3;
 const num = (v, digits = 3) => (v === null || v === undefined ? '—' : Number(v).toFixed(digits));
@@ -173,11 +174,13 @@ function drawTierChart(tiers) {
   svg.selectAll('text.limit').data(lines).join('text').attr('class', 'limit').attr('x', width - m.right + 6)
     .attr('y', (d) => (d.cls === 'alert' ? y(d.v) - 4 : y(d.v) + 11)).text((d) => d.label);
   svg.selectAll('g.y-axis').data([null]).join('g').attr('class', 'y-axis').attr('transform', `translate(${m.left},0)`)
-    .call(d3.axisLeft(y).ticks(4));
+    .call(countAxis(d3.axisLeft(y), y, 4));
   const ticks = data.filter((d, i) => i % 6 === 0).map((d) => d.hour);
   svg.selectAll('g.x-axis').data([null]).join('g').attr('class', 'x-axis')
     .attr('transform', `translate(0,${height - m.bottom})`)
     .call(d3.axisBottom(x).tickValues(ticks).tickFormat((h) => h.slice(11, 16)));
+  svg.selectAll('text.time-caption').data([null]).join('text').attr('class', 'time-caption')
+    .attr('x', width - m.right + 6).attr('y', height - 8).text('hour (UTC)');
   const legend = [{ key: 'high', label: 'high' }, { key: 'medium', label: 'medium' }];
   svg.selectAll('g.legend').data(legend).join((enter) => {
     const g = enter.append('g').attr('class', (d) => `legend ${d.key}`);

@@ -1,6 +1,8 @@
 // The account's events over time: amount (dot height) coloured by risk score, failed
 // payments drawn as crosses, device changes as dashed markers, decided events ringed.
 // Every mark has a shape or text, not only a colour.
+import { moneyAxis, utcAxis, utcDomain, utcSpanText } from './format.js';
+
 const d3 = window.d3;
 
 export function drawTimeline(container, history) {
@@ -13,19 +15,20 @@ export function drawTimeline(container, history) {
   }
   const width = 560;
   const height = 210;
-  const margin = { top: 24, right: 30, bottom: 28, left: 52 };
-  const x = d3.scaleTime().domain(d3.extent(events, (e) => e.time)).nice().range([margin.left, width - margin.right]);
-  if (events.length === 1) x.domain([d3.timeDay.offset(events[0].time, -1), d3.timeDay.offset(events[0].time, 1)]);
+  const margin = { top: 24, right: 30, bottom: 40, left: 52 };
+  const x = d3.scaleUtc().domain(utcDomain(events.map((e) => e.time))).range([margin.left, width - margin.right]);
   const y = d3.scaleLinear().domain([0, d3.max(events, (e) => e.amount || 0) || 1]).nice()
     .range([height - margin.bottom, margin.top]);
   const colour = d3.scaleSequential(d3.interpolateYlOrRd).domain([0, 100]);
   const svg = root.append('svg').attr('viewBox', `0 0 ${width} ${height}`)
     .attr('role', 'img').attr('aria-label', `Timeline of ${events.length} events of account ${history.account_id}`);
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${height - margin.bottom})`)
-    .call(d3.axisBottom(x).ticks(6));
+    .call(utcAxis(d3.axisBottom(x), x, 6));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${margin.left},0)`)
-    .call(d3.axisLeft(y).ticks(5, '~s'));
+    .call(moneyAxis(d3.axisLeft(y), 5));
   svg.append('text').attr('class', 'axis-label').attr('x', 4).attr('y', 12).text('amount');
+  svg.append('text').attr('class', 'axis-label time-caption').attr('x', width - margin.right).attr('y', height - 4)
+    .attr('text-anchor', 'end').text(`time, 24-hour · ${utcSpanText(d3.extent(events, (e) => e.time))}`);
 
   const changes = events.filter((e) => e.device_changed);
   svg.selectAll('g.device-change').data(changes).join('g').attr('class', 'device-change')
@@ -43,7 +46,7 @@ export function drawTimeline(container, history) {
   marks.filter((e) => e.is_fraud !== null).append('circle').attr('class', (e) => (e.is_fraud ? 'label-fraud' : 'label-legit'))
     .attr('r', 8);
   marks.append('title').text((e) => [
-    `${e.timestamp.replace('T', ' ').slice(0, 16)} ${e.event_type || 'event'}`,
+    `${d3.utcFormat('%Y-%m-%d %H:%M:%S')(e.time)} UTC ${e.event_type || 'event'}`,
     e.amount === null ? 'no amount' : `amount ${d3.format(',.2f')(e.amount)} ${e.currency}`,
     e.risk_score === null ? 'not scored' : `risk score ${e.risk_score}`,
     e.payment_failed ? 'payment failed' : '',
