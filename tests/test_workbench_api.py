@@ -302,6 +302,28 @@ def test_network_links_accounts_sharing_devices_with_their_state(reviewer, sende
     assert ("device", "account:mallory") in kinds and ("ip", "account:trent") in kinds
 
 
+def test_the_case_shows_fraud_confirmed_under_another_client(reviewer, sender, cases):
+    """The whole record: history imported by another source (with its chargebacks) and
+    linked accounts known only there show on the case, with where each event came from."""
+    from accounts.services import import_source_get_or_create
+
+    history = import_source_get_or_create(name="chargeback-history")
+    for index, account in enumerate(("alice", "eve", "eve")):
+        Transaction.objects.create(
+            client=history, event_id=f"imp-{index}", account_id=account, timestamp=T0 - timedelta(days=5 - index),
+            event_type="payment", amount=50, currency="USD", device_id="dev-1", is_fraud=True,
+            label_known_at=T0 - timedelta(days=1), label_source="import",
+        )
+    desk = _login(reviewer)
+    body = desk.get(f"/api/cases/{cases[0].pk}/history").json()
+    assert body["summary"]["known_fraud"] == 1 and body["summary"]["state"] == "fraud"
+    imported = [e for e in body["events"] if e["event_id"] == "imp-0"]
+    assert imported and imported[0]["client"] == "chargeback-history" and imported[0]["label_source"] == "import"
+    network = desk.get(f"/api/cases/{cases[0].pk}/network").json()
+    accounts = {n["label"]: n for n in network["nodes"] if n["kind"] == "account"}
+    assert accounts["eve"]["state"] == "fraud" and accounts["eve"]["events"] == 2
+
+
 def test_network_is_capped_and_bounded_in_time(reviewer, sender, cases, settings):
     settings.NETWORK_MAX_NODES = 6
     for i in range(10):

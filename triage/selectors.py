@@ -92,6 +92,25 @@ def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:
     return cases[: settings.QUEUE_COUNT_CAP].count()
 
 
+def oldest_open_high_case() -> dict[str, Any] | None:
+    """The open high-tier case whose event happened first, with when it was scored.
+
+    Ordered by the event's own time, not by when it was scored: events that arrive late (a
+    replay, a backfill) are as old as they are, and that is how long the risk has stood.
+    """
+    open_high = Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier=Tier.HIGH)
+    first = (
+        open_high.order_by("transaction__timestamp", "transaction_id")
+        .values("transaction_id", "transaction__timestamp", "scored_at").first()
+    )
+    if first is None:
+        return None
+    return {
+        "transaction_id": first["transaction_id"], "event_time": first["transaction__timestamp"],
+        "scored_at": first["scored_at"], "open_high_cases": open_high.count(),
+    }
+
+
 def queue_list(
     *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -204,7 +223,10 @@ HISTORY_LIMIT = 200
 
 
 def _account_events(txn: Transaction) -> QuerySet[Transaction]:
-    return Transaction.objects.filter(client_id=txn.client_id, account_id=txn.account_id)
+    # The whole record: an account's events from every client of this deployment (imported
+    # history with its chargebacks included), as the features, labels and off-boarding see
+    # it; read per client, a case hid fraud confirmed elsewhere and was cleared as unknown.
+    return Transaction.objects.filter(account_id=txn.account_id)
 
 
 def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str, Any]:
@@ -215,7 +237,7 @@ def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str
         events.order_by("-timestamp", "-pk").values(
             "pk", "event_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
             "ip_address", "country", "is_fraud", "label_source", "score__risk_score", "score__tier",
-            "score__review_status",
+            "score__review_status", "client__name",
         )[:limit]
     )
     rows.reverse()
@@ -236,6 +258,7 @@ def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str
                 "country": r["country"],
                 "is_fraud": r["is_fraud"],
                 "label_source": r["label_source"],
+                "client": r["client__name"],
                 "risk_score": r["score__risk_score"],
                 "tier": r["score__tier"],
                 "review_status": r["score__review_status"],
@@ -270,7 +293,7 @@ def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str
             "created_at": d.created_at,
             "undone": d.undone_at is not None,
         }
-        for d in Decision.objects.filter(transaction__client_id=txn.client_id, transaction__account_id=txn.account_id)
+        for d in Decision.objects.filter(transaction__account_id=txn.account_id)
         .select_related("transaction", "reviewer")
         .order_by("-created_at")[:20]
     ]
@@ -302,7 +325,7 @@ def account_network(*, txn: Transaction) -> dict[str, Any]:
     Each account carries its known state (fraud / cleared / unknown) and its latest case.
     """
     since = txn.timestamp - timedelta(days=settings.NETWORK_DAYS)
-    recent = Transaction.objects.filter(client_id=txn.client_id, timestamp__gte=since)
+    recent = Transaction.objects.filter(timestamp__gte=since)  # every client's events, as the whole record
     own = recent.filter(account_id=txn.account_id)
     budget = max(settings.NETWORK_MAX_NODES - 1, 1)
     nodes: dict[str, dict[str, Any]] = {}
@@ -341,7 +364,7 @@ def account_network(*, txn: Transaction) -> dict[str, Any]:
             links.append({"source": entity_id, "target": account_id, "kind": kind})
     accounts = [n["label"] for n in nodes.values() if n["kind"] == "account"]
     states = (
-        Transaction.objects.filter(client_id=txn.client_id, account_id__in=accounts)
+        Transaction.objects.filter(account_id__in=accounts)
         .values("account_id")
         .annotate(
             fraud=Count("pk", filter=Q(is_fraud=True)),

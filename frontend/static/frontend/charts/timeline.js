@@ -52,6 +52,8 @@ export function drawTimeline(container, history) {
     e.payment_failed ? 'payment failed' : '',
     e.device_changed ? `new device ${e.device_id}` : '',
     e.is_fraud === true ? 'labelled fraud' : e.is_fraud === false ? 'labelled legitimate' : '',
+    e.is_fraud !== null && e.label_source ? `label from ${e.label_source === 'review' ? 'a reviewer' : 'the import'}` : '',
+    e.client ? `sent by ${e.client}` : '',
     e.is_this_case ? 'this case' : '',
   ].filter(Boolean).join(' · '));
   const current = events.find((e) => e.is_this_case);
