@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install demo serve test check-deploy bench clean stream
+.PHONY: install demo demo-reset serve test check-deploy bench clean stream
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
@@ -27,18 +27,28 @@ install: $(VENV)/.installed node_modules/.installed
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo_setup
+	$(BIN)/python manage.py demo_setup --url http://$(HOST):$(PORT)/
 	@$(MAKE) --no-print-directory serve
+
+# Empties the demo's database (events, scores, cases, decisions, models, users, audit) and
+# loads the demo again; .venv and node_modules stay.
+demo-reset: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_setup --reset --url http://$(HOST):$(PORT)/
+	@$(MAKE) --no-print-directory serve
+
+# The server's start-up stays short, so the URL and logins demo_setup just printed stay on
+# screen: checks already ran with migrate, the autoreloader's log line is quiet (settings),
+# and the worker prints no banner or per-task lines (its warnings and errors still show).
+RUNSERVER := DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py runserver --skip-checks $(HOST):$(PORT)
 
 serve:
 	@if [ -n "$$REDIS_URL" ]; then \
-		echo "Starting a Celery worker and beat (REDIS_URL is set)"; \
-		$(BIN)/celery -A config worker --beat --loglevel INFO --concurrency 1 & \
+		$(BIN)/celery -A config --quiet worker --beat --loglevel WARNING --concurrency 1 & \
 		trap 'kill $$!' EXIT INT TERM; \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+		$(RUNSERVER); \
 	else \
-		echo "No REDIS_URL: background tasks run in the web process"; \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT); \
+		$(RUNSERVER); \
 	fi
 
 test: install

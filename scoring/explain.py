@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import lightgbm
@@ -15,6 +16,17 @@ if TYPE_CHECKING:
     from ml.design import Design
 
 TOP_REASONS = 5
+
+# shap warns on every LightGBM explanation that its output shape changed in some release;
+# explain_rows reads both shapes, so nobody can act on it. Its plotting colours, imported
+# with shap, use matplotlib calls announced for deprecation; we draw no shap plots.
+warnings.filterwarnings(
+    "ignore",
+    message="LightGBM binary classifier with TreeExplainer shap values output has changed",
+    category=UserWarning,
+    module=r"shap\.explainers\._tree",
+)
+warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module=r"shap\.plots\.colors\._colors")
 
 
 def make_explainer(booster: lightgbm.Booster) -> shap.TreeExplainer:

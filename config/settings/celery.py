@@ -7,7 +7,10 @@ from config.env import env_float, env_int, env_str
 
 _REDIS_URL = env_str("REDIS_URL", "")
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _REDIS_URL or "memory://")
+# Without REDIS_URL no broker is used: eager tasks never publish. Celery still opens a
+# producer on the in-memory transport to serialize eager arguments, and a URL without a
+# host makes kombu warn "No hostname was supplied" on every process's first task.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _REDIS_URL or "memory://localhost/")
 # Without a broker there is nobody to hand work to, so run tasks where they are called.
 CELERY_TASK_ALWAYS_EAGER = not bool(_REDIS_URL or env_str("CELERY_BROKER_URL", ""))
 CELERY_TASK_EAGER_PROPAGATES = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_str
+from config.settings.celery import CELERY_TASK_ALWAYS_EAGER
 
 LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):
@@ -26,7 +27,16 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's "Watching for file changes" (twice: Django's own handler and ours)
+        # is nothing a user acts on, and it pushes the demo's URL and logins off screen.
+        "django.utils.autoreload": {"level": "WARNING"},
+    },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Tasks run inside the web process (no broker): a "Task ... succeeded" line per task
+    # is a worker's log, not the web server's; failures are still logged as errors.
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}
 # Celery workers otherwise replace the root handler with their own plain-text one.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -8,9 +12,11 @@ from tqdm import tqdm
 from accounts.models import ApiClient
 from accounts.services import api_client_create, hash_key
 from scoring.generator import WorldConfig, generate_world
+from scoring.management.commands.generate_data import SOURCE_NAME
 from scoring.models import ModelVersion
 from scoring.services import score_events
 from scoring.validation import validate_event
+from triage.models import Transaction
 
 DEMO_USERS = (("reviewer", "reviewer"), ("manager", "manager"), ("admin", "admin"))
 DEMO_PASSWORD_SUFFIX = "-demo-pass"
@@ -37,10 +43,23 @@ class Command(BaseCommand):
         parser.add_argument("--accounts", type=int, default=1500)
         parser.add_argument("--days", type=int, default=45)
         parser.add_argument("--live-events", type=int, default=3000, help="unlabeled events scored into the queue")
+        parser.add_argument(
+            "--reset", action="store_true",
+            help="empty the whole database first (every event, score, case, decision, model, user and audit "
+                 "entry) and remove the model files it registered, then load the demo again",
+        )
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="where the demo server will answer")
 
     def handle(self, *args, **opts):
         quiet = opts["verbosity"] == 0
-        call_command("generate_data", accounts=opts["accounts"], days=opts["days"], verbosity=opts["verbosity"])
+        if opts["reset"]:
+            self._reset()
+        history = Transaction.objects.filter(client__name=SOURCE_NAME, client__kind=ApiClient.Kind.IMPORT).count()
+        if history:
+            # Generating the world again takes seconds only to find every event already stored.
+            self.stdout.write(f"demo data already loaded ({history:,} events); make demo-reset to start again")
+        else:
+            call_command("generate_data", accounts=opts["accounts"], days=opts["days"], verbosity=opts["verbosity"])
         if not ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exists():
             call_command("train", verbosity=opts["verbosity"])
         client = ApiClient.objects.filter(key_hash=hash_key(DEMO_API_KEY)).first()
@@ -58,8 +77,7 @@ class Command(BaseCommand):
                 for start in range(0, len(events), 500):
                     score_events(client=client, events=events[start : start + 500])
                     bar.update(len(events[start : start + 500]))
-        self.stdout.write("")
-        self.stdout.write("Demo logins (http://127.0.0.1:8000/login/):")
+        logins = []
         for username, role in DEMO_USERS:
             password = username + DEMO_PASSWORD_SUFFIX
             user, created = User.objects.get_or_create(username=username)
@@ -68,6 +86,30 @@ class Command(BaseCommand):
                 user.is_staff = role == "admin"
                 user.is_superuser = role == "admin"
                 user.save()
-            user.groups.add(Group.objects.get(name=role))
+            # get_or_create: a reset flushes the groups the roles migration made.
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+            logins.append((role, username, password))
+        # Last, so it is what the user reads when the server starts right after.
+        url = opts["url"].rstrip("/") + "/"
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"Open {url} and log in as"))
+        for role, username, password in logins:
             self.stdout.write(f"  {role:<9} user {username:<9} password {password}")
-        self.stdout.write(f"Demo API key (POST /score): {DEMO_API_KEY}")
+        self.stdout.write(f"Demo API key (POST {url}score): {DEMO_API_KEY}")
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            self.stdout.write("Background tasks run in the web process (no REDIS_URL). Stop with Ctrl-C.")
+        else:
+            self.stdout.write("A Celery worker and beat run beside the web server. Stop with Ctrl-C.")
+        self.stdout.write("")
+
+    def _reset(self) -> None:
+        database = settings.DATABASES["default"]
+        self.stdout.write(f"emptying the database {database['NAME']} and its model files")
+        bundles = list(ModelVersion.objects.values_list("bundle_path", flat=True))
+        call_command("flush", interactive=False, verbosity=0)
+        model_dir = Path(settings.MODEL_DIR).resolve()
+        for bundle in bundles:
+            path = Path(bundle).resolve()
+            # Only bundles under MODEL_DIR: a path registered elsewhere is not ours to delete.
+            if path.is_relative_to(model_dir) and path != model_dir:
+                shutil.rmtree(path, ignore_errors=True)
