@@ -1,5 +1,6 @@
 """What a newcomer meets on `make demo`: a quiet start that ends with the URL and logins, a
-second start that does not load everything again, and `demo_setup --reset`."""
+second start that does not load everything again, `demo_setup --reset`, and async /score
+jobs that answer 202 at once even without a broker."""
 from __future__ import annotations
 
 import os
@@ -7,9 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from scoring.models import ModelVersion, ScoreJob
+from tests.conftest import event
+from triage.models import Transaction
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = ("celery.app.trace", "No hostname was supplied", "UserWarning", "shap")
@@ -133,3 +140,66 @@ def test_reset_empties_the_demo_and_loads_it_again(demo):
     assert champions == 1 and live == 60 and relabeled == 0
     bundles = sorted(p.name for p in (tmp / "models").iterdir())
     assert len(bundles) == 1 and bundles != old_bundles  # the flushed model's files went with it
+
+
+# --------------------------------------------------------------------------- async jobs without a broker
+
+
+def _batch(n: int) -> list[dict]:
+    return [event(event_id=f"bg-{i}", timestamp=f"2026-11-20T10:{i:02d}:00Z") for i in range(n)]
+
+
+def _wait_for(job_id, status: str, seconds: float = 60) -> ScoreJob:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = ScoreJob.objects.get(pk=job_id)
+        if job.status == status:
+            return job
+        assert job.status != ScoreJob.Status.FAILED, job.error
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job.status}, not {status}, after {seconds} s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_job_answers_at_once_and_is_scored_in_the_background_without_a_broker(
+    service, champion, settings, monkeypatch
+):
+    """Eager tasks (no REDIS_URL): the 202 comes back while the job is still queued, and its
+    status URL then shows it running and done."""
+    from scoring import services
+
+    settings.SCORE_JOBS_IN_THREAD_WHEN_EAGER = True
+    # Gates hold the background work at each step so the test sees every status; the
+    # timeouts only bound how long a broken build (scoring inside the request) hangs.
+    may_start, may_score = threading.Event(), threading.Event()
+    run_job, score_events = services.score_job_run, services.score_events
+
+    def gated_run(**kwargs):
+        may_start.wait(timeout=10)
+        return run_job(**kwargs)
+
+    def gated_score(**kwargs):
+        may_score.wait(timeout=10)
+        return score_events(**kwargs)
+
+    monkeypatch.setattr(services, "score_job_run", gated_run)
+    monkeypatch.setattr(services, "score_events", gated_score)
+
+    started = time.monotonic()
+    response = service.post("/score?mode=async", _batch(3), format="json")
+    assert response.status_code == 202
+    assert time.monotonic() - started < 5
+    body = response.json()
+    assert service.get(body["status_url"]).json()["status"] == "queued"
+
+    may_start.set()
+    _wait_for(body["job_id"], ScoreJob.Status.RUNNING)
+    assert service.get(body["status_url"]).json()["status"] == "running"
+
+    may_score.set()
+    _wait_for(body["job_id"], ScoreJob.Status.DONE)
+    status = service.get(body["status_url"]).json()
+    assert status["status"] == "done"
+    assert [r["event_id"] for r in status["results"]] == ["bg-0", "bg-1", "bg-2"]
+    assert Transaction.objects.filter(event_id__startswith="bg-").count() == 3
+    assert ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).count() == 1

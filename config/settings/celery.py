@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
-from config.env import env_float, env_int, env_str
+from config.env import env_bool, env_float, env_int, env_str
 
 _REDIS_URL = env_str("REDIS_URL", "")
 
@@ -13,6 +13,11 @@ _REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _REDIS_URL or "memory://localhost/")
 # Without a broker there is nobody to hand work to, so run tasks where they are called.
 CELERY_TASK_ALWAYS_EAGER = not bool(_REDIS_URL or env_str("CELERY_BROKER_URL", ""))
+# With eager tasks an accepted /score job (async mode, large batches) would be scored inside
+# the request that accepted it, so the 202 would come only once it is done: run it in a
+# background thread of the web process instead (scoring.tasks). Tests that flip eager mode
+# at run time keep scoring jobs on the spot unless they turn this on.
+SCORE_JOBS_IN_THREAD_WHEN_EAGER = env_bool("SCORE_JOBS_IN_THREAD_WHEN_EAGER", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = False
 # Results live in PostgreSQL rows (scores, explanations), never in the result backend.
 CELERY_TASK_IGNORE_RESULT = True
