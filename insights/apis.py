@@ -5,6 +5,7 @@ import csv
 import io
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -26,8 +27,7 @@ def _period(request):
     query.is_valid(raise_exception=True)
     data = query.validated_data
     return period_resolve(
-        period=data["period"], tz=data["tz"], start=data.get("start"), end=data.get("end"),
-        latest=selectors.latest_event_hour(),
+        period=data["period"], tz=data["tz"], start=data.get("start"), end=data.get("end"), now=timezone.now(),
     )
 
 
@@ -36,7 +36,8 @@ def _period_view(name: str, selector, summary: str) -> type[APIView]:
 
     @extend_schema(parameters=[PeriodQuerySerializer], responses={200: OpenApiTypes.OBJECT}, summary=summary)
     def get(self, request):
-        return Response(selector(period=_period(request)))
+        period = _period(request)
+        return Response({**selector(period=period), "coverage": selectors.period_coverage(period=period)})
 
     return type(name, (APIView,), {"permission_classes": [IsManager], "get": get, "__doc__": summary})
 

@@ -34,13 +34,16 @@ class Period:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "tz": self.tz.key}
 
 
-def period_resolve(*, period: str, tz: ZoneInfo, start: date | None, end: date | None, latest: datetime | None) -> Period:
-    """A period ending on `end` (default: the local day of the newest data, else today).
+def period_resolve(*, period: str, tz: ZoneInfo, start: date | None, end: date | None, now: datetime) -> Period:
+    """A period ending on `end` (default: today in `tz`).
 
+    Anchored to the clock, not to the newest event: one event posted with a later date
+    must not move "last 30 days" away from everything else. When the data is older than
+    the period, the dashboard says so (see `selectors.period_coverage`).
     `start` given: from `start` to `end`; otherwise the last N days of `period`.
     """
     if end is None:
-        end = (latest or datetime.now(dt_timezone.utc)).astimezone(tz).date()
+        end = now.astimezone(tz).date()
     if start is None:
         start = end - timedelta(days=PERIOD_DAYS[period] - 1)
     return Period(start=start, end=end, tz=tz)

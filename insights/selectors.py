@@ -6,7 +6,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Avg, Case, Count, FloatField, Max, Q, Sum, Value, When
+from django.db.models import Avg, Case, Count, FloatField, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 from django.utils import timezone
 
@@ -14,14 +14,52 @@ from insights import stats
 from insights.models import AccountRisk, HourlyRollup, RoiAssumptions, SegmentSummary
 from insights.periods import Period
 from scoring.models import ModelVersion
-from triage.models import Decision, Score
+from triage.models import Decision, Score, Transaction
+from triage.selectors import oldest_open_high_case
 
 TIER_ORDER = ("high", "medium", "low", "unscored")
 SCORE_BANDS = list(range(11))  # risk score // 10; 100 is band 10
 
 
-def latest_event_hour() -> datetime | None:
-    return HourlyRollup.objects.aggregate(latest=Max("hour"))["latest"]
+def newest_event_time() -> datetime | None:
+    """When the newest stored event happened (event time; walks the timestamp index)."""
+    return Transaction.objects.order_by("-timestamp").values_list("timestamp", flat=True).first()
+
+
+def period_coverage(*, period: Period) -> dict[str, Any]:
+    """Where the stored data lies against the period, so an empty period is explained
+    rather than shown as quiet: imported or generated history often ends weeks ago."""
+    newest = newest_event_time()
+    newest_day = newest.astimezone(period.tz).date() if newest else None
+    older = newest is not None and newest < period.utc_start
+    message = None
+    if newest is None:
+        message = "no events stored yet"
+    elif older:
+        message = f"newest event: {newest_day.isoformat()}, older than this period"
+    return {
+        "newest_event": newest,
+        "newest_event_day": newest_day.isoformat() if newest_day else None,
+        "older_than_period": older,
+        "message": message,
+    }
+
+
+def _decided_cases(period: Period):
+    """Cases whose standing decision was made in the period: the one time base every panel
+    counts reviewers' work by (decision time), whatever the event's own date. Found through
+    the decisions made in the period (a small table) rather than by scanning every score."""
+    decided_in_period = Decision.objects.filter(
+        created_at__gte=period.utc_start, created_at__lt=period.utc_end, undone_at__isnull=True,
+    ).values("transaction_id")
+    return Score.objects.filter(
+        transaction_id__in=decided_in_period, decided_at__gte=period.utc_start, decided_at__lt=period.utc_end,
+    ).exclude(review_status=Score.ReviewStatus.OPEN)
+
+
+_D_FLAGGED = Q(review_status=Score.ReviewStatus.FLAGGED)
+_D_CLEARED = Q(review_status=Score.ReviewStatus.CLEARED)
+_D_CAUGHT = _D_FLAGGED & Q(transaction__is_fraud=True)
 
 
 def _rollups(period: Period):
@@ -59,12 +97,33 @@ def trends_daily(*, period: Period) -> dict[str, Any]:
         for row in rows
         if period.start <= row["day"] <= period.end
     ]
+    # Reviewers' flags and clears count on the day they were decided, as on every panel.
+    by_key = {(item["day"], item["tier"]): item for item in series}
+    decided = (
+        _decided_cases(period).annotate(day=TruncDate("decided_at", tzinfo=period.tz)).values("day", "tier")
+        .annotate(flagged=Count("transaction_id", filter=_D_FLAGGED), cleared=Count("transaction_id", filter=_D_CLEARED))
+        .order_by()
+    )
+    for item in by_key.values():
+        item["flagged"] = item["cleared"] = 0
+    for row in decided:
+        if not period.start <= row["day"] <= period.end:
+            continue
+        key = (row["day"].isoformat(), row["tier"] or "unscored")
+        item = by_key.get(key)
+        if item is None:
+            item = by_key[key] = {"day": key[0], "tier": key[1], "events": 0, "scored": 0, "flagged": 0, "cleared": 0,
+                                  "confirmed_fraud": 0, "money_at_risk": 0.0, "amount": 0.0}
+        item["flagged"], item["cleared"] = row["flagged"], row["cleared"]
+    series = sorted(by_key.values(), key=lambda item: (item["day"], TIER_ORDER.index(item["tier"])))
     totals: dict[str, float] = {}
     for item in series:
         for key in ("events", "flagged", "confirmed_fraud", "money_at_risk"):
             totals[key] = round(totals.get(key, 0) + item[key], 2)
     return {"period": period.as_dict(), "days": [d.isoformat() for d in period.days], "tiers": list(TIER_ORDER),
-            "series": series, "totals": totals}
+            "series": series, "totals": totals,
+            "time_base": {"events": "event time", "confirmed_fraud": "event time", "money_at_risk": "event time",
+                          "flagged": "decision time"}}
 
 
 def heatmap(*, period: Period) -> dict[str, Any]:
@@ -101,9 +160,13 @@ def roi_assumptions() -> RoiAssumptions:
 
 
 def roi(*, period: Period) -> dict[str, Any]:
-    sums = _rollups(period).aggregate(
-        caught=Sum("caught"), caught_amount=Sum("caught_amount"), caught_unpriced=Sum("caught_unpriced"),
-        reviewed=Sum("reviewed"), cleared=Sum("cleared"), flagged=Sum("flagged"),
+    # Reviews in the period by decision time, the same cases Team and precision count.
+    sums = _decided_cases(period).aggregate(
+        caught=Count("transaction_id", filter=_D_CAUGHT),
+        caught_amount=Sum("transaction__amount", filter=_D_CAUGHT),
+        caught_unpriced=Count("transaction_id", filter=_D_CAUGHT & Q(transaction__amount__isnull=True)),
+        reviewed=Count("transaction_id"), cleared=Count("transaction_id", filter=_D_CLEARED),
+        flagged=Count("transaction_id", filter=_D_FLAGGED),
     )
     assumptions = roi_assumptions()
     figures = stats.roi_figures(
@@ -117,6 +180,7 @@ def roi(*, period: Period) -> dict[str, Any]:
     )
     return {
         "period": period.as_dict(),
+        "time_base": "decision time",
         "counts": {
             "caught": int(sums["caught"] or 0), "reviews": int(sums["reviewed"] or 0),
             "false_positives": int(sums["cleared"] or 0), "flagged": int(sums["flagged"] or 0),
@@ -134,35 +198,71 @@ def roi(*, period: Period) -> dict[str, Any]:
 
 
 def _score_drift(period: Period, bands_by_day: dict[str, list[int]]) -> dict[str, Any]:
-    """PSI of the period's score distribution against the champion's training reference."""
+    """PSI of the period's score distribution against the champion's training reference:
+    the learning loop's latest hourly check when there is one, else this period's champion
+    scores against the reference stored when it was trained or promoted."""
     if apps.is_installed("learning"):
         try:
-            from learning.selectors import drift_latest  # written by the learning app
+            from learning.selectors import champion_score_reference, drift_latest  # written by the learning app
 
             latest = drift_latest()
             if latest:
                 return {"source": "learning", **latest}
+            found = champion_score_reference()
+            if found:
+                return _period_score_psi(period, *found)
         except (ImportError, AttributeError):
             pass
     champion = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
-    reference = ((champion.manifest if champion else {}) or {}).get("reference", {}).get("score_bands")
+    if champion is None:
+        return {"source": "none", "psi": None, "message": "no reference: there is no champion model yet"}
+    reference = ((champion.manifest or {}).get("reference", {}) or {}).get("score_bands")
     if not reference:
-        return {"source": "none", "psi": None, "message": "no reference: the champion's bundle has no training score distribution"}
+        return {"source": "none", "psi": None, "model_version": champion.name,
+                "message": f"no reference yet: {champion.name}'s training score distribution is being stored; "
+                           "it appears here once the worker has built it"}
     actual = [sum(day[b] for day in bands_by_day.values()) for b in SCORE_BANDS]
     if sum(actual) == 0:
         return {"source": "manifest", "psi": None, "message": "no scored events in this period"}
     value = stats.psi(reference, actual)
     return {"source": "manifest", "model_version": champion.name, "psi": round(value, 4),
-            "status": "stable" if value < 0.1 else "watch" if value < 0.25 else "shifted"}
+            "status": _psi_status(value)}
+
+
+def _psi_status(value: float) -> str:
+    return "stable" if value < 0.1 else "watch" if value < 0.25 else "shifted"
+
+
+def _period_score_psi(period: Period, champion: ModelVersion, reference: dict[str, Any]) -> dict[str, Any]:
+    """The champion's scores made in the period, counted into the reference's bins in the
+    database (bin i holds probabilities in (edge[i-1], edge[i]]), against the reference."""
+    edges = list(reference["edges"])
+    bin_of = Case(*[When(probability__lte=edge, then=Value(i)) for i, edge in enumerate(edges)],
+                  default=Value(len(edges)), output_field=IntegerField())
+    rows = (
+        Score.objects.filter(model_version=champion, scored_at__gte=period.utc_start, scored_at__lt=period.utc_end)
+        .annotate(bin=bin_of).values("bin").annotate(n=Count("transaction_id")).order_by()
+    )
+    counts = [0] * (len(edges) + 2)  # the last bin is for missing values, never missing here
+    for row in rows:
+        counts[row["bin"]] = row["n"]
+    total = sum(counts)
+    base = {"source": "reference", "model_version": champion.name, "scores": total, "time_base": "scored time"}
+    if total == 0:
+        return {**base, "psi": None, "message": f"no scores by {champion.name} made in this period"}
+    value = stats.psi(reference["shares"], [n / total for n in counts])
+    return {**base, "psi": round(value, 4), "status": _psi_status(value)}
 
 
 def model_health(*, period: Period) -> dict[str, Any]:
     rollups = _rollups(period)
     precision = []
-    by_tier = {r["tier"]: r for r in rollups.exclude(tier="").values("tier").annotate(
-        flagged=Sum("flagged"), cleared=Sum("cleared"), scored=Sum("scored"))}
+    scored = {r["tier"]: r["scored"] for r in rollups.exclude(tier="").values("tier").annotate(scored=Sum("scored")).order_by()}
+    # Decided in the period by decision time, like ROI and Team.
+    by_tier = {r["tier"]: r for r in _decided_cases(period).values("tier").annotate(
+        flagged=Count("transaction_id", filter=_D_FLAGGED), cleared=Count("transaction_id", filter=_D_CLEARED)).order_by()}
     for tier in ("high", "medium", "low"):
-        row = by_tier.get(tier, {"flagged": 0, "cleared": 0, "scored": 0})
+        row = {**by_tier.get(tier, {"flagged": 0, "cleared": 0}), "scored": scored.get(tier, 0)}
         decided = int(row["flagged"] or 0) + int(row["cleared"] or 0)
         low, high = stats.wilson_interval(int(row["flagged"] or 0), decided)
         precision.append({
@@ -187,6 +287,7 @@ def model_health(*, period: Period) -> dict[str, Any]:
     ]
     return {
         "period": period.as_dict(),
+        "time_base": {"precision": "decision time", "score_distribution": "event time"},
         "precision": precision,
         "score_distribution": [{"day": day, "bands": bands} for day, bands in sorted(bands_by_day.items())],
         "drift": _score_drift(period, bands_by_day),
@@ -204,7 +305,8 @@ def _test_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def team(*, period: Period) -> dict[str, Any]:
-    decisions = Decision.objects.filter(created_at__gte=period.utc_start, created_at__lt=period.utc_end)
+    """Decisions by decision time (undone ones do not count), as ROI and precision count them."""
+    decisions = Decision.objects.filter(created_at__gte=period.utc_start, created_at__lt=period.utc_end, undone_at__isnull=True)
     per_day = (
         decisions.annotate(day=TruncDate("created_at", tzinfo=period.tz))
         .values("day", "reviewer__username").annotate(n=Count("id")).order_by("day", "reviewer__username")
@@ -214,22 +316,28 @@ def team(*, period: Period) -> dict[str, Any]:
         for decided, scored in decisions.values_list("created_at", "transaction__score__scored_at")
         if scored is not None
     ]
-    open_high = Score.objects.filter(review_status=Score.ReviewStatus.OPEN, tier="high")
-    # Walks the scored_at index from the oldest score: stops at the first open high case.
-    oldest = open_high.order_by("scored_at").values_list("scored_at", flat=True).first()
+    oldest = oldest_open_high_case()
     now = timezone.now()
     return {
         "period": period.as_dict(),
+        "time_base": "decision time",
         "decisions": [{"day": r["day"].isoformat(), "reviewer": r["reviewer__username"], "decisions": r["n"]} for r in per_day],
+        "cases_decided": _decided_cases(period).count(),
         "time_to_decision": {
             "decisions": len(waits),
             "median_seconds": stats.percentile(waits, 50),
             "p90_seconds": stats.percentile(waits, 90),
         },
+        # The age counts from the event itself: a case raised on a weeks-old event has been a
+        # risk for weeks, however recently it reached the queue (that is `queued_seconds`).
         "oldest_open_high": {
-            "scored_at": oldest,
-            "age_seconds": (now - oldest).total_seconds() if oldest else None,
-            "open_high_cases": open_high.count(),
+            "transaction_id": oldest["transaction_id"] if oldest else None,
+            "event_time": oldest["event_time"] if oldest else None,
+            "scored_at": oldest["scored_at"] if oldest else None,
+            "age_seconds": (now - oldest["event_time"]).total_seconds() if oldest else None,
+            "queued_seconds": (now - oldest["scored_at"]).total_seconds() if oldest else None,
+            "measured_from": "event time",
+            "open_high_cases": oldest["open_high_cases"] if oldest else 0,
         },
     }
 

@@ -12,7 +12,7 @@ from insights.periods import DEFAULT_PERIOD, MAX_DAYS, PERIOD_DAYS
 class PeriodQuerySerializer(serializers.Serializer):
     period = serializers.ChoiceField(
         choices=list(PERIOD_DAYS), default=DEFAULT_PERIOD,
-        help_text="Days shown, ending on `end` (default: the day of the newest event)",
+        help_text="Days shown, ending on `end` (default: today in `tz`)",
     )
     tz = serializers.CharField(default="UTC", max_length=64, help_text="IANA time zone, e.g. Europe/Berlin")
     start = serializers.DateField(required=False, help_text="First local day (overrides period)")

@@ -10,3 +10,6 @@ class LearningConfig(AppConfig):
         from config import metrics
 
         metrics.connect_celery_signals()
+        from learning import signals
+
+        signals.connect()

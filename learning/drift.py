@@ -84,6 +84,15 @@ def drift_reference_for(version: ModelVersion) -> DriftReference:
     return drift_reference_store(version=version, features=features.loc[rows], source="stored events")
 
 
+def drift_reference_ensure(*, version_id: int) -> DriftReference | None:
+    """The version's reference, built from the stored events when it has none yet; None
+    when the version is gone or nothing is stored to build it from."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None or not Transaction.objects.exists():
+        return None
+    return drift_reference_for(version)
+
+
 def drift_check(*, now: datetime | None = None) -> DriftCheck | None:
     """Compare the champion's recent live scores with its reference; raise an alert on drift.
 

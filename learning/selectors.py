@@ -155,6 +155,21 @@ def drift_latest() -> dict[str, Any] | None:
     }
 
 
+def champion_score_reference() -> tuple[ModelVersion, dict[str, Any]] | None:
+    """The champion and the binned distribution of its training scores (probabilities), as
+    stored with its drift reference; None without a champion or before the reference exists."""
+    from learning.drift import SCORE_KEY
+    from learning.models import DriftReference
+
+    reference = (
+        DriftReference.objects.filter(model_version__status=ModelVersion.Status.CHAMPION)
+        .select_related("model_version").first()
+    )
+    if reference is None or SCORE_KEY not in (reference.bins or {}):
+        return None
+    return reference.model_version, reference.bins[SCORE_KEY]
+
+
 def tiers_overview(*, hours: int = 48) -> dict[str, Any]:
     """What the models page shows of the tiers: the champion's live tier mix per hour, the
     capacity alert, past re-cuts and what a re-cut from the last week would give."""

@@ -50,6 +50,15 @@ def drift_check() -> str:
     return f"max PSI {check.max_psi:.3f} over {check.rows} scores"
 
 
+@shared_task
+def drift_reference_build(version_id: int) -> str:
+    """The drift reference of a newly promoted champion that was trained without one."""
+    reference = drift.drift_reference_ensure(version_id=version_id)
+    if reference is None:
+        return f"no reference for model version {version_id}: no such version or no stored events"
+    return f"drift reference of {reference.model_version.name}: {reference.rows} rows ({reference.source})"
+
+
 @shared_task(
     autoretry_for=(URLError, ConnectionError, TimeoutError),
     retry_backoff=True,

@@ -22,7 +22,27 @@ def add_event(client, event_id, when, *, account="acct-a", event_type="payment",
             transaction=txn, probability=score / 100, risk_score=score, tier=tier, expected_loss=expected_loss,
             model_version_name="test", review_status=review_status,
         )
+        if review_status != "open":
+            _decided_when_it_happened(txn, review_status)
     return txn
+
+
+def _decided_when_it_happened(txn, review_status):
+    """A reviewer's decision as the product records it (a Decision row, the case's decided_at),
+    made ten minutes after the event, which is when it was scored: the dashboards count
+    reviewers' work by decision time."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import User
+
+    from triage.models import Decision
+
+    reviewer, _ = User.objects.get_or_create(username="hank-reviewer")
+    decided = txn.timestamp + timedelta(minutes=10)
+    verdict = {"flagged": "flag", "cleared": "clear", "escalated": "escalate"}[review_status]
+    decision = Decision.objects.create(transaction=txn, reviewer=reviewer, verdict=verdict)
+    Decision.objects.filter(pk=decision.pk).update(created_at=decided)
+    Score.objects.filter(transaction=txn).update(scored_at=txn.timestamp, decided_at=decided)
 
 
 def hand_counted_world(client):

@@ -14,6 +14,8 @@ from triage.models import Transaction
 from triage.services import decision_record
 
 UTC = timezone.utc
+# The hand-counted world ends on Tuesday 2026-11-17 (UTC); periods end today unless told.
+WORLD_END = "2026-11-17"
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def test_psi_is_zero_for_equal_histograms_and_grows_with_shift():
 
 
 def test_heatmap_counts_and_rates_in_utc(world, as_manager):
-    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "UTC"}).json()
+    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "UTC", "end": WORLD_END}).json()
     monday_10 = cell(body, 1, 10)
     assert (monday_10["events"], monday_10["labeled"], monday_10["fraud"]) == (3, 2, 1)
     assert monday_10["fraud_rate"] == 0.5
@@ -61,17 +63,17 @@ def test_heatmap_counts_and_rates_in_utc(world, as_manager):
 
 def test_heatmap_moves_with_the_time_zone(world, as_manager):
     # Tokyo is UTC+9: Monday 10:xx UTC is Monday 19:xx; Tuesday 23:xx UTC is Wednesday 08:xx.
-    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "Asia/Tokyo"}).json()
+    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "Asia/Tokyo", "end": "2026-11-18"}).json()
     assert cell(body, 1, 19)["events"] == 3
     assert cell(body, 3, 8)["events"] == 2
     assert cell(body, 1, 10)["events"] == 0
     # New York in November is UTC−5: Monday 05:xx and Tuesday 18:xx.
-    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "America/New_York"}).json()
+    body = as_manager.get("/api/insights/heatmap", {"period": "7d", "tz": "America/New_York", "end": WORLD_END}).json()
     assert cell(body, 1, 5)["events"] == 3 and cell(body, 2, 18)["events"] == 2
 
 
 def test_daily_trends_by_tier(world, as_manager):
-    body = as_manager.get("/api/insights/trends", {"period": "7d", "tz": "UTC"}).json()
+    body = as_manager.get("/api/insights/trends", {"period": "7d", "tz": "UTC", "end": WORLD_END}).json()
     assert body["period"] == {"start": "2026-11-11", "end": "2026-11-17", "tz": "UTC"}
     rows = {(r["day"], r["tier"]): r for r in body["series"]}
     assert rows[("2026-11-16", "high")]["flagged"] == 1
@@ -80,8 +82,8 @@ def test_daily_trends_by_tier(world, as_manager):
     assert rows[("2026-11-17", "unscored")]["confirmed_fraud"] == 1
     assert rows[("2026-11-17", "high")]["money_at_risk"] == 40.0
     assert body["totals"] == {"events": 5, "flagged": 2, "confirmed_fraud": 3, "money_at_risk": 136.5}
-    # In Tokyo the Tuesday-evening events fall on Wednesday the 18th, which ends the period.
-    body = as_manager.get("/api/insights/trends", {"period": "7d", "tz": "Asia/Tokyo"}).json()
+    # In Tokyo the Tuesday-evening events fall on Wednesday the 18th.
+    body = as_manager.get("/api/insights/trends", {"period": "7d", "tz": "Asia/Tokyo", "end": "2026-11-18"}).json()
     assert body["period"]["end"] == "2026-11-18"
     assert {r["day"] for r in body["series"]} == {"2026-11-16", "2026-11-18"}
 
@@ -155,7 +157,7 @@ def test_score_api_events_reach_the_dashboards(service, as_manager, django_captu
     service.post("/score", [event(event_id="s1", timestamp="2026-11-20T10:00:00Z"),
                             event(event_id="s2", timestamp="2026-11-20T14:30:00Z")], format="json")
     assert rollups_refresh() == 2
-    body = as_manager.get("/api/insights/trends", {"period": "7d"}).json()
+    body = as_manager.get("/api/insights/trends", {"period": "7d", "end": "2026-11-20"}).json()
     assert body["totals"]["events"] == 2
     assert HourlyRollup.objects.filter(hour=datetime(2026, 11, 20, 14, tzinfo=UTC)).exists()
 

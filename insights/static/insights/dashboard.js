@@ -39,7 +39,15 @@ if (Intl.supportedValuesOf) {
     .attr('value', (zone) => zone);
 }
 
-const query = () => new URLSearchParams({ period: periodSelect.value, tz: tzInput.value.trim() || 'UTC' }).toString();
+// `end` is only set when the manager chose to look at the days up to the newest event;
+// otherwise every period ends today.
+let periodEnd = params.get('end') || '';
+const query = () => {
+  const q = { period: periodSelect.value, tz: tzInput.value.trim() || 'UTC' };
+  if (periodEnd) q.end = periodEnd;
+  return new URLSearchParams(q).toString();
+};
+const periodName = () => periodSelect.options[periodSelect.selectedIndex].text.replace(/^Last /, '');
 
 function showTip(event, lines) {
   tooltip.attr('hidden', null).text(lines.join('\n'))
@@ -317,6 +325,10 @@ function drawDrift(drift) {
     }
     return;
   }
+  if (drift.source === 'reference') {
+    p.append('span').text(` (${count(drift.scores)} scores ${drift.model_version} made in this period vs its training scores; < 0.1 stable, > 0.25 shifted)`);
+    return;
+  }
   p.append('span').text(` (score distribution of this period vs ${drift.model_version || 'the training data'}; < 0.1 stable, > 0.25 shifted)`);
 }
 
@@ -345,21 +357,36 @@ const duration = (seconds) => {
   return `${(seconds / 86400).toFixed(1)} days`;
 };
 
+// Says what the age counts from: the event, which may be far older than its arrival in the queue.
+function oldestBasis(oldest) {
+  if (!oldest.event_time) return 'no open high cases';
+  return `since its event on ${oldest.event_time.slice(0, 10)}; in the queue ${duration(oldest.queued_seconds)}`;
+}
+
 function drawTeam(team) {
   const figures = [
     { id: 'decisions', label: 'Decisions', value: count(team.time_to_decision.decisions) },
     { id: 'median', label: 'Median score → decision', value: duration(team.time_to_decision.median_seconds) },
     { id: 'p90', label: '90th percentile', value: duration(team.time_to_decision.p90_seconds) },
-    { id: 'oldest', label: `Oldest open high case (${count(team.oldest_open_high.open_high_cases)} open)`, value: duration(team.oldest_open_high.age_seconds) },
+    {
+      id: 'oldest',
+      label: `Oldest open high case (${count(team.oldest_open_high.open_high_cases)} open)`,
+      value: duration(team.oldest_open_high.age_seconds),
+      basis: oldestBasis(team.oldest_open_high),
+    },
   ];
   const items = d3.select('#team-figures').selectAll('div').data(figures, (d) => d.id).join((enter) => {
     const div = enter.append('div');
     div.append('dt');
-    div.append('dd');
+    const dd = div.append('dd');
+    dd.append('span').attr('class', 'value');
+    dd.append('span').attr('class', 'basis');
     return div;
   });
   items.select('dt').text((d) => d.label);
-  items.select('dd').attr('id', (d) => `team-${d.id}`).text((d) => d.value);
+  items.select('dd').attr('id', (d) => `team-${d.id}`);
+  items.select('.value').text((d) => d.value);
+  items.select('.basis').text((d) => d.basis || '');
 
   const reviewers = Array.from(new Set(team.decisions.map((d) => d.reviewer))).sort();
   const days = Array.from(new Set(team.decisions.map((d) => d.day))).sort();
@@ -474,6 +501,7 @@ async function load() {
       getJson(`${API}/model-health?${q}`), getJson(`${API}/team?${q}`),
     ]);
     d3.select('#period-label').text(`${trends.period.start} to ${trends.period.end} · ${trends.period.tz}`);
+    drawPeriodNote(trends.coverage);
     root.dataset.start = trends.period.start;
     root.dataset.end = trends.period.end;
     drawRoi(roiData);
@@ -491,6 +519,36 @@ async function load() {
   } catch (error) {
     say(`Could not load the dashboard: ${error.message}`);
   }
+}
+
+// An empty period is explained, with a way to the days that hold the data and back.
+function drawPeriodNote(coverage) {
+  const note = d3.select('#period-note');
+  note.selectChildren().remove();
+  const newest = coverage.newest_event_day;
+  if (periodEnd) {
+    note.attr('hidden', null);
+    note.append('span').text(`Showing the ${periodName()} up to ${periodEnd}${periodEnd === newest ? ' (the newest event)' : ''}, not up to today. `);
+    note.append('button').attr('type', 'button').attr('class', 'link').text('Back to today')
+      .on('click', () => { periodEnd = ''; reload(); });
+    return;
+  }
+  if (!coverage.message) {
+    note.attr('hidden', '');
+    return;
+  }
+  note.attr('hidden', null);
+  note.append('span').attr('class', 'message').text(`${coverage.message[0].toUpperCase()}${coverage.message.slice(1)}. `);
+  if (coverage.older_than_period && newest) {
+    note.append('span').text('Panels counted by event time are empty; decisions made in this period still count. ');
+    note.append('button').attr('type', 'button').attr('class', 'link').text(`Show the ${periodName()} up to ${newest}`)
+      .on('click', () => { periodEnd = newest; reload(); });
+  }
+}
+
+function reload() {
+  window.history.replaceState(null, '', `?${query()}`);
+  load();
 }
 
 document.getElementById('controls').addEventListener('submit', (event) => {

@@ -1,0 +1,154 @@
+"""The managers' dashboard tells the truth about time: periods follow the clock, every panel
+counts reviewers' work by decision time, and ages are measured from the event."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from insights.rollups import rollups_refresh
+from tests.insights_data import add_event
+from triage.services import decision_record
+
+
+@pytest.fixture
+def as_manager(manager):
+    client = APIClient()
+    client.force_login(manager)
+    return client
+
+
+def _today():
+    return timezone.now().date().isoformat()
+
+
+# --------------------------------------------------------------------------- 1. the period
+
+
+def test_the_period_ends_today_and_says_when_the_data_is_older(api_client_and_key, as_manager):
+    client = api_client_and_key[0]
+    old = timezone.now() - timedelta(days=45)
+    add_event(client, "old-1", old, amount=20, is_fraud=True, score=90, tier="high")
+    add_event(client, "old-2", old + timedelta(hours=1), amount=30, is_fraud=False, score=20, tier="low")
+    rollups_refresh()
+    body = as_manager.get("/api/insights/trends", {"period": "30d", "tz": "UTC"}).json()
+    assert body["period"]["end"] == _today()
+    assert body["coverage"]["older_than_period"] is True
+    assert body["coverage"]["message"] == f"newest event: {old.date().isoformat()}, older than this period"
+    # The same period can still be asked for where the data is.
+    body = as_manager.get("/api/insights/heatmap", {"period": "30d", "end": old.date().isoformat()}).json()
+    assert sum(c["events"] for c in body["cells"]) == 2 and body["coverage"]["older_than_period"] is False
+
+
+def test_one_later_event_does_not_move_the_period(api_client_and_key, as_manager):
+    client = api_client_and_key[0]
+    now = timezone.now()
+    for i in range(3):
+        add_event(client, f"recent-{i}", now - timedelta(days=5, hours=i), amount=10, is_fraud=i == 0, score=85, tier="high")
+    rollups_refresh()
+    before = as_manager.get("/api/insights/heatmap", {"period": "30d"}).json()
+    # An event posted with a date after everything else (the README's example does this).
+    add_event(client, "later", now + timedelta(days=20), amount=99)
+    rollups_refresh()
+    after = as_manager.get("/api/insights/heatmap", {"period": "30d"}).json()
+    assert after["period"] == before["period"] and after["period"]["end"] == _today()
+    assert sum(c["events"] for c in after["cells"]) == 3
+    assert sum(c["labeled"] for c in after["cells"]) == 3
+
+
+# --------------------------------------------------------------------------- 2. one time base
+
+
+def test_decisions_made_now_on_old_events_count_on_every_panel(api_client_and_key, reviewer, as_manager):
+    client = api_client_and_key[0]
+    old = timezone.now() - timedelta(days=60)
+    fraud = add_event(client, "old-fraud", old, amount=120, score=92, tier="high", expected_loss=110)
+    legit = add_event(client, "old-legit", old + timedelta(hours=2), amount=40, score=88, tier="high", expected_loss=35)
+    add_event(client, "old-open", old + timedelta(hours=3), amount=15, score=60, tier="medium", expected_loss=9)
+    decision_record(transaction_id=fraud.pk, reviewer=reviewer, verdict="flag")
+    decision_record(transaction_id=legit.pk, reviewer=reviewer, verdict="clear")
+    rollups_refresh()
+    params = {"period": "30d", "tz": "UTC"}
+
+    team = as_manager.get("/api/insights/team", params).json()
+    assert team["time_base"] == "decision time"
+    assert team["time_to_decision"]["decisions"] == 2 and team["cases_decided"] == 2
+    assert team["decisions"] == [{"day": _today(), "reviewer": "rita-reviewer", "decisions": 2}]
+
+    roi = as_manager.get("/api/insights/roi", params).json()
+    assert roi["time_base"] == "decision time"
+    assert roi["counts"]["reviews"] == 2 and roi["counts"]["caught"] == 1 and roi["counts"]["false_positives"] == 1
+    assert roi["counts"]["caught_amount"] == 120.0
+
+    health = as_manager.get("/api/insights/model-health", params).json()
+    high = next(p for p in health["precision"] if p["tier"] == "high")
+    assert (high["flagged"], high["cleared"], high["precision"]) == (1, 1, 0.5)
+
+    trends = as_manager.get("/api/insights/trends", params).json()
+    assert trends["time_base"]["flagged"] == "decision time"
+    assert trends["totals"]["flagged"] == 1
+    flagged_days = {(r["day"], r["tier"]) for r in trends["series"] if r["flagged"]}
+    assert flagged_days == {(_today(), "high")}
+
+    # The period of the events themselves shows their volume but none of today's work.
+    then = {"period": "7d", "tz": "UTC", "end": old.date().isoformat()}
+    assert as_manager.get("/api/insights/roi", then).json()["counts"]["reviews"] == 0
+    assert as_manager.get("/api/insights/team", then).json()["time_to_decision"]["decisions"] == 0
+    assert as_manager.get("/api/insights/trends", then).json()["totals"]["events"] == 3
+
+
+def test_an_undone_decision_leaves_every_panel(api_client_and_key, reviewer, as_manager):
+    from triage.services import decision_undo
+
+    client = api_client_and_key[0]
+    txn = add_event(client, "undo-me", timezone.now() - timedelta(days=3), amount=50, score=90, tier="high")
+    decision_record(transaction_id=txn.pk, reviewer=reviewer, verdict="flag")
+    decision_undo(transaction_id=txn.pk, reviewer=reviewer)
+    params = {"period": "30d"}
+    assert as_manager.get("/api/insights/team", params).json()["time_to_decision"]["decisions"] == 0
+    assert as_manager.get("/api/insights/roi", params).json()["counts"]["reviews"] == 0
+
+
+# --------------------------------------------------------------------------- 3. oldest open high case
+
+
+def test_the_oldest_open_high_case_is_aged_from_its_event(api_client_and_key, as_manager):
+    client = api_client_and_key[0]
+    now = timezone.now()
+    # Scored a moment ago (a replay or a backfill), but the event is three weeks old.
+    add_event(client, "weeks-old", now - timedelta(days=21), amount=80, score=95, tier="high", expected_loss=76)
+    add_event(client, "fresh", now - timedelta(hours=1), amount=80, score=91, tier="high", expected_loss=73)
+    add_event(client, "older-but-low", now - timedelta(days=30), amount=5, score=10, tier="low")
+    oldest = as_manager.get("/api/insights/team", {"period": "7d"}).json()["oldest_open_high"]
+    assert oldest["measured_from"] == "event time" and oldest["open_high_cases"] == 2
+    assert oldest["age_seconds"] == pytest.approx(21 * 86400, abs=120)
+    assert oldest["queued_seconds"] < 120
+
+
+# --------------------------------------------------------------------------- 6. PSI reference
+
+
+def test_a_freshly_trained_and_promoted_model_has_a_psi_reference(
+    api_client_and_key, service, as_manager, django_capture_on_commit_callbacks
+):
+    from learning.models import DriftReference
+    from scoring.loaders import events_load
+    from scoring.services import model_version_promote, model_version_register
+    from tests.conftest import small_world, trained_result
+    from tests.worlds import score_all
+
+    world = small_world()
+    events_load(frame=world[world["period"] == "history"], client=api_client_and_key[0])
+    # What `manage.py train` does: register the version, promote it.
+    with django_capture_on_commit_callbacks(execute=True):
+        champion = model_version_promote(version=model_version_register(result=trained_result()), actor=None)
+    reference = DriftReference.objects.get(model_version=champion)
+    assert reference.rows > 1000 and "score" in reference.bins and reference.bins["features"]
+
+    live = world[world["period"] == "unlabeled"].head(300)
+    score_all(service, live)
+    drift = as_manager.get("/api/insights/model-health", {"period": "30d"}).json()["drift"]
+    assert drift["source"] == "reference" and drift["model_version"] == champion.name
+    assert drift["scores"] == 300 and drift["psi"] is not None and drift["status"] in ("stable", "watch", "shifted")
