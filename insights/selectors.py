@@ -383,7 +383,42 @@ def account_segments() -> dict[str, Any]:
             "kept": decided.get((segment, AccountRisk.Decision.KEPT), 0),
         })
     refreshed = max((s.refreshed_at for s in stored.values()), default=None)
-    return {"accounts": total, "refreshed_at": refreshed, "segments": segments}
+    meanings = segment_meanings()
+    for item in segments:
+        item["meaning"] = meanings[item["segment"]]
+    return {"accounts": total, "refreshed_at": refreshed, "segments": segments,
+            "points": segment_points_rule()}
+
+
+def segment_meanings() -> dict[str, str]:
+    """What puts an account in each segment, in the configured thresholds.
+
+    Segments rank *evidence*, not the model's current score: a confirmed fraud alone is
+    enough for High, and an account-takeover victim keeps scoring like the customer it is, so
+    High's average max score can sit below Medium's, whose accounts are there because of
+    the model's high scores or links to flagged accounts. Said on the page so the two
+    columns are not read as a ranking mistake."""
+    from insights.segments import Criteria
+
+    c = Criteria.from_settings()
+    return {
+        "high": f"≥ {c.high_points} points: a confirmed fraud (4 points; past evidence, so the account's current "
+                f"scores may be low, as for a taken-over customer), or several signals together",
+        "medium": f"{c.medium_points}–{c.high_points - 1} points, no confirmed fraud: shares a device or IP with flagged "
+                  f"accounts (2), or a pattern of high-risk events, score ≥ {c.high_score} on ≥ {c.high_share:.0%} "
+                  f"of its events (3): what the model sees now",
+        "low": f"under {c.medium_points} points: at most one weak signal (a high-risk event, "
+               f"≥ {c.many_failed_payments} failed payments or ≥ {c.many_devices} devices)",
+    }
+
+
+def segment_points_rule() -> str:
+    from insights.segments import Criteria
+
+    c = Criteria.from_settings()
+    return (f"Points: confirmed fraud 4 · high-risk events 1, or 3 when they are ≥ {c.high_share:.0%} of the account's "
+            f"events · ≥ {c.many_failed_payments} failed payments 1 · ≥ {c.many_devices} devices 1 · ring link 2. "
+            f"Average max score counts accounts with a scored event.")
 
 
 OFFBOARDING_FIELDS = (

@@ -152,3 +152,29 @@ def test_a_freshly_trained_and_promoted_model_has_a_psi_reference(
     drift = as_manager.get("/api/insights/model-health", {"period": "30d"}).json()["drift"]
     assert drift["source"] == "reference" and drift["model_version"] == champion.name
     assert drift["scores"] == 300 and drift["psi"] is not None and drift["status"] in ("stable", "watch", "shifted")
+
+
+# --------------------------------------------------------------------------- 4. segments
+
+
+def test_segments_say_what_they_mean_in_the_configured_thresholds(api_client_and_key, as_manager, settings):
+    from insights.accounts import account_risk_refresh
+
+    settings.INSIGHTS_HIGH_SCORE = 75
+    client = api_client_and_key[0]
+    now = timezone.now() - timedelta(days=2)
+    # A taken-over customer: one confirmed fraud in the past, low scores since.
+    add_event(client, "victim-fraud", now - timedelta(days=20), account="victim", amount=300, is_fraud=True)
+    add_event(client, "victim-now", now, account="victim", amount=20, score=12, tier="low")
+    # An account the model sees as risky now, with no confirmed fraud: medium.
+    for i in range(3):
+        add_event(client, f"risky-{i}", now + timedelta(minutes=i), account="risky", amount=50, score=95, tier="high")
+    account_risk_refresh()
+    body = as_manager.get("/api/insights/accounts/segments").json()
+    segments = {s["segment"]: s for s in body["segments"]}
+    assert segments["high"]["accounts"] == 1 and segments["medium"]["accounts"] == 1
+    # The inversion a newcomer reads as a bug, and the page's explanation of it.
+    assert segments["high"]["avg_max_score"] < segments["medium"]["avg_max_score"]
+    assert "confirmed fraud" in segments["high"]["meaning"] and "current scores may be low" in segments["high"]["meaning"]
+    assert "score ≥ 75" in segments["medium"]["meaning"]
+    assert "ring link 2" in body["points"]

@@ -444,6 +444,17 @@ function drawSegments(data) {
   rows.attr('data-accounts', (s) => s.accounts);
   rows.selectAll('td').data((s) => columns.map((col, i) => ({ text: col(s), segment: s.segment, i })))
     .attr('class', (c) => (c.i === 0 ? `segment-${c.segment}` : 'num')).text((c) => c.text);
+  // Segments rank evidence, not today's score: say what puts an account in each one.
+  const meanings = d3.select('#segment-meanings').selectAll('div').data(data.segments, (s) => s.segment).join((enter) => {
+    const div = enter.append('div');
+    div.append('dt');
+    div.append('dd');
+    return div;
+  });
+  meanings.attr('data-segment', (s) => s.segment);
+  meanings.select('dt').attr('class', (s) => `segment-${s.segment}`).text((s) => TIER_LABEL[s.segment]);
+  meanings.select('dd').text((s) => s.meaning || '');
+  d3.select('#segment-points').text(data.points || '');
 }
 
 function reasonList(selection, texts) {
