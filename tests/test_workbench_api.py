@@ -62,7 +62,7 @@ def _ids(body):
 def test_queue_orders_by_expected_loss_and_counts_tiers(reviewer, cases):
     body = _login(reviewer).get("/api/queue", {"tier": "high"}).json()
     assert _ids(body) == ["h1", "h3", "h2"]
-    assert body["counts"] == {"high": 3, "medium": 1, "low": 1}
+    assert body["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0}
     assert body["capped"] == []
 
 
@@ -70,7 +70,7 @@ def test_queue_filters_narrow_the_list_not_the_tier_counts(reviewer, cases):
     client = _login(reviewer)
     by_date = client.get("/api/queue", {"tier": "high", "date_from": "2026-11-21", "date_to": "2026-11-21"}).json()
     assert _ids(by_date) == ["h2"]
-    assert by_date["counts"] == {"high": 3, "medium": 1, "low": 1} and by_date["has_more"] is False
+    assert by_date["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0} and by_date["has_more"] is False
     assert _ids(client.get("/api/queue", {"amount_min": "650", "amount_max": "900"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"event_type": "purchase"}).json()) == ["h2"]
     assert _ids(client.get("/api/queue", {"account": "alice"}).json()) == ["h1"]
@@ -79,6 +79,21 @@ def test_queue_filters_narrow_the_list_not_the_tier_counts(reviewer, cases):
     assert _ids(page) == ["h1", "h3"] and page["has_more"] is True
     assert _ids(client.get("/api/queue", {"q": "h3"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"q": "bob"}).json()) == ["h2"]
+
+
+def test_escalated_cases_leave_the_tier_lists_for_their_own_list(reviewer, cases):
+    desk = _login(reviewer)
+    desk.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "escalate", "note": "needs the bank's answer"}, format="json")
+    desk.post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "escalate"}, format="json")
+    high = desk.get("/api/queue", {"tier": "high"}).json()
+    assert "h2" not in _ids(high) and high["counts"]["escalated"] == 2
+    escalated = desk.get("/api/queue", {"status": "escalated"}).json()
+    assert escalated["status"] == "escalated"
+    assert _ids(escalated) == ["h2", "m1"]  # every tier, highest expected loss first
+    assert {item["review_status"] for item in escalated["items"]} == {"escalated"}
+    narrowed = desk.get("/api/queue", {"status": "escalated", "account": "alice"}).json()
+    assert _ids(narrowed) == ["m1"]
+    assert desk.get("/api/queue", {"status": "snoozed"}).status_code == 400
 
 
 def test_queue_counts_stop_at_the_cap(reviewer, cases, settings):

@@ -187,3 +187,33 @@ def test_pending_explanation_shows_pending_then_the_chart(page, live_server, rev
     expect(page.locator("#reasons-chart svg g.reason").first).to_be_visible(timeout=10_000)
     expect(page.locator("#reasons li").first).to_contain_text("risk")
     assert page.console_errors == []
+
+
+def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_server, reviewer, manager, service, champion):  # noqa: F811
+    _ring(service)
+    _log_in(page, live_server, reviewer)
+    expect(page.locator("#cases tbody tr").first).to_be_visible()
+    page.keyboard.press("n")
+    expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
+    case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    expect(page.locator("#claim")).to_contain_text("Yours until")
+    page.keyboard.press("e")
+    expect(page.locator("#message")).to_contain_text("scalated", timeout=10_000)
+    assert Score.objects.get(pk=case_id).review_status == "escalated"
+
+    page.goto(f"{live_server.url}/queue/")
+    tab = page.locator("#tier-tabs button.tier-escalated")
+    expect(tab).to_contain_text("Escalated 1")
+    page.keyboard.press("4")
+    expect(page).to_have_url(re.compile(r"tier=escalated"))
+    row = page.locator(f"#cases tbody tr[data-transaction-id='{case_id}']")
+    expect(row).to_be_visible()
+    expect(page.locator("#cases tbody tr")).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "queue-escalated.png"), full_page=True)
+    # A manager settles it from the tab; it leaves the tab.
+    other = page.context.browser.new_page()
+    _log_in(other, live_server, manager, path="/queue/?tier=escalated")
+    other.locator(f"#cases tbody tr[data-transaction-id='{case_id}'] button.flag").click()
+    expect(other.locator("#cases tbody tr")).to_have_count(0, timeout=10_000)
+    assert Score.objects.get(pk=case_id).review_status == "flagged"
+    other.close()

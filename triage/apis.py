@@ -41,7 +41,7 @@ class QueueApi(APIView):
     @extend_schema(
         parameters=[s.QueueQuerySerializer],
         responses={200: s.QueueSerializer},
-        summary="Open cases of a tier, highest expected loss first, with counts per tier",
+        summary="Open cases of a tier (or escalated cases), highest expected loss first, with counts",
         description="Poll with `since` set to the last answer's `as_of` to learn how many new cases arrived.",
     )
     def get(self, request):
@@ -54,13 +54,15 @@ class QueueApi(APIView):
         # One row past the page says whether there is more without counting the matches,
         # which on a sparse filter over a large tier would mean reading most of it.
         items = selectors.queue_list(
-            tier=params["tier"], filters=filters, limit=params["limit"] + 1, offset=params["offset"], since=since
+            tier=params["tier"], filters=filters, limit=params["limit"] + 1, offset=params["offset"], since=since,
+            status=params["status"],
         )
         body = {
             "counts": counts,
             "capped": capped,
             "count_cap": settings.QUEUE_COUNT_CAP,
             "tier": params["tier"],
+            "status": params["status"],
             "as_of": now,
             "new_count": selectors.queue_new_count(filters=filters, since=since) if since else 0,
             "items": items[: params["limit"]],

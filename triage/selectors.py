@@ -83,7 +83,13 @@ def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     counts = {tier: min(n, cap) for tier, n in zip(TIER_ORDER, row)}
-    return counts, [tier for tier, n in zip(TIER_ORDER, row) if n > cap]
+    capped = [tier for tier, n in zip(TIER_ORDER, row) if n > cap]
+    # Escalated cases of every tier: few, and they must never drop out of sight.
+    escalated = Score.objects.filter(review_status=Score.ReviewStatus.ESCALATED).order_by()[: cap + 1].count()
+    counts["escalated"] = min(escalated, cap)
+    if escalated > cap:
+        capped.append("escalated")
+    return counts, capped
 
 
 def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:
@@ -112,12 +118,18 @@ def oldest_open_high_case() -> dict[str, Any] | None:
 
 
 def queue_list(
-    *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None
+    *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None,
+    status: str = "open",
 ) -> list[dict[str, Any]]:
-    """Open cases of one tier, highest expected loss first, with who holds each one."""
+    """Open cases of one tier (or, with status "escalated", escalated cases of every tier),
+    highest expected loss first, with who holds each one."""
+    cases = queue_cases(filters=filters or QueueFilters())
+    if status == Score.ReviewStatus.ESCALATED:
+        cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED)
+    else:
+        cases = _open(cases).filter(tier=tier)
     rows = (
-        _open(queue_cases(filters=filters or QueueFilters()))
-        .filter(tier=tier)
+        cases
         .order_by("-expected_loss", "transaction_id")
         .values(*QUEUE_FIELDS)[offset : offset + limit]
     )

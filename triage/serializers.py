@@ -43,6 +43,10 @@ class QueueFilterSerializer(serializers.Serializer):
 
 class QueueQuerySerializer(QueueFilterSerializer):
     tier = serializers.ChoiceField(choices=Tier.choices, default=Tier.HIGH)
+    status = serializers.ChoiceField(
+        choices=["open", "escalated"], default="open",
+        help_text="open: the tier's open cases; escalated: escalated cases of every tier (tier ignored)",
+    )
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     since = serializers.DateTimeField(
@@ -79,11 +83,13 @@ class QueueItemSerializer(serializers.Serializer):
 
 class QueueSerializer(serializers.Serializer):
     counts = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Open cases per tier in the whole queue (up to count_cap)"
+        child=serializers.IntegerField(),
+        help_text="Open cases per tier in the whole queue, and `escalated` cases of every tier (each up to count_cap)",
     )
     capped = serializers.ListField(child=serializers.CharField(), help_text="Tiers with more than count_cap open cases")
     count_cap = serializers.IntegerField()
     tier = serializers.CharField()
+    status = serializers.CharField(help_text="open or escalated: which cases `items` lists")
     as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")
     new_count = serializers.IntegerField(help_text="Open cases scored after `since` (0 without it)")
     items = QueueItemSerializer(many=True)

@@ -12,7 +12,13 @@ const PAGE = 50;
 const isManager = document.querySelector('section.queue').dataset.manager === 'true';
 const me = document.querySelector('.topbar .who')?.textContent || '';
 const params = new URLSearchParams(window.location.search);
-let currentTier = TIERS.includes(params.get('tier')) ? params.get('tier') : 'high';
+// The tabs: the three tiers' open cases, then escalated cases of every tier (its own tab so
+// an escalation never drops out of sight).
+const ESCALATED = 'escalated';
+const TABS = [...TIERS, ESCALATED];
+const TAB_SHAPE = { ...TIER_SHAPE, [ESCALATED]: '⚑' };
+const TAB_NAME = { ...TIER_NAME, [ESCALATED]: 'Escalated' };
+let currentTier = TABS.includes(params.get('tier')) ? params.get('tier') : 'high';
 let limit = PAGE;
 let since = null;
 let busy = false;
@@ -62,17 +68,17 @@ function drawCounts(counts, capped) {
 }
 
 function drawTabs(counts, capped) {
-  d3.select('#tier-tabs').selectAll('button').data(TIERS).join('button')
+  d3.select('#tier-tabs').selectAll('button').data(TABS).join('button')
     .attr('type', 'button')
     .attr('role', 'tab')
     .attr('class', (tier) => `tab tier-${tier}`)
     .attr('aria-selected', (tier) => String(tier === currentTier))
-    .attr('aria-keyshortcuts', (tier) => String(TIERS.indexOf(tier) + 1))
+    .attr('aria-keyshortcuts', (tier) => String(TABS.indexOf(tier) + 1))
     .each(function fill(tier) {
       const button = d3.select(this);
       button.selectAll('*').remove();
-      button.append('span').attr('class', 'shape').attr('aria-hidden', 'true').text(TIER_SHAPE[tier]);
-      button.append('span').text(` ${TIER_NAME[tier]} `);
+      button.append('span').attr('class', 'shape').attr('aria-hidden', 'true').text(TAB_SHAPE[tier]);
+      button.append('span').text(` ${TAB_NAME[tier]} `);
       button.append('span').attr('class', 'count').text(countText(counts[tier] || 0, capped.includes(tier)));
     })
     .on('click', (event, tier) => selectTier(tier));
@@ -143,7 +149,8 @@ async function decide(item, verdict) {
   if (busy) return;
   busy = true;
   try {
-    await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: 'open' });
+    // The status the row showed: a case that changed since is a 409, never overwritten.
+    await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: item.review_status });
     say(`${verdict === 'flag' ? 'Flagged' : 'Cleared'} ${item.event_id} (account ${item.account_id}).`);
   } catch (error) {
     say(`${error.status === 409 ? 'Conflict' : 'Could not save the decision'}: ${error.message}`, true);
@@ -167,7 +174,8 @@ async function nextCase() {
 async function refresh({ poll = false } = {}) {
   try {
     const filters = filterValues();
-    const data = await getJson(`/api/queue${query({ ...filters, tier: currentTier, limit, since: poll ? since : null })}`);
+    const tab = currentTier === ESCALATED ? { status: ESCALATED } : { tier: currentTier };
+    const data = await getJson(`/api/queue${query({ ...filters, ...tab, limit, since: poll ? since : null })}`);
     showFilterErrors([]);
     if (poll && data.new_count) {
       d3.select('#new-cases').attr('hidden', null)
@@ -181,10 +189,11 @@ async function refresh({ poll = false } = {}) {
     d3.select('#more').attr('hidden', data.has_more ? null : '');
     const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
-    if (!shown) say(`No open ${currentTier}-tier cases${filtered ? ' match the filters' : ''}.`);
+    const kind = currentTier === ESCALATED ? 'escalated' : `open ${currentTier}-tier`;
+    if (!shown) say(`No ${kind} cases${filtered ? ' match the filters' : ''}.`);
     else if (filtered) {
       const many = shown !== 1 || data.has_more;
-      say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier}-tier case${many ? 's' : ''} that match${many ? '' : 'es'} the filters.`);
+      say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier === ESCALATED ? 'escalated' : `${currentTier}-tier`} case${many ? 's' : ''} that match${many ? '' : 'es'} the filters.`);
     }
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
@@ -264,6 +273,7 @@ onShortcut({
   1: () => selectTier('high'),
   2: () => selectTier('medium'),
   3: () => selectTier('low'),
+  4: () => selectTier(ESCALATED),
   '?': toggleHelp,
 });
 
