@@ -40,7 +40,8 @@ def queue(request):
 def case(request, transaction_id: int):
     if not Score.objects.filter(pk=transaction_id).exists():
         raise Http404("no such case")
-    context = {"transaction_id": transaction_id, "undo_seconds": settings.UNDO_SECONDS, "claim_seconds": settings.CLAIM_SECONDS}
+    context = {"transaction_id": transaction_id, "undo_seconds": settings.UNDO_SECONDS, "claim_seconds": settings.CLAIM_SECONDS,
+               "claim_minutes": settings.CLAIM_SECONDS // 60}
     return render(request, "frontend/case.html", context)
 
 

@@ -152,6 +152,14 @@ def test_next_case_releases_the_previous_claim_and_honours_filters(reviewer, cas
     assert AuditEntry.objects.filter(action="claim_released", object_id=str(cases[0].pk)).exists()
 
 
+def test_next_case_skips_the_case_being_left(reviewer, cases):
+    desk = _login(reviewer)
+    first = desk.post("/api/queue/next").json()["case"]
+    again = desk.post(f"/api/queue/next?skip={first['transaction_id']}").json()["case"]
+    assert again["transaction_id"] != first["transaction_id"]
+    assert Score.objects.get(pk=first["transaction_id"]).claimed_by is None  # back in the queue
+
+
 def test_next_case_when_queue_is_empty(reviewer, sender):
     body = _login(reviewer).post("/api/queue/next").json()
     assert body["case"] is None and "clear" in body["message"]

@@ -217,3 +217,25 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
     expect(other.locator("#cases tbody tr")).to_have_count(0, timeout=10_000)
     assert Score.objects.get(pk=case_id).review_status == "flagged"
     other.close()
+
+
+def test_looking_is_not_taking_and_next_moves_on(page, live_server, reviewer, service, champion):  # noqa: F811
+    _ring(service)
+    top = Score.objects.filter(review_status="open").order_by("-expected_loss", "transaction_id").first()
+    _log_in(page, live_server, reviewer, path=f"/cases/{top.pk}/")
+    expect(page.locator("#claim")).to_contain_text("Nobody holds this case")
+    expect(page.locator("#take")).to_be_visible()
+    page.wait_for_timeout(500)  # whatever the page does on load has happened
+    assert Score.objects.get(pk=top.pk).claimed_by is None
+    page.keyboard.press("t")
+    expect(page.locator("#claim")).to_contain_text("Yours until")
+    expect(page.locator("#take")).to_be_hidden()
+    assert Score.objects.get(pk=top.pk).claimed_by == reviewer
+    # Next hands over another case and puts this one back in the queue.
+    page.keyboard.press("n")
+    expect(page).not_to_have_url(re.compile(rf"/cases/{top.pk}/$"))
+    expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
+    following = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    assert Score.objects.get(pk=following).claimed_by == reviewer
+    assert Score.objects.get(pk=top.pk).claimed_by is None
+    assert page.console_errors == []

@@ -90,7 +90,8 @@ class NextCaseApi(APIView):
         tier = query.validated_data.get("tier")
         tiers = [tier] if tier else list(selectors.TIER_ORDER)
         score = services.case_claim_next(
-            reviewer=request.user, tiers=tiers, cases=selectors.queue_cases(filters=query.filters())
+            reviewer=request.user, tiers=tiers, cases=selectors.queue_cases(filters=query.filters()),
+            skip=query.validated_data.get("skip"),
         )
         if score is None:
             return Response({"case": None, "message": "No unclaimed open cases match; the queue is clear."})

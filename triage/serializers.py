@@ -58,6 +58,10 @@ class NextCaseQuerySerializer(QueueFilterSerializer):
     tier = serializers.ChoiceField(
         choices=Tier.choices, required=False, help_text="Only this tier; without it high, then medium, then low"
     )
+    skip = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="The case you are on: never handed back as the next one (its claim is released)",
+    )
 
 
 class QueueItemSerializer(serializers.Serializer):

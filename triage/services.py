@@ -197,8 +197,13 @@ def claim_release(*, transaction_id: int, reviewer: Any) -> bool:
     return bool(released)
 
 
-def case_claim_next(*, reviewer: Any, tiers: Sequence[str], cases: QuerySet[Score]) -> Score | None:
+def case_claim_next(
+    *, reviewer: Any, tiers: Sequence[str], cases: QuerySet[Score], skip: int | None = None
+) -> Score | None:
     """Claim the open case with the highest expected loss that nobody else holds.
+
+    `skip` is the case the reviewer is leaving: its claim is released with the others, and
+    it is not handed straight back (it stays in the queue for the next reviewer).
 
     Tiers are tried in the given order. Rows another reviewer is claiming at this very
     moment are skipped (SKIP LOCKED), so two reviewers pressing "Next" together get two
@@ -211,6 +216,8 @@ def case_claim_next(*, reviewer: Any, tiers: Sequence[str], cases: QuerySet[Scor
         free = cases.filter(review_status=Score.ReviewStatus.OPEN).filter(
             Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now)
         )
+        if skip is not None:
+            free = free.exclude(pk=skip)
         for tier in tiers:
             score = (
                 free.filter(tier=tier)

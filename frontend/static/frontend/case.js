@@ -13,6 +13,7 @@ const d3 = window.d3;
 const page = document.querySelector('section.case');
 const caseId = Number(page.dataset.transactionId);
 const undoSeconds = Number(page.dataset.undoSeconds);
+const claimSeconds = Number(page.dataset.claimSeconds);
 const me = document.querySelector('.topbar .who')?.textContent || '';
 const EXPLANATION_POLL_MS = 2000;
 const HISTORY_KEY = 'workbench.visited';
@@ -51,9 +52,10 @@ function drawHeader() {
   d3.select('#case-status').attr('class', `case-status status-${current.review_status}`)
     .text(STATUS_WORD[current.review_status] || current.review_status);
   const claim = d3.select('#claim');
-  if (!current.claimed_by) claim.attr('class', 'claim').text(current.review_status === 'open' ? 'Not claimed' : '');
+  if (!current.claimed_by) claim.attr('class', 'claim').text(current.review_status === 'open' ? 'Nobody holds this case' : '');
   else if (current.claimed_by === me) claim.attr('class', 'claim mine').text(`Yours until ${clock(current.claim_expires_at)}`);
   else claim.attr('class', 'claim taken').text(`Taken by ${current.claimed_by} until ${clock(current.claim_expires_at)}`);
+  d3.select('#take').attr('hidden', current.review_status === 'open' && !current.claimed_by ? null : '');
 }
 
 function drawFields(event) {
@@ -165,13 +167,16 @@ async function loadCounts() {
 
 // ------------------------------------------------------------------ actions
 
-async function claimIfFree() {
-  if (current.review_status !== 'open' || current.claimed_by) return;
+// Looking is not taking: a case is held only once the reviewer presses Take (t), or comes
+// here with Next. Colleagues see who holds a case in the queue.
+async function take() {
+  if (current.review_status !== 'open') { say(`This case is already ${STATUS_WORD[current.review_status].toLowerCase()}.`, 'info'); return; }
   try {
     await postJson(`/api/cases/${caseId}/claim`);
     await loadCase();
+    say(`The case is yours for ${Math.round(claimSeconds / 60)} minutes.`, 'ok');
   } catch (error) {
-    if (error.status === 409) say(`Conflict: ${error.message}`, 'error');
+    say(error.status === 409 ? `Conflict: ${error.message}` : `Could not take the case: ${error.message}`, 'error');
   }
 }
 
@@ -238,7 +243,7 @@ async function undo() {
 
 async function nextCase() {
   try {
-    const body = await postJson('/api/queue/next');
+    const body = await postJson(`/api/queue/next?skip=${caseId}`);
     if (!body.case) { say(body.message, 'ok'); return; }
     window.location.assign(`/cases/${body.case.transaction_id}/`);
   } catch (error) { say(`Could not take the next case: ${error.message}`, 'error'); }
@@ -268,6 +273,7 @@ function rememberVisit() {
 d3.selectAll('.action-bar button[data-verdict]').on('click', function click() { decide(this.dataset.verdict); });
 d3.select('#undo').on('click', undo);
 d3.select('#next').on('click', nextCase);
+d3.select('#take').on('click', take);
 d3.select('#prev').on('click', previousCase);
 const toggleHelp = helpDialog();
 d3.select('#show-help').on('click', toggleHelp);
@@ -275,6 +281,7 @@ onShortcut({
   c: () => decide('clear'),
   f: () => decide('flag'),
   e: () => decide('escalate'),
+  t: take,
   u: undo,
   n: nextCase,
   j: nextCase,
@@ -288,7 +295,6 @@ onShortcut({
 rememberVisit();
 armUndo();
 loadCase()
-  .then(claimIfFree)
   .catch((error) => say(`Could not load the case: ${error.message}`, 'error'));
 loadHistory().catch((error) => d3.select('#timeline').text(`Could not load the history: ${error.message}`));
 loadNetwork().catch((error) => d3.select('#network-status').text(`Could not load linked accounts: ${error.message}`));
