@@ -6,7 +6,9 @@ thread that wakes when ids arrive and sends everything gathered since (one task 
 EXPLAIN_CHUNK ids) keeps /score's latency free of it. Nothing depends on this thread for
 correctness: scores are stored as `pending` before their ids are handed over, and if
 the process dies or the broker is down, the periodic sweep queues them again.
-With eager tasks (tests, no broker) ids are processed on the spot.
+With eager tasks (no broker) the thread computes the explanations itself
+(EXPLAIN_IN_THREAD_WHEN_EAGER, on without a broker), or, with that off (tests that flip
+eager mode), ids are processed on the spot.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Sequence
 
 from celery import current_app
 from django.conf import settings
+from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,8 @@ class ExplanationPublisher:
     def submit(self, transaction_ids: Sequence[int]) -> None:
         from scoring.services import enqueue_explanations
 
-        if current_app.conf.task_always_eager or settings.EXPLAIN_PUBLISH_DELAY_MS < 0:
+        eager = current_app.conf.task_always_eager
+        if (eager and not settings.EXPLAIN_IN_THREAD_WHEN_EAGER) or settings.EXPLAIN_PUBLISH_DELAY_MS < 0:
             enqueue_explanations(list(transaction_ids))
             return
         with self._lock:
@@ -59,6 +63,9 @@ class ExplanationPublisher:
                     enqueue_explanations(ids)
                 except Exception:  # never let the thread die; the sweep re-queues
                     log.exception("publishing %d explanation ids failed", len(ids))
+                finally:
+                    if current_app.conf.task_always_eager:
+                        close_old_connections()  # the explanations ran here, on this thread's connection
 
 
 explanation_publisher = ExplanationPublisher()

@@ -203,3 +203,33 @@ def test_an_async_job_answers_at_once_and_is_scored_in_the_background_without_a_
     assert [r["event_id"] for r in status["results"]] == ["bg-0", "bg-1", "bg-2"]
     assert Transaction.objects.filter(event_id__startswith="bg-").count() == 3
     assert ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_score_answers_before_the_explanation_which_follows(service, champion, settings, monkeypatch):
+    """The demo's /score must not compute SHAP in the request: the answer says pending, the
+    explanation is ready moments later."""
+    from scoring import services
+    from triage.models import Score
+
+    settings.EXPLAIN_IN_THREAD_WHEN_EAGER = True
+    settings.EXPLAIN_PUBLISH_DELAY_MS = 0
+    may_explain = threading.Event()
+    enqueue = services.enqueue_explanations
+
+    def gated(ids):
+        may_explain.wait(timeout=10)
+        return enqueue(ids)
+
+    monkeypatch.setattr(services, "enqueue_explanations", gated)
+    started = time.monotonic()
+    body = service.post("/score", event(event_id="quick"), format="json").json()
+    assert time.monotonic() - started < 5
+    assert body["explanation_status"] == "pending"
+    may_explain.set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if Score.objects.get(transaction__event_id="quick").explanation_status == "ready":
+            break
+        time.sleep(0.05)
+    assert Score.objects.get(transaction__event_id="quick").explanation_status == "ready"

@@ -18,6 +18,9 @@ CELERY_TASK_ALWAYS_EAGER = not bool(_REDIS_URL or env_str("CELERY_BROKER_URL", "
 # background thread of the web process instead (scoring.tasks). Tests that flip eager mode
 # at run time keep scoring jobs on the spot unless they turn this on.
 SCORE_JOBS_IN_THREAD_WHEN_EAGER = env_bool("SCORE_JOBS_IN_THREAD_WHEN_EAGER", CELERY_TASK_ALWAYS_EAGER)
+# Likewise SHAP explanations: computed in the request they would make the demo's first
+# /score take a second; the publisher's thread computes them just after the answer.
+EXPLAIN_IN_THREAD_WHEN_EAGER = env_bool("EXPLAIN_IN_THREAD_WHEN_EAGER", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = False
 # Results live in PostgreSQL rows (scores, explanations), never in the result backend.
 CELERY_TASK_IGNORE_RESULT = True
