@@ -1,6 +1,7 @@
 """The managers' model API: versions, retraining, promotion, rollback, shadow mode, drift alerts."""
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -41,7 +42,26 @@ class RetrainApi(APIView):
         except services.RetrainingBusy as exc:
             return _error("body", "busy", str(exc), status.HTTP_409_CONFLICT)
         run.refresh_from_db()
-        return Response(s.TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(_run_body(run), status=status.HTTP_202_ACCEPTED)
+
+
+def _run_body(run: TrainingRun) -> dict:
+    return {**s.TrainingRunSerializer(run).data, "progress": selectors.training_run_progress(run),
+            "verdict": selectors.training_run_verdict(run)}
+
+
+class TrainingRunApi(APIView):
+    """One retraining run with its progress and, once finished, the verdict: the models page
+    polls it after "Retrain now"."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="A retraining run: progress and verdict")
+    def get(self, request, run_id: int):
+        run = TrainingRun.objects.select_related("champion", "challenger", "requested_by").filter(pk=run_id).first()
+        if run is None:
+            return _error("run_id", "not_found", f"no training run {run_id}", status.HTTP_404_NOT_FOUND)
+        return Response(_run_body(run))
 
 
 class PromoteApi(APIView):

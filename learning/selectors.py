@@ -155,6 +155,63 @@ def drift_latest() -> dict[str, Any] | None:
     }
 
 
+def training_run_progress(run: TrainingRun, *, now: datetime | None = None) -> dict[str, Any]:
+    """Where a retraining stands, in words the models page shows while it polls: queued,
+    running since when, or finished with the verdict."""
+    now = now or timezone.now()
+    if run.status == TrainingRun.Status.QUEUED:
+        return {"stage": "queued", "since": run.requested_at, "elapsed_seconds": (now - run.requested_at).total_seconds()}
+    if run.status == TrainingRun.Status.RUNNING:
+        since = run.started_at or run.requested_at
+        return {"stage": "running", "since": since, "elapsed_seconds": (now - since).total_seconds()}
+    took = (run.finished_at - (run.started_at or run.requested_at)).total_seconds() if run.finished_at else None
+    return {"stage": "finished", "since": run.finished_at, "took_seconds": took}
+
+
+# Each metric the verdict weighs: (key, name, higher is better).
+_VERDICT_METRICS = (("average_precision", "average precision", True), ("brier", "Brier score", False),
+                    ("ece", "calibration error", False))
+
+
+def training_run_verdict(run: TrainingRun) -> dict[str, Any] | None:
+    """The metric that decided a finished run and by how much, beside how the challenger did
+    on each metric: a challenger better on two of three can still be kept, because the rule
+    asks for a minimum gain in average precision, and the page must say that plainly.
+
+    Follows `learning.evaluation.promotion_verdict` check by check, with today's rule
+    settings; the run's `reason` is the verdict as it was written."""
+    if run.status not in (TrainingRun.Status.PROMOTED, TrainingRun.Status.KEPT):
+        return None
+    champion, challenger = run.champion_metrics or {}, run.challenger_metrics or {}
+    metrics = []
+    for key, name, higher_better in _VERDICT_METRICS:
+        if key in champion and key in challenger:
+            diff = challenger[key] - champion[key]
+            metrics.append({"metric": key, "name": name, "champion": champion[key], "challenger": challenger[key],
+                            "difference": diff, "challenger_better": diff > 0 if higher_better else diff < 0})
+    verdict = {"promoted": run.status == TrainingRun.Status.PROMOTED, "text": run.reason, "metrics": metrics,
+               "deciding_metric": None, "margin": None, "required": None}
+    if "average_precision" not in challenger or "average_precision" not in champion:
+        return verdict
+    checks = (
+        ("average_precision", challenger["average_precision"] - champion["average_precision"],
+         settings.RETRAIN_MIN_AP_GAIN, lambda margin, need: margin >= need),
+        ("brier", challenger["brier"] - champion["brier"], settings.RETRAIN_BRIER_TOLERANCE,
+         lambda margin, allowed: margin <= allowed),
+        ("ece", challenger["ece"] - champion["ece"], settings.RETRAIN_ECE_TOLERANCE,
+         lambda margin, allowed: margin <= allowed),
+    )
+    names = {key: name for key, name, _ in _VERDICT_METRICS}
+    deciding = next((check for check in checks if not check[3](check[1], check[2])), checks[0])
+    key, margin, required, passes = deciding
+    verdict.update({
+        "deciding_metric": names[key], "deciding_key": key, "margin": margin, "required": required,
+        "passed": passes(margin, required),
+        "rule": "gain at least" if key == "average_precision" else "lose at most",
+    })
+    return verdict
+
+
 def champion_score_reference() -> tuple[ModelVersion, dict[str, Any]] | None:
     """The champion and the binned distribution of its training scores (probabilities), as
     stored with its drift reference; None without a champion or before the reference exists."""

@@ -10,9 +10,14 @@ from config.draining import drain
 from learning import drift, services
 from learning import tier_watch as tier_watch_service
 from learning.models import TrainingRun
+from scoring.tasks import InBackgroundWhenEager
 
 
-@shared_task(soft_time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS, time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS + 60)
+# Without a broker (the demo) an eager retraining would run inside the "Retrain now" request,
+# which then answered only minutes later; like async /score jobs it runs in a thread of the
+# web process instead, and the models page follows the run by polling it.
+@shared_task(soft_time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS, time_limit=settings.RETRAIN_TIME_LIMIT_SECONDS + 60,
+             base=InBackgroundWhenEager)
 def retrain(run_id: int) -> str:
     """Run one queued retraining. Training outlasts the default task limits, so it has its own;
     a run whose worker dies is marked abandoned after RETRAIN_STALE_MINUTES."""

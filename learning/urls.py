@@ -6,6 +6,7 @@ urlpatterns = [
     path("models/", views.models_page, name="models"),
     path("api/models", apis.ModelsOverviewApi.as_view(), name="api-models"),
     path("api/models/retrain", apis.RetrainApi.as_view(), name="api-models-retrain"),
+    path("api/models/runs/<int:run_id>", apis.TrainingRunApi.as_view(), name="api-models-run"),
     path("api/models/rollback", apis.RollbackApi.as_view(), name="api-models-rollback"),
     path("api/models/<int:version_id>/promote", apis.PromoteApi.as_view(), name="api-models-promote"),
     path("api/models/<int:version_id>/shadow", apis.ShadowApi.as_view(), name="api-models-shadow"),

@@ -178,3 +178,55 @@ def test_segments_say_what_they_mean_in_the_configured_thresholds(api_client_and
     assert "confirmed fraud" in segments["high"]["meaning"] and "current scores may be low" in segments["high"]["meaning"]
     assert "score ≥ 75" in segments["medium"]["meaning"]
     assert "ring link 2" in body["points"]
+
+
+# --------------------------------------------------------------------------- 7. a retraining, followed
+
+
+def _run(**fields):
+    from learning.models import TrainingRun
+
+    return TrainingRun.objects.create(trigger="manual", **fields)
+
+
+def test_a_training_run_says_where_it_stands(as_manager):
+    from learning.models import TrainingRun
+
+    queued = _run()
+    body = as_manager.get(f"/api/models/runs/{queued.pk}").json()
+    assert body["progress"]["stage"] == "queued" and body["verdict"] is None
+    started = timezone.now() - timedelta(seconds=75)
+    TrainingRun.objects.filter(pk=queued.pk).update(status="running", started_at=started)
+    body = as_manager.get(f"/api/models/runs/{queued.pk}").json()
+    assert body["progress"]["stage"] == "running"
+    assert body["progress"]["elapsed_seconds"] == pytest.approx(75, abs=10)
+    assert as_manager.get("/api/models/runs/999999").status_code == 404
+
+
+def test_a_kept_challenger_better_on_two_metrics_names_the_deciding_one(as_manager, settings):
+    settings.RETRAIN_MIN_AP_GAIN = 0.01
+    settings.RETRAIN_BRIER_TOLERANCE = 0.002
+    reason = ("not better by the required margin: average precision 0.6140 vs 0.6100 (+0.0040, needs +0.0100); "
+              "Brier 0.0310 vs 0.0300; calibration error 0.0100 vs 0.0200")
+    now = timezone.now()
+    run = _run(status="kept", started_at=now - timedelta(seconds=200), finished_at=now, reason=reason,
+               champion_metrics={"average_precision": 0.61, "brier": 0.030, "ece": 0.020},
+               challenger_metrics={"average_precision": 0.614, "brier": 0.031, "ece": 0.010})
+    body = as_manager.get(f"/api/models/runs/{run.pk}").json()
+    assert body["progress"]["stage"] == "finished" and body["progress"]["took_seconds"] == pytest.approx(200, abs=1)
+    verdict = body["verdict"]
+    assert verdict["promoted"] is False and verdict["text"] == reason
+    assert verdict["deciding_metric"] == "average precision" and verdict["passed"] is False
+    assert verdict["margin"] == pytest.approx(0.004) and verdict["required"] == 0.01
+    assert [m["challenger_better"] for m in verdict["metrics"]] == [True, False, True]
+
+
+def test_worse_calibration_decides_when_the_gain_is_enough(as_manager, settings):
+    settings.RETRAIN_MIN_AP_GAIN = 0.01
+    settings.RETRAIN_BRIER_TOLERANCE = 0.002
+    run = _run(status="kept", started_at=timezone.now(), finished_at=timezone.now(), reason="worse calibrated (Brier score)",
+               champion_metrics={"average_precision": 0.60, "brier": 0.030, "ece": 0.02},
+               challenger_metrics={"average_precision": 0.65, "brier": 0.035, "ece": 0.02})
+    verdict = as_manager.get(f"/api/models/runs/{run.pk}").json()["verdict"]
+    assert verdict["deciding_metric"] == "Brier score" and verdict["margin"] == pytest.approx(0.005)
+    assert verdict["rule"] == "lose at most" and verdict["passed"] is False

@@ -152,7 +152,9 @@ function drawTierChart(tiers) {
   const data = tiers.hours;
   const box = d3.select('#tier-chart');
   if (!data.length) { box.selectAll('*').remove(); return; }
-  const width = 760; const height = 200; const m = { top: 14, right: 150, bottom: 26, left: 44 };
+  // The legend sits in a row above the plot: in the right margin it collided with the alert
+  // line's label whenever the busiest hour was near the alert level.
+  const width = 760; const height = 214; const m = { top: 28, right: 150, bottom: 26, left: 44 };
   const x = d3.scaleBand().domain(data.map((d) => d.hour)).range([m.left, width - m.right]).padding(0.15);
   const perHour = tiers.capacity_per_day / 24;
   const y = d3.scaleLinear().domain([0, Math.max(d3.max(data, (d) => d.high + d.medium) || 0, perHour * tiers.alert_multiple * 1.2, 1)])
@@ -187,7 +189,7 @@ function drawTierChart(tiers) {
     g.append('rect').attr('width', 10).attr('height', 10);
     g.append('text').attr('x', 14).attr('y', 9);
     return g;
-  }).attr('transform', (d, i) => `translate(${width - m.right + 6},${m.top + i * 14})`)
+  }).attr('transform', (d, i) => `translate(${m.left + 8 + i * 80},4)`)
     .select('text').text((d) => d.label);
 }
 
@@ -230,6 +232,9 @@ async function refresh() {
     drawVersions(overview.versions);
     drawShadow(overview.versions);
     drawRuns(overview.runs);
+    // A run started elsewhere (the schedule, another manager, before a reload) is followed too.
+    const active = overview.runs.find((run) => run.status === 'queued' || run.status === 'running');
+    if (active) followRun(active.id);
     drawDrift(overview.latest_check);
     d3.select('#rollback').attr('disabled', overview.can_roll_back ? null : true);
     d3.select('#since-run').text(`${overview.decisions_since_last_run} reviewer decisions since the last retraining.`);
@@ -238,7 +243,95 @@ async function refresh() {
   }
 }
 
-d3.select('#retrain').on('click', () => act('Queueing a retraining', () => postJson('/api/models/retrain', {})));
+// ------------------------------------------------------------------ a retraining, followed
+
+const RUN_POLL_MS = 2000;
+let followed = null; // the id of the run being polled, so a refresh does not start a second poller
+const seconds = (v) => {
+  if (v === null || v === undefined) return '—';
+  if (v < 90) return `${Math.round(v)} s`;
+  if (v < 5400) return `${Math.floor(v / 60)} min ${Math.round(v % 60)} s`;
+  return `${(v / 3600).toFixed(1)} h`;
+};
+const signed = (v, digits = 4) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`;
+
+function verdictLines(run) {
+  const v = run.verdict;
+  if (!v) return [];
+  const lines = [];
+  if (v.deciding_metric) {
+    const need = v.rule === 'gain at least'
+      ? `the rule needs a gain of at least ${signed(v.required)}`
+      : `the rule allows at most ${signed(v.required)}`;
+    lines.push({ cls: 'deciding', text: `Deciding metric: ${v.deciding_metric}, challenger ${signed(v.margin)} against the champion; ${need} — ${v.passed ? 'met' : 'not met'}.` });
+  }
+  if (v.metrics.length) {
+    const better = v.metrics.filter((m) => m.challenger_better).length;
+    lines.push({
+      cls: 'metrics',
+      text: `Challenger better on ${better} of ${v.metrics.length} metrics: ` + v.metrics.map((m) =>
+        `${m.name} ${num(m.challenger, 4)} vs ${num(m.champion, 4)} (${m.challenger_better ? 'better' : 'not better'})`).join('; ') + '.',
+    });
+  }
+  return lines;
+}
+
+function drawRunProgress(run) {
+  const box = d3.select('#run-progress').attr('hidden', null).attr('data-stage', run.progress.stage)
+    .attr('data-run', run.id).attr('class', `run-progress stage-${run.progress.stage} run-${run.status}`);
+  box.selectAll('*').remove();
+  const p = run.progress;
+  const head = box.append('p').attr('class', 'head');
+  if (p.stage === 'queued') {
+    head.text(`Retraining run ${run.id}: queued at ${when(p.since)} UTC, waiting for a worker (${seconds(p.elapsed_seconds)}).`);
+    return;
+  }
+  if (p.stage === 'running') {
+    head.text(`Retraining run ${run.id}: running since ${when(p.since)} UTC (${seconds(p.elapsed_seconds)}); ` +
+      'training a challenger and judging it on the holdout.');
+    return;
+  }
+  const outcome = {
+    promoted: `promoted ${run.challenger} to champion`,
+    kept: `kept the champion ${run.champion || ''}; ${run.challenger || 'the challenger'} stays a challenger`,
+    failed: 'failed',
+  }[run.status] || run.status;
+  head.append('strong').text(`Retraining run ${run.id} finished at ${when(p.since)} UTC after ${seconds(p.took_seconds)}: ${outcome}.`);
+  verdictLines(run).forEach((line) => box.append('p').attr('class', line.cls).text(line.text));
+  if (run.reason) box.append('p').attr('class', 'reason-text').text(`Verdict: ${run.reason}`);
+}
+
+async function followRun(id) {
+  if (followed === id) return;
+  followed = id;
+  d3.select('#retrain').attr('disabled', true);
+  try {
+    for (;;) {
+      const run = await getJson(`/api/models/runs/${id}`);
+      drawRunProgress(run);
+      if (run.progress.stage === 'finished') break;
+      await new Promise((resolve) => { setTimeout(resolve, RUN_POLL_MS); });
+    }
+  } catch (error) {
+    say(`Could not follow the retraining: ${error.message}`);
+  } finally {
+    followed = null;
+    d3.select('#retrain').attr('disabled', null);
+  }
+  await refresh();
+}
+
+d3.select('#retrain').on('click', async () => {
+  say('Queueing a retraining…');
+  try {
+    const run = await postJson('/api/models/retrain', {});
+    say('');
+    followRun(run.id);
+  } catch (error) {
+    say(`Retraining not queued: ${error.message}`);
+    await refresh();
+  }
+});
 d3.select('#rollback').on('click', () => act('Rolling back', () => postJson('/api/models/rollback', {})));
 d3.select('#recut').on('click', () => act('Re-cutting the tiers', () => postJson('/api/models/tiers/recut',
   { days: Number(d3.select('#recut-days').property('value')) })));
