@@ -116,10 +116,10 @@ def trends_daily(*, period: Period) -> dict[str, Any]:
                                   "confirmed_fraud": 0, "money_at_risk": 0.0, "amount": 0.0}
         item["flagged"], item["cleared"] = row["flagged"], row["cleared"]
     series = sorted(by_key.values(), key=lambda item: (item["day"], TIER_ORDER.index(item["tier"])))
-    totals: dict[str, float] = {}
+    totals: dict[str, float] = {"events": 0, "flagged": 0, "confirmed_fraud": 0, "money_at_risk": 0}
     for item in series:
-        for key in ("events", "flagged", "confirmed_fraud", "money_at_risk"):
-            totals[key] = round(totals.get(key, 0) + item[key], 2)
+        for key in totals:
+            totals[key] = round(totals[key] + item[key], 2)
     return {"period": period.as_dict(), "days": [d.isoformat() for d in period.days], "tiers": list(TIER_ORDER),
             "series": series, "totals": totals,
             "time_base": {"events": "event time", "confirmed_fraud": "event time", "money_at_risk": "event time",
@@ -219,8 +219,8 @@ def _score_drift(period: Period, bands_by_day: dict[str, list[int]]) -> dict[str
     reference = ((champion.manifest or {}).get("reference", {}) or {}).get("score_bands")
     if not reference:
         return {"source": "none", "psi": None, "model_version": champion.name,
-                "message": f"no reference yet: {champion.name}'s training score distribution is being stored; "
-                           "it appears here once the worker has built it"}
+                "message": f"no reference for {champion.name} yet: its training score distribution is stored "
+                           "when it is promoted (built by the worker) or by the next hourly drift check"}
     actual = [sum(day[b] for day in bands_by_day.values()) for b in SCORE_BANDS]
     if sum(actual) == 0:
         return {"source": "manifest", "psi": None, "message": "no scored events in this period"}

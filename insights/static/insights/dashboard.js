@@ -20,6 +20,7 @@ const count = d3.format(',d');
 const money = d3.format(',.2f');
 const pct = d3.format('.1%');
 const parseDay = d3.utcParse('%Y-%m-%d');
+const plural = (n, word) => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
 const dayLabel = d3.utcFormat('%b %d');
 
 const root = document.querySelector('.dashboard');
@@ -69,9 +70,9 @@ function drawRoi(roi) {
   const c = roi.counts;
   const a = roi.assumptions;
   const figures = [
-    { id: 'money_stopped', label: 'Money stopped', value: roi.money_stopped, basis: `${count(c.caught)} confirmed frauds caught` },
-    { id: 'review_cost', label: 'Review cost', value: -roi.review_cost, basis: `${count(c.reviews)} reviews × ${money(a.cost_per_review)}` },
-    { id: 'friction_cost', label: 'Friction cost', value: -roi.friction_cost, basis: `${count(c.false_positives)} false positives × ${money(a.friction_cost_per_false_positive)}` },
+    { id: 'money_stopped', label: 'Money stopped', value: roi.money_stopped, basis: `${plural(c.caught, 'confirmed fraud')} caught` },
+    { id: 'review_cost', label: 'Review cost', value: -roi.review_cost, basis: `${plural(c.reviews, 'review')} × ${money(a.cost_per_review)}` },
+    { id: 'friction_cost', label: 'Friction cost', value: -roi.friction_cost, basis: `${plural(c.false_positives, 'false positive')} × ${money(a.friction_cost_per_false_positive)}` },
     { id: 'net_savings', label: 'Net savings', value: roi.net_savings, basis: 'stopped − review − friction' },
     { id: 'roi', label: 'ROI', value: roi.roi, basis: 'net ÷ (review + friction)', format: (v) => (v === null ? '—' : pct(v)) },
   ];
@@ -304,6 +305,8 @@ function drawScoreDistribution(days) {
   svg.selectAll('g.y').data([null]).join('g').attr('class', 'axis y').attr('transform', `translate(${margin.left},0)`)
     .call(d3.axisLeft(y).tickValues([0, 5, 8, 10]).tickFormat((b) => `${b * 10}`));
   const ticks = x.domain().filter((d, i, all) => i % Math.ceil(all.length / 6) === 0);
+  svg.selectAll('text.empty').data(days.length ? [] : [null]).join('text').attr('class', 'empty')
+    .attr('x', width / 2).attr('y', height / 2).attr('text-anchor', 'middle').text('no scored events in this period');
   svg.selectAll('g.x').data([null]).join('g').attr('class', 'axis x').attr('transform', `translate(0,${height - margin.bottom})`)
     .call(d3.axisBottom(x).tickValues(ticks).tickFormat((d) => dayLabel(parseDay(d))));
 }
