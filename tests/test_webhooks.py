@@ -258,3 +258,40 @@ def test_a_redirect_is_a_failed_delivery_and_is_not_followed(receiver, fast_retr
     assert f"HTTP {status}" in delivery.attempt_log.get().error and "redirects" in delivery.attempt_log.get().error
     assert len(hook.requests) == 1
     assert elsewhere.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_callbacks_are_published_after_the_answer_not_inside_it(receiver, settings, monkeypatch):
+    """/score answers without waiting for the broker: the callback is handed over by a
+    background thread, and still arrives."""
+    import threading
+    import time as clock
+
+    from webhooks import services
+
+    settings.WEBHOOKS_IN_THREAD_WHEN_EAGER = True
+    settings.EXPLAIN_PUBLISH_DELAY_MS = 0
+    may_publish = threading.Event()
+    enqueue = services.deliveries_enqueue
+
+    def gated(ids):
+        may_publish.wait(timeout=10)
+        return enqueue(ids)
+
+    monkeypatch.setattr(services, "deliveries_enqueue", gated)
+    hook = receiver()
+    _, api = _service_with_webhook(hook.url)
+    for index, amount in enumerate((10, 11, 12)):
+        api.post("/score", event(event_id=f"warm-{index}", amount=amount, payment_status="failed",
+                                 timestamp=f"2026-11-20T09:0{index}:00Z"), format="json")
+    started = clock.monotonic()
+    body = api.post("/score", event(event_id="big-one", amount=5000, device_id="dev-new",
+                                    ip_address="198.51.100.77"), format="json").json()
+    assert body["tier"] == "high" and clock.monotonic() - started < 5
+    assert hook.requests == []  # not sent from inside the request
+    may_publish.set()
+    deadline = clock.monotonic() + 20
+    while clock.monotonic() < deadline and not hook.requests:
+        clock.sleep(0.05)
+    assert len(hook.requests) == 1
+    assert json.loads(hook.requests[0]["body"])["data"]["event_id"] == "big-one"

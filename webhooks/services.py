@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from config.publishing import BackgroundPublisher
 from webhooks.destinations import DestinationRefused, check_url
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.signing import signed_headers
@@ -49,7 +50,9 @@ def _create(client: ApiClient, event: str, items: Sequence[dict[str, Any]]) -> l
         [WebhookDelivery(client=client, event=event, url=client.webhook_url, body=_body(event, item)) for item in items]
     )
     ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: deliveries_enqueue(ids))
+    # Published from a background thread, not inside the request that scored the events;
+    # a delivery the thread never hands over is found by the sweep (`stale_pending_delivery_ids`).
+    transaction.on_commit(lambda: delivery_publisher.submit(ids))
     return deliveries
 
 
@@ -85,6 +88,13 @@ def case_decided_notify(*, decision: Any) -> list[WebhookDelivery]:
         "model_version": decision.model_version_name,
     }
     return _create(client, WebhookDelivery.Event.CASE_DECIDED, [item])
+
+
+def _enqueue():
+    return deliveries_enqueue
+
+
+delivery_publisher = BackgroundPublisher("webhook-publisher", _enqueue, in_thread_setting="WEBHOOKS_IN_THREAD_WHEN_EAGER")
 
 
 def deliveries_enqueue(delivery_ids: Sequence[int]) -> None:

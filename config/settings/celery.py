@@ -21,6 +21,7 @@ SCORE_JOBS_IN_THREAD_WHEN_EAGER = env_bool("SCORE_JOBS_IN_THREAD_WHEN_EAGER", CE
 # Likewise SHAP explanations: computed in the request they would make the demo's first
 # /score take a second; the publisher's thread computes them just after the answer.
 EXPLAIN_IN_THREAD_WHEN_EAGER = env_bool("EXPLAIN_IN_THREAD_WHEN_EAGER", CELERY_TASK_ALWAYS_EAGER)
+WEBHOOKS_IN_THREAD_WHEN_EAGER = env_bool("WEBHOOKS_IN_THREAD_WHEN_EAGER", CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = False
 # Results live in PostgreSQL rows (scores, explanations), never in the result backend.
 CELERY_TASK_IGNORE_RESULT = True
