@@ -32,10 +32,11 @@ class EntityHistory:
     def __init__(
         self,
         rows: Mapping[str, Mapping[str, list[dict[str, Any]]]],
-        merchant_labels: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+        merchant_labels: Mapping[tuple[str, int], tuple[int, int, int, int]] | None = None,
         link_groups: DayGroups | None = None,
     ):
-        """`merchant_labels`, when given, replaces merchant rows: (labels known, fraud) per
+        """`merchant_labels`, when given, replaces merchant rows: (labels known, fraud, and
+        the same two for labels learned in the last LEARNED_WINDOW) per
         (merchant, event time in epoch ms), counted by the database. `link_groups` holds
         the stored link groups of the events' days (`link_groups_for`)."""
         self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
@@ -61,7 +62,7 @@ class EntityHistory:
         merchant = entity_key(event.get("merchant_id"))
         return EntityRows(
             device=recent("device", "device_id"), ip=recent("ip", "ip_address"),
-            merchant_labels=self._merchant_labels.get((merchant, t), (0, 0)) if merchant else None, link_groups=groups,
+            merchant_labels=self._merchant_labels.get((merchant, t), (0, 0, 0, 0)) if merchant else None, link_groups=groups,
         )
 
     def stored_rows(self) -> list[list[dict[str, Any]]]:

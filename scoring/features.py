@@ -48,6 +48,9 @@ WEEKEND_DAYS = (5, 6)
 # Entities (device, IP, merchant) are looked at over this window; an event's own entity
 # rows older than this are never fetched, so live cost stays bounded.
 ENTITY_WINDOW_MS = WINDOW_30D
+# `<entity>_fraud_rate_learned_7d`: labels of the entity window's events that became known
+# within this long before the event.
+LEARNED_WINDOW_MS = WINDOW_7D
 # Devices and IP addresses used by more accounts than these in a window link nobody in
 # the ring size's groups. An address of more than a household's few accounts is a gateway
 # (an office's NAT, public Wi-Fi, a carrier); a device of more than a ring's ten a shop's
@@ -160,6 +163,13 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("device_fraud_rate_30d", ("device_id", "is_fraud"), "{value_pct} of this device's events with a known label in the last 30 days were fraud"),
     FeatureSpec("ip_fraud_rate_30d", ("ip_address", "is_fraud"), "{value_pct} of this IP address's events with a known label in the last 30 days were fraud"),
     FeatureSpec("merchant_fraud_rate_30d", ("merchant_id", "is_fraud"), "{value_pct} of this merchant's events with a known label in the last 30 days were fraud"),
+    # The same rates over only the labels learned in the last 7 days: a fresh compromise
+    # (a skimmed terminal, a stolen device) shows here days before it moves a 30-day rate,
+    # whatever the label delay, since the window follows when labels arrive.
+    *(FeatureSpec(f"{kind}_fraud_rate_learned_7d", (column, "is_fraud"),
+                  f"{{value_pct}} of the labels learned in the last 7 days about this {words}'s events were fraud")
+      for kind, column, words in (("device", "device_id", "device"), ("ip", "ip_address", "IP address"),
+                                  ("merchant", "merchant_id", "merchant"))),
     FeatureSpec("ring_size_30d", ("device_id", "ip_address"), "in a group of {value:.0f} accounts linked through shared devices or IP addresses in the 30 days before today"),
     *(spec for aggregate in ACCOUNT_WINDOW_AGGREGATES for spec in [aggregate.spec()]),
     # Counter-parties the account is used to.
@@ -545,12 +555,14 @@ def _distinct_in_window(
 
 
 def _known_label_counts(
-    entity: np.ndarray, ts: np.ndarray, label: np.ndarray, known_ms: np.ndarray, width_ms: int
+    entity: np.ndarray, ts: np.ndarray, label: np.ndarray, known_ms: np.ndarray, width_ms: int,
+    learned_within_ms: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: labels of the entity's events in [t - width, t] known by t, and how many were fraud.
 
-    An event j's label is usable at time τ when known_j <= τ <= t_j + width, an interval
-    per labeled event; the count at τ is (#starts <= τ) - (#ends < τ) within the entity,
+    With `learned_within_ms`, only labels that became known in [t - learned_within, t].
+    An event j's label is usable at time τ when known_j <= τ <= t_j + width (and τ <=
+    known_j + learned_within), an interval per labeled event; the count at τ is (#starts <= τ) - (#ends < τ) within the entity,
     two searchsorted calls on sorted keys. Rows without the entity get NaN.
     """
     n = len(entity)
@@ -561,6 +573,8 @@ def _known_label_counts(
         return known_count, fraud_count
     labeled = has_entity & ~np.isnan(label)
     end = ts + width_ms
+    if learned_within_ms is not None:
+        end = np.minimum(end, known_ms + learned_within_ms)
     usable = labeled & (known_ms <= end)
     base = int(ts.min())
     span = int(end.max() - base) + 1
@@ -650,10 +664,12 @@ def _shared_entity_features(
 def _entity_fraud_rates(events: pd.DataFrame, t: np.ndarray, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Device, IP and merchant fraud rates from the labels known by each event, in input order."""
     label, known_ms = label_known_ms(events, t)
-    return {
-        f"{kind}_fraud_rate_30d": _rate(*_known_label_counts(codes[column], t, label, known_ms, ENTITY_WINDOW_MS))
-        for kind, column in (("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id"))
-    }
+    out = {}
+    for kind, column in (("device", "device_id"), ("ip", "ip_address"), ("merchant", "merchant_id")):
+        out[f"{kind}_fraud_rate_30d"] = _rate(*_known_label_counts(codes[column], t, label, known_ms, ENTITY_WINDOW_MS))
+        out[f"{kind}_fraud_rate_learned_7d"] = _rate(
+            *_known_label_counts(codes[column], t, label, known_ms, ENTITY_WINDOW_MS, LEARNED_WINDOW_MS))
+    return out
 
 
 def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -726,7 +742,7 @@ def _union_size(
 
 
 def fraud_rate_at(
-    labeled: pd.DataFrame, entity: str, values: Sequence[Any], times_ms: np.ndarray
+    labeled: pd.DataFrame, entity: str, values: Sequence[Any], times_ms: np.ndarray, learned_within_ms: int | None = None
 ) -> np.ndarray:
     """`<entity>_fraud_rate_30d` of events with these entity `values` at `times_ms`, from
     the entity's labeled events `labeled` (columns `entity`, timestamp and label_known_at in
@@ -737,7 +753,8 @@ def fraud_rate_at(
     t = np.concatenate([labeled["timestamp"].to_numpy(dtype=np.int64), np.asarray(times_ms, dtype=np.int64)])
     label = np.concatenate([labeled["is_fraud"].to_numpy(dtype="float64"), np.full(n, np.nan)])
     recorded = np.concatenate([labeled["label_known_at"].to_numpy(dtype="float64"), np.full(n, np.nan)])
-    counts = _known_label_counts(_column_codes(names, entity), t, label, _known_ms(t, recorded), ENTITY_WINDOW_MS)
+    counts = _known_label_counts(_column_codes(names, entity), t, label, _known_ms(t, recorded), ENTITY_WINDOW_MS,
+                                 learned_within_ms)
     return _rate(*counts)[len(labeled):]
 
 
@@ -780,14 +797,15 @@ class EntityRows:
     ip_address, is_fraud, label_known_at) with that entity and timestamp in
     [t - ENTITY_WINDOW, t], stored before this event. `merchant` may hold only the
     labeled ones: unlabeled merchant events do not change any feature. Instead of merchant
-    rows, `merchant_labels` may give what the merchant feature counts from them, (labels
-    known by t, of which fraud), as the database counts it for live single events.
+    rows, `merchant_labels` may give what the merchant features count from them, (labels
+    known by t, of which fraud, those of them learned in the last LEARNED_WINDOW, of which
+    fraud), as the database counts it for live single events.
     """
 
     device: Sequence[Mapping[str, Any]] = ()
     ip: Sequence[Mapping[str, Any]] = ()
     merchant: Sequence[Mapping[str, Any]] = ()
-    merchant_labels: tuple[int, int] | None = None
+    merchant_labels: tuple[int, int, int, int] | None = None
     # The link groups of the event's UTC day (`link_groups`), at least for its account,
     # device and IP; without them the ring feature is NaN.
     link_groups: Mapping[str, tuple[int, int]] | None = None
@@ -945,7 +963,8 @@ def _online_location_spread(located: Sequence[tuple[float, float]]) -> float:
 
 def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRows | None) -> dict[str, float]:
     names = ("accounts_on_device_30d", "accounts_on_ip_30d", "ring_size_30d",
-             "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d")
+             "device_fraud_rate_30d", "ip_fraud_rate_30d", "merchant_fraud_rate_30d",
+             "device_fraud_rate_learned_7d", "ip_fraud_rate_learned_7d", "merchant_fraud_rate_learned_7d")
     if entities is None:
         return dict.fromkeys(names, math.nan)
     account = _text_of(event.get("account_id"))
@@ -958,20 +977,25 @@ def _online_entity_features(event: Mapping[str, Any], t: int, entities: EntityRo
 
     for kind, value, rows in (("device", device, entities.device), ("ip", ip, entities.ip),
                               ("merchant", _text_of(event.get("merchant_id")), entities.merchant)):
-        known = fraud = 0
+        known = fraud = known_lately = fraud_lately = 0
         if kind == "merchant" and entities.merchant_labels is not None:
-            known, fraud = entities.merchant_labels
+            known, fraud, known_lately, fraud_lately = entities.merchant_labels
             rows = ()
         for row in rows:
             label = row.get("is_fraud")
             if label is None or (isinstance(label, float) and math.isnan(label)):
                 continue
             row_t = epoch_ms(row["timestamp"])
-            if row_t < t - ENTITY_WINDOW_MS or row_known_ms(row, row_t) > t:
+            learned = row_known_ms(row, row_t)
+            if row_t < t - ENTITY_WINDOW_MS or learned > t:
                 continue
             known += 1
             fraud += bool(label)
+            if learned >= t - LEARNED_WINDOW_MS:
+                known_lately += 1
+                fraud_lately += bool(label)
         values[f"{kind}_fraud_rate_30d"] = fraud / known if value and known else math.nan
+        values[f"{kind}_fraud_rate_learned_7d"] = fraud_lately / known_lately if value and known_lately else math.nan
     return values
 
 

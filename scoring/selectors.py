@@ -14,7 +14,7 @@ from django.db import connection
 from scoring.entity_stats import (
     EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
 )
-from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
+from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction
 
@@ -158,12 +158,22 @@ _MERCHANT_LABEL_ROWS_SQL = f"""
 # (an event at t counts when t - window <= T <= t and max(K or T + default delay, T + min
 # delay) <= t, with T and K truncated to ms) are written as plain timestamp comparisons
 # against hi = t + 1 ms, which the index range serves and no per-row arithmetic slows.
+# Learned at or after q.learned (= t - LEARNED_WINDOW): the label's time in ms, max(K, or
+# T + default delay, T + min delay), is >= t - window; truncation to ms turns each part
+# into a plain comparison of the stored times.
+_LEARNED_LATELY = f"""(CASE WHEN t.label_known_at IS NULL
+        THEN t.timestamp >= q.learned - {DEFAULT_LABEL_DELAY_MS} * interval '1 millisecond'
+        ELSE t.label_known_at >= q.learned OR t.timestamp >= q.learned - {MIN_LABEL_DELAY_MS} * interval '1 millisecond' END)"""
 _MERCHANT_LABELS_SQL = f"""
-    SELECT q.merchant_id, q.at_ms, c.known, c.fraud
-    FROM unnest(%(merchants)s::text[], %(at_ms)s::bigint[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
-         AS q(merchant_id, at_ms, lo, hi)
+    SELECT q.merchant_id, q.at_ms, c.known, c.fraud, c.known_lately, c.fraud_lately
+    FROM unnest(%(merchants)s::text[], %(at_ms)s::bigint[], %(lo)s::timestamptz[], %(hi)s::timestamptz[],
+                %(learned)s::timestamptz[])
+         AS q(merchant_id, at_ms, lo, hi, learned)
     CROSS JOIN LATERAL (
-        SELECT count(*) AS known, count(*) FILTER (WHERE t.is_fraud) AS fraud FROM triage_transaction t
+        SELECT count(*) AS known, count(*) FILTER (WHERE t.is_fraud) AS fraud,
+               count(*) FILTER (WHERE {_LEARNED_LATELY}) AS known_lately,
+               count(*) FILTER (WHERE t.is_fraud AND {_LEARNED_LATELY}) AS fraud_lately
+        FROM triage_transaction t
         WHERE t.merchant_id = q.merchant_id AND t.is_fraud IS NOT NULL
           AND t.timestamp >= q.lo AND t.timestamp < q.hi
           AND t.timestamp < q.hi - {MIN_LABEL_DELAY_MS} * interval '1 millisecond'
@@ -329,8 +339,9 @@ def merchant_label_rows(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     })
 
 
-def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], tuple[int, int]]:
-    """(labels known, fraud) of each event's merchant at the event's time, keyed by
+def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+    """(labels known, fraud, both again for those learned in the last LEARNED_WINDOW) of
+    each event's merchant at the event's time, keyed by
     (merchant, epoch ms): one index range count per event, in one statement."""
     from scoring.store_sql import fetch_prepared
 
@@ -342,8 +353,9 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
         "merchants": [m for m, _ in pairs], "at_ms": [at for _, at in pairs],
         "lo": [_EPOCH + (at - ENTITY_WINDOW_MS) * one_ms for _, at in pairs],
         "hi": [_EPOCH + (at + 1) * one_ms for _, at in pairs],
+        "learned": [_EPOCH + (at - LEARNED_WINDOW_MS) * one_ms for _, at in pairs],
     }
-    return {(merchant, at): (known, fraud) for merchant, at, known, fraud in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
+    return {(merchant, at): tuple(counts) for merchant, at, *counts in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
 
 
 def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:

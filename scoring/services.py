@@ -21,7 +21,7 @@ from config import metrics
 from scoring import fallback, store_sql, tiers
 from scoring.bundle import save_bundle
 from scoring.explain import explain_rows
-from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, label_known_ms, link_day, online_features, ring_size, to_epoch_ms
+from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, label_known_ms, link_day, online_features, ring_size, to_epoch_ms
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
 from scoring.selectors import events_frame, link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
@@ -318,9 +318,9 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
     # replaced below by one from the labels alone; the account's own merchants (new
     # merchant, distinct merchants) are all in the frame.
     features = batch_features(frame, names=_FRAME_FEATURES).iloc[len(stored):]
-    features["merchant_fraud_rate_30d"] = fraud_rate_at(
-        merchant_label_rows(events), "merchant_id", [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
-    )
+    labeled, merchants, times = merchant_label_rows(events), [e.get("merchant_id") for e in events], incoming["timestamp"].to_numpy()
+    features["merchant_fraud_rate_30d"] = fraud_rate_at(labeled, "merchant_id", merchants, times)
+    features["merchant_fraud_rate_learned_7d"] = fraud_rate_at(labeled, "merchant_id", merchants, times, LEARNED_WINDOW_MS)
     # Likewise the frame holds only a few accounts' links.
     groups = link_groups_of(events)
     features["ring_size_30d"] = [ring_size(e, groups.get(link_day(epoch_ms(e["timestamp"])))) for e in events]

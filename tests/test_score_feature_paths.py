@@ -47,7 +47,8 @@ def test_vectorised_and_per_event_paths_give_the_same_features(api_client_and_ke
     per_event, _ = _features_for(client, incoming, vectorised=False)
     vectorised, _ = _features_for(client, incoming, vectorised=True)
     _assert_same(pd.DataFrame(vectorised), pd.DataFrame(per_event))
-    linked = ["accounts_on_device_30d", "ring_size_30d", "merchant_fraud_rate_30d", "hours_since_prev_event"]
+    linked = ["accounts_on_device_30d", "ring_size_30d", "merchant_fraud_rate_30d", "merchant_fraud_rate_learned_7d",
+              "device_fraud_rate_learned_7d", "hours_since_prev_event"]
     assert pd.DataFrame(per_event)[linked].notna().any().all(), "the sample should exercise history and entities"
 
 
@@ -65,7 +66,7 @@ def test_paths_agree_when_label_times_were_not_recorded(api_client_and_key):
     per_event, _ = _features_for(client, incoming, vectorised=False)
     vectorised, _ = _features_for(client, incoming, vectorised=True)
     _assert_same(pd.DataFrame(vectorised), pd.DataFrame(per_event))
-    assert pd.DataFrame(per_event)["merchant_fraud_rate_30d"].notna().any()
+    assert pd.DataFrame(per_event)[["merchant_fraud_rate_30d", "merchant_fraud_rate_learned_7d"]].notna().any().all()
 
 
 def test_a_batch_posted_to_score_stores_the_per_event_features(service, api_client_and_key):
