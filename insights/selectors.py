@@ -27,20 +27,35 @@ def newest_event_time() -> datetime | None:
 
 
 def period_coverage(*, period: Period) -> dict[str, Any]:
-    """Where the stored data lies against the period, so an empty period is explained
-    rather than shown as quiet: imported or generated history often ends weeks ago."""
+    """Where the stored data lies against the period, so an empty or nearly empty period is
+    explained rather than shown as quiet: imported or generated history often ends weeks
+    ago, and one live event posted since then is all a period up to today would show."""
     newest = newest_event_time()
     newest_day = newest.astimezone(period.tz).date() if newest else None
     older = newest is not None and newest < period.utc_start
+    in_period = _num(_rollups(period).aggregate(n=Sum("events"))["n"])
+    before = _num(HourlyRollup.objects.filter(hour__lt=period.utc_start).aggregate(n=Sum("events"))["n"])
+    last_before = (
+        Transaction.objects.filter(timestamp__lt=period.utc_start).order_by("-timestamp")
+        .values_list("timestamp", flat=True).first()
+    ) if before else None
+    last_before_day = last_before.astimezone(period.tz).date().isoformat() if last_before else None
     message = None
     if newest is None:
         message = "no events stored yet"
     elif older:
         message = f"newest event: {newest_day.isoformat()}, older than this period"
+    elif before > 10 * max(in_period, 1) and last_before_day:
+        # Most of the data is older than the period: say what the period holds and where the rest is.
+        message = (f"only {int(in_period):,} event{'' if in_period == 1 else 's'} in this period; "
+                   f"{int(before):,} older ones end on {last_before_day}")
     return {
         "newest_event": newest,
         "newest_event_day": newest_day.isoformat() if newest_day else None,
         "older_than_period": older,
+        "events_in_period": int(in_period),
+        "events_before_period": int(before),
+        "older_data_ends": last_before_day,
         "message": message,
     }
 

@@ -230,3 +230,19 @@ def test_worse_calibration_decides_when_the_gain_is_enough(as_manager, settings)
     verdict = as_manager.get(f"/api/models/runs/{run.pk}").json()["verdict"]
     assert verdict["deciding_metric"] == "Brier score" and verdict["margin"] == pytest.approx(0.005)
     assert verdict["rule"] == "lose at most" and verdict["passed"] is False
+
+
+def test_a_period_holding_one_late_event_says_where_the_rest_of_the_data_is(api_client_and_key, as_manager):
+    # The demo's generated months end weeks ago; the README's example posts one event since.
+    client = api_client_and_key[0]
+    old = timezone.now() - timedelta(days=50)
+    for i in range(12):
+        add_event(client, f"hist-{i}", old + timedelta(hours=i), amount=10)
+    add_event(client, "readme", timezone.now() - timedelta(days=3), amount=249.9)
+    rollups_refresh()
+    coverage = as_manager.get("/api/insights/trends", {"period": "30d", "tz": "UTC"}).json()["coverage"]
+    assert coverage["older_than_period"] is False
+    assert coverage["events_in_period"] == 1 and coverage["events_before_period"] == 12
+    ends = (old + timedelta(hours=11)).date().isoformat()
+    assert coverage["older_data_ends"] == ends
+    assert coverage["message"] == f"only 1 event in this period; 12 older ones end on {ends}"

@@ -553,10 +553,13 @@ function drawPeriodNote(coverage) {
   }
   note.attr('hidden', null);
   note.append('span').attr('class', 'message').text(`${coverage.message[0].toUpperCase()}${coverage.message.slice(1)}. `);
-  if (coverage.older_than_period && newest) {
-    note.append('span').text('Panels counted by event time are empty; decisions made in this period still count. ');
-    note.append('button').attr('type', 'button').attr('class', 'link').text(`Show the ${periodName()} up to ${newest}`)
-      .on('click', () => { periodEnd = newest; reload(); });
+  const target = coverage.older_than_period ? newest : coverage.older_data_ends;
+  if (target) {
+    note.append('span').text(coverage.older_than_period
+      ? 'Panels counted by event time are empty; decisions made in this period still count. '
+      : 'Panels counted by event time show only this period\'s events; decisions made in it all count. ');
+    note.append('button').attr('type', 'button').attr('class', 'link').text(`Show the ${periodName()} up to ${target}`)
+      .on('click', () => { periodEnd = target; reload(); });
   }
 }
 
