@@ -61,6 +61,10 @@ class ScoreJob(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # A running job's worker touches this after every chunk: a job whose heartbeat is older
+    # than SCORE_JOB_LEASE_SECONDS lost its worker and is queued again by the sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    events_done = models.PositiveIntegerField(default=0, help_text="Events scored and stored so far")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

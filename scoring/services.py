@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiClient
@@ -441,14 +442,24 @@ def score_jobs_enqueue(job_ids: Sequence[Any]) -> None:
 
 
 def score_job_run(*, job_id: Any) -> ScoreJob | None:
-    """Score a job's events in chunks and store the results. Safe to run twice: events
-    stored by an earlier, interrupted run are answered from their stored rows."""
+    """Score a job's events in chunks and store the results.
+
+    Safe to run twice and resumable: the run first takes the job (queued, or running with
+    a heartbeat older than the lease: its worker died), so two live workers never score one
+    job; events stored by an interrupted run are answered from their stored rows, and the
+    high-tier ones that never got their callback get it now."""
     from scoring.validation import validate_event
 
+    now = timezone.now()
+    lease = timezone.timedelta(seconds=settings.SCORE_JOB_LEASE_SECONDS)
+    # Started before: an earlier run may have stored events (and died before their callbacks).
+    resumed = ScoreJob.objects.filter(pk=job_id, started_at__isnull=False).exists()
+    taken = ScoreJob.objects.filter(pk=job_id).filter(
+        Q(status=ScoreJob.Status.QUEUED) | Q(status=ScoreJob.Status.RUNNING, heartbeat_at__lt=now - lease)
+    ).update(status=ScoreJob.Status.RUNNING, started_at=now, heartbeat_at=now)
     job = ScoreJob.objects.filter(pk=job_id).select_related("client").first()
-    if job is None or job.status == ScoreJob.Status.DONE:
-        return job
-    ScoreJob.objects.filter(pk=job.pk).update(status=ScoreJob.Status.RUNNING, started_at=timezone.now())
+    if job is None or not taken:
+        return job  # done, failed, or another worker holds it
     try:
         clean = []
         for raw in job.events:
@@ -461,7 +472,10 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
         chunk = settings.SCORE_MAX_BATCH
         for start in range(0, len(clean), chunk):
             scored = score_events(client=job.client, events=clean[start : start + chunk])
+            if resumed:
+                _missing_callbacks_send(job.client, [r for r in scored if r.duplicate], since=job.created_at)
             results.extend(asdict(r) for r in scored)
+            ScoreJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now(), events_done=len(results))
     except Exception as exc:
         log.exception("score job %s failed", job.pk)
         ScoreJob.objects.filter(pk=job.pk).update(
@@ -469,8 +483,36 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
         )
         raise
     job.results, job.status, job.finished_at, job.error = results, ScoreJob.Status.DONE, timezone.now(), ""
-    job.save(update_fields=["results", "status", "finished_at", "error"])
+    job.events_done = len(results)
+    job.save(update_fields=["results", "status", "finished_at", "error", "events_done"])
     return job
+
+
+def _missing_callbacks_send(client: ApiClient, results: Sequence[ScoredEvent], *, since: datetime) -> None:
+    """High-tier events an interrupted run stored without creating their callback."""
+    from webhooks.services import high_tier_notify, high_tier_notified_ids
+
+    high = [r for r in results if r.tier == "high"]
+    if not client.webhook_url or not high:
+        return
+    notified = high_tier_notified_ids(client=client, since=since)
+    missing = [r for r in high if r.transaction_id not in notified]
+    if missing:
+        log.info("job resumed: sending %d callbacks its interrupted run never created", len(missing))
+        high_tier_notify(client=client, results=missing)
+
+
+def stuck_score_job_ids(*, lease_seconds: float) -> list[Any]:
+    """Running jobs whose worker stopped touching them (killed, lost): queued again."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=lease_seconds)
+    ids = list(
+        ScoreJob.objects.filter(status=ScoreJob.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True)[:500]
+    )
+    if ids:
+        ScoreJob.objects.filter(pk__in=ids, status=ScoreJob.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=ScoreJob.Status.QUEUED
+        )
+    return ids
 
 
 def queued_score_job_ids(*, older_than_seconds: float = 60.0) -> list[Any]:

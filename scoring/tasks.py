@@ -72,10 +72,12 @@ def run_score_job(job_id: str) -> str:
 
 @shared_task
 def sweep_queued_score_jobs() -> str:
-    """Queue again the jobs accepted while the broker was unreachable."""
+    """Queue again the jobs accepted while the broker was unreachable, and the running ones
+    whose worker died (no heartbeat within the lease): they resume where they stopped."""
+    stuck = services.stuck_score_job_ids(lease_seconds=settings.SCORE_JOB_LEASE_SECONDS)
     ids = services.queued_score_job_ids(older_than_seconds=settings.SCORE_JOB_SWEEP_AFTER_SECONDS)
-    services.score_jobs_enqueue(ids)
-    return f"re-queued {len(ids)}"
+    services.score_jobs_enqueue(list(dict.fromkeys([*stuck, *ids])))
+    return f"re-queued {len(ids)} ({len(stuck)} lost their worker)"
 
 
 @shared_task

@@ -1,6 +1,7 @@
 """Asynchronous scoring: `?mode=async` and large batches answer 202 and are scored by workers."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -123,3 +124,86 @@ def test_a_real_worker_scores_the_job(service, champion, worker):  # noqa: F811
         pytest.fail(f"worker did not finish the job ({status}); its log:\n{output[-4000:]}")
     assert [r["event_id"] for r in status["results"]] == [f"w-{i}" for i in range(4)]
     assert Transaction.objects.filter(event_id__startswith="w-").count() == 4
+
+
+# --------------------------------------------------------------------------- jobs survive their worker
+
+
+def _many(n: int) -> list[dict]:
+    from datetime import datetime, timedelta, timezone as dt_timezone
+
+    start = datetime(2026, 11, 20, tzinfo=dt_timezone.utc)
+    return [event(event_id=f"big-{i}", account_id=f"acct-{i % 97}", device_id=f"dev-{i % 89}",
+                  timestamp=(start + timedelta(seconds=30 * i)).isoformat().replace("+00:00", "Z")) for i in range(n)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_worker_is_killed_resumes_and_stores_every_event_once(service, champion, settings):
+    """SIGKILL the worker mid-job: the job must not stay running forever; the sweep finds it
+    past its lease, a new worker resumes it, every event is stored once, results complete."""
+    import signal
+
+    from scoring import tasks
+    from tests.celery_worker import celery_worker, worker_log
+
+    settings.SCORE_MAX_BATCH = 1000  # the API's limit; the workers chunk by their own setting
+    n = 3000
+    with celery_worker(settings, SCORE_MAX_BATCH="300") as first:
+        response = service.post("/score?mode=async", _many(n), format="json")
+        assert response.status_code == 202, response.content
+        job_id = response.json()["job_id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and ScoreJob.objects.get(pk=job_id).events_done < 300:
+            time.sleep(0.05)
+        if ScoreJob.objects.get(pk=job_id).events_done < 300:
+            pytest.fail(f"the worker never stored a chunk; its log:\n{worker_log(first)}")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    job = ScoreJob.objects.get(pk=job_id)
+    assert job.status == ScoreJob.Status.RUNNING and 0 < Transaction.objects.count() < n
+
+    settings.SCORE_JOB_LEASE_SECONDS = 0.5
+    time.sleep(1)
+    with celery_worker(settings, SCORE_MAX_BATCH="300") as second:
+        assert "1 lost their worker" in tasks.sweep_queued_score_jobs()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and ScoreJob.objects.get(pk=job_id).status != ScoreJob.Status.DONE:
+            time.sleep(0.2)
+        job = ScoreJob.objects.get(pk=job_id)
+        if job.status != ScoreJob.Status.DONE:
+            pytest.fail(f"the resumed job is {job.status}; the worker's log:\n{worker_log(second)}")
+    assert Transaction.objects.count() == n and Score.objects.count() == n
+    assert [r["event_id"] for r in job.results] == [f"big-{i}" for i in range(n)]
+    assert job.events_done == n
+
+
+@pytest.mark.django_db
+def test_a_resumed_job_sends_the_callbacks_its_interrupted_run_never_created(settings, monkeypatch):
+    """The first run stored high-tier events and died before creating their callbacks."""
+    from accounts.services import api_client_create
+    from scoring import services
+    from scoring.services import score_job_create, score_job_run
+    from scoring.validation import validate_event
+    from webhooks import services as webhooks
+    from webhooks.models import WebhookDelivery
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    client, _ = api_client_create(name="hooked", webhook_url="http://127.0.0.1:9/hooks")
+    # Without a model the documented rules put the last of these in the high tier.
+    events = [event(event_id=f"warm-{i}", amount=10 + i, payment_status="failed", timestamp=f"2026-11-20T09:0{i}:00Z")
+              for i in range(3)] + [event(event_id="big-one", amount=5000, device_id="dev-new", ip_address="198.51.100.77")]
+    job = score_job_create(client=client, events=events, is_batch=True)
+    clean = [validate_event(e)[0] for e in events]
+    monkeypatch.setattr(webhooks, "high_tier_notify", lambda **kwargs: [])  # the run dies before this
+    monkeypatch.setattr(services, "_after_scoring", lambda client, results: None)
+    first = services.score_events(client=client, events=clean)
+    assert [r.tier for r in first][-1] == "high" and not WebhookDelivery.objects.exists()
+    ScoreJob.objects.filter(pk=job.pk).update(status=ScoreJob.Status.QUEUED, started_at=job.created_at)
+    monkeypatch.undo()
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    score_job_run(job_id=job.pk)
+    deliveries = list(WebhookDelivery.objects.filter(event=WebhookDelivery.Event.HIGH_TIER))
+    assert [json.loads(d.body)["data"]["event_id"] for d in deliveries] == ["big-one"]
+    score_job_run(job_id=job.pk)  # done: nothing sent twice
+    assert WebhookDelivery.objects.filter(event=WebhookDelivery.Event.HIGH_TIER).count() == 1

@@ -74,6 +74,14 @@ def high_tier_notify(*, client: ApiClient, results: Sequence["ScoredEvent"]) -> 
     return _create(client, WebhookDelivery.Event.HIGH_TIER, items)
 
 
+def high_tier_notified_ids(*, client: ApiClient, since: Any) -> set[int]:
+    """Transactions of this client that have a high-tier callback created since `since`."""
+    bodies = WebhookDelivery.objects.filter(
+        client=client, event=WebhookDelivery.Event.HIGH_TIER, created_at__gte=since
+    ).values_list("body", flat=True)
+    return {json.loads(body)["data"]["transaction_id"] for body in bodies}
+
+
 def case_decided_notify(*, decision: Any) -> list[WebhookDelivery]:
     """A callback to the client that sent the event when a reviewer decides its case."""
     txn = decision.transaction

@@ -34,6 +34,11 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 # /score must answer even when Redis is down: fail fast on publish, a sweep catches up later.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 0.5)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # With acks late, a task whose worker dies stays unacknowledged in Redis and is handed to
+    # another worker after this long. Longer than any task may run (CELERY_TASK_TIME_LIMIT),
+    # so a slow task is never run twice at once; a score job whose worker died is picked up
+    # much sooner by its own lease (SCORE_JOB_LEASE_SECONDS, sweep-queued-score-jobs).
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
     "socket_connect_timeout": 0.5,
     "socket_timeout": 2,
     "max_retries": 1,

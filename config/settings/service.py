@@ -22,6 +22,9 @@ EXPLAIN_PUBLISH_DELAY_MS = env_int("EXPLAIN_PUBLISH_DELAY_MS", 200)
 EXPLAIN_SWEEP_AFTER_SECONDS = env_float("EXPLAIN_SWEEP_AFTER_SECONDS", 30.0)
 # The sweep re-queues asynchronous jobs still queued this long after they were accepted.
 SCORE_JOB_SWEEP_AFTER_SECONDS = env_float("SCORE_JOB_SWEEP_AFTER_SECONDS", 60.0)
+# A running job's worker touches it after every chunk (1,000 events take a second or two);
+# one untouched this long lost its worker and the sweep queues it again, to resume.
+SCORE_JOB_LEASE_SECONDS = env_float("SCORE_JOB_LEASE_SECONDS", 120.0)
 # A batch with more events than this is accepted (202) and scored by the workers.
 SCORE_ASYNC_OVER = env_int("SCORE_ASYNC_OVER", 1000)
 # The largest batch an asynchronous job takes.
