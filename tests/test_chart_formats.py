@@ -82,6 +82,7 @@ def test_the_case_timeline_reads_utc_24_hour_and_spans_the_events(far_page, live
     expect(far_page.locator("#timeline svg .time-caption")).to_contain_text("Nov 20 2026 (UTC)")
     amounts = _ticks(far_page, "#timeline svg .axis:nth-of-type(2)")
     assert amounts and not any(MILLI.search(t) for t in amounts), amounts
+    far_page.keyboard.press("t")  # take the case: its hold shows its end in UTC
     expect(far_page.locator("#claim")).to_contain_text(re.compile(r"until ([01]\d|2[0-3]):[0-5]\d:[0-5]\d UTC"))
     expect(far_page.locator("#event-fields")).to_contain_text("2026-11-20 23:51:54 UTC")
     far_page.locator("#timeline").scroll_into_view_if_needed()
@@ -114,7 +115,7 @@ def test_dashboard_count_axes_are_whole_numbers_without_prefixes(page, live_serv
     hand_counted_world(api_client_and_key[0])
     rollups_refresh(max_hours=5000)
     account_risk_refresh()
-    _log_in(page, live_server, manager, "/dashboard/?period=7d&tz=UTC")
+    _log_in(page, live_server, manager, "/dashboard/?period=7d&tz=UTC&end=2026-11-17")  # the data's week
     expect(page.locator(".dashboard[data-loaded]")).to_have_count(1)
     for metric in ("events", "flagged", "confirmed_fraud"):
         ticks = _ticks(page, f"#trend-{metric} .axis.y")
