@@ -129,6 +129,17 @@ def test_polling_with_since_marks_new_cases(reviewer, sender, cases):
     assert [i["event_id"] for i in body["items"] if i["is_new"]] == ["h-new"]
 
 
+def test_the_new_count_is_of_the_list_being_looked_at(reviewer, sender, cases):
+    client = _login(reviewer)
+    as_of = client.get("/api/queue").json()["as_of"]
+    make_case(sender, "h-new", loss=1000, amount=2000, account="erin")
+    make_case(sender, "l-new", tier="low", loss=1, amount=5, account="erin")
+    make_case(sender, "l-new-2", tier="low", loss=2, amount=6, account="frank")
+    assert client.get("/api/queue", {"since": as_of, "tier": "high"}).json()["new_count"] == 1
+    assert client.get("/api/queue", {"since": as_of, "tier": "low"}).json()["new_count"] == 2
+    assert client.get("/api/queue", {"since": as_of, "status": "escalated"}).json()["new_count"] == 0
+
+
 # --------------------------------------------------------------------------- next case and claims
 
 

@@ -60,6 +60,13 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     service.post("/score", event(event_id="late-arrival", account_id="ring-acct-3", amount=2500.0,
                                  timestamp="2026-11-21T09:00:00Z", device_id="dev-shared"), format="json")
     expect(page.locator("#new-cases")).to_contain_text("1 new case", timeout=15_000)
+    # The notice adds up over polls until the reviewer marks them seen.
+    service.post("/score", event(event_id="later-arrival", account_id="ring-acct-3", amount=2600.0,
+                                 timestamp="2026-11-21T09:05:00Z", device_id="dev-shared"), format="json")
+    expect(page.locator("#new-cases")).to_contain_text("2 new cases", timeout=15_000)
+    page.screenshot(path=str(SCREENSHOTS / "queue-new-cases.png"))
+    page.locator("#new-cases button").click()
+    expect(page.locator("#new-cases")).to_be_hidden()
 
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))

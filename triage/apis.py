@@ -64,7 +64,9 @@ class QueueApi(APIView):
             "tier": params["tier"],
             "status": params["status"],
             "as_of": now,
-            "new_count": selectors.queue_new_count(filters=filters, since=since) if since else 0,
+            "new_count": selectors.queue_new_count(
+                filters=filters, since=since, tier=params["tier"], status=params["status"]
+            ) if since else 0,
             "items": items[: params["limit"]],
             "has_more": len(items) > params["limit"],
         }

@@ -92,9 +92,17 @@ def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
     return counts, capped
 
 
-def queue_new_count(*, filters: QueueFilters, since: datetime) -> int:
-    """Open cases scored after `since` (for the "new cases arrived" notice), capped."""
-    cases = _open(queue_cases(filters=filters)).filter(scored_at__gt=since).order_by()
+def queue_new_count(*, filters: QueueFilters, since: datetime, tier: str | None = None, status: str = "open") -> int:
+    """Cases of the list being looked at (a tier's open ones, or the escalated ones) scored
+    after `since`, for the "new cases arrived" notice; capped. Counting every tier while
+    highlighting one tier's rows announced cases the reviewer could not find."""
+    cases = queue_cases(filters=filters).filter(scored_at__gt=since).order_by()
+    if status == Score.ReviewStatus.ESCALATED:
+        cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED)
+    else:
+        cases = _open(cases)
+        if tier:
+            cases = cases.filter(tier=tier)
     return cases[: settings.QUEUE_COUNT_CAP].count()
 
 

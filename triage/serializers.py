@@ -95,7 +95,7 @@ class QueueSerializer(serializers.Serializer):
     tier = serializers.CharField()
     status = serializers.CharField(help_text="open or escalated: which cases `items` lists")
     as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")
-    new_count = serializers.IntegerField(help_text="Open cases scored after `since` (0 without it)")
+    new_count = serializers.IntegerField(help_text="Cases of this list (tier or escalated) scored after `since` (0 without it)")
     items = QueueItemSerializer(many=True)
     has_more = serializers.BooleanField(help_text="More open cases match beyond this page")
 

@@ -21,6 +21,10 @@ const TAB_NAME = { ...TIER_NAME, [ESCALATED]: 'Escalated' };
 let currentTier = TABS.includes(params.get('tier')) ? params.get('tier') : 'high';
 let limit = PAGE;
 let since = null;
+// New cases since the reviewer last looked: counted over every poll until they mark them
+// seen or change what the list shows (a tab, the filters), and kept highlighted meanwhile.
+let unseen = 0;
+const unseenIds = new Set();
 let busy = false;
 const selected = new Set();
 
@@ -45,11 +49,26 @@ function showFilterErrors(errors) {
   d3.select('#filter-errors').text(errors.map((e) => `${e.field}: ${e.message}`).join(' · '));
 }
 
+function markSeen() {
+  unseen = 0;
+  unseenIds.clear();
+}
+
+function drawNewCases() {
+  const banner = d3.select('#new-cases').attr('hidden', unseen ? null : '');
+  banner.selectAll('*').remove();
+  if (!unseen) return;
+  banner.append('span').text(`${unseen.toLocaleString()} new case${unseen === 1 ? '' : 's'} in this list since you last looked (highlighted). `);
+  banner.append('button').attr('type', 'button').attr('class', 'text-button').text('Mark as seen')
+    .on('click', () => { markSeen(); drawNewCases(); d3.selectAll('#cases tbody tr.is-new').classed('is-new', false); });
+}
+
 function drawCounts(counts, capped) {
   const data = TIERS.map((tier) => ({ tier, count: counts[tier] || 0, capped: capped.includes(tier) }));
   const width = 360;
   const barHeight = 18;
-  const x = d3.scaleSqrt().domain([0, d3.max(data, (d) => d.count) || 1]).range([0, width - 170]);
+  // Linear: bar lengths compare like the numbers (a square-root scale drew 133 vs 1,184 as 1:3).
+  const x = d3.scaleLinear().domain([0, d3.max(data, (d) => d.count) || 1]).range([0, width - 170]);
   const svg = d3.select('#tier-chart').selectAll('svg').data([null]).join('svg')
     .attr('viewBox', `0 0 ${width} ${data.length * (barHeight + 4)}`)
     .attr('role', 'img')
@@ -114,7 +133,7 @@ function drawCases(items) {
     return tr;
   });
   rows.attr('data-transaction-id', (d) => d.transaction_id)
-    .classed('is-new', (d) => d.is_new)
+    .classed('is-new', (d) => d.is_new || unseenIds.has(d.transaction_id))
     .classed('taken', (d) => Boolean(d.claimed_by));
   rows.each(function fill(d) {
     const row = d3.select(this);
@@ -177,10 +196,12 @@ async function refresh({ poll = false } = {}) {
     const tab = currentTier === ESCALATED ? { status: ESCALATED } : { tier: currentTier };
     const data = await getJson(`/api/queue${query({ ...filters, ...tab, limit, since: poll ? since : null })}`);
     showFilterErrors([]);
+    if (!poll) markSeen();
     if (poll && data.new_count) {
-      d3.select('#new-cases').attr('hidden', null)
-        .text(`${data.new_count.toLocaleString()} new case${data.new_count === 1 ? '' : 's'} scored since the last look (highlighted).`);
+      unseen += data.new_count;
+      data.items.filter((d) => d.is_new).forEach((d) => unseenIds.add(d.transaction_id));
     }
+    drawNewCases();
     since = data.as_of;
     drawCounts(data.counts, data.capped);
     drawTabs(data.counts, data.capped);
