@@ -16,6 +16,9 @@ It then starts gunicorn (config/gunicorn.py; --workers/--threads override it) an
   A  single events at a fixed open-loop rate (latency percentiles, achieved rate, errors)
   B  single events, closed loop, 4 concurrent clients (max events/s)
   C  batches of 1,000 events, closed loop, 2 concurrent clients (events/s)
+  H  like A, every event on one hub device and IP address that HUB_EVENTS stored events of
+     other accounts share in the 30 days before (a shop's terminal, a carrier's address, an
+     attacker's tool): its p99 is compared with A's (run right after A, at the same table)
 and the web workers' CPU time per request (from /proc), which depends far less on other
 load on the machine than wall-clock latency does. New events go to a pool of 200
 accounts, the same size at both table sizes.
@@ -62,6 +65,7 @@ WORLD_START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 EVENT_EPOCH = WORLD_START + timedelta(days=WORLD_DAYS)
 EVENT_SPACING_MS = 30_000
 SIZES = {"10k": 10_000, "1m": 1_000_000}
+HUB_DEVICE, HUB_IP, HUB_EVENTS, HUB_ACCOUNTS = "dev-bench-hub", "198.51.100.254", 10_000, 2_000
 DB_NAME = "fraud_bench_10k"  # the database the current run talks to (set per size)
 
 
@@ -178,6 +182,38 @@ def fill_history(target: int) -> None:
         print(f"COPY took {time.perf_counter() - began:.1f} s", flush=True)
     with psycopg.connect(db_url(), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE triage_transaction")
+
+
+def fill_hub() -> None:
+    """HUB_EVENTS events of HUB_ACCOUNTS accounts on one device and IP over the 29 days
+    before the benchmark's events, labeled as imported history (replaced on every run)."""
+    with psycopg.connect(db_url()) as conn:
+        client_id = _client_id(conn, HISTORY_CLIENT, "import", None)
+        conn.execute("DELETE FROM triage_transaction WHERE client_id = %s AND event_id LIKE 'hub-%%'", (client_id,))
+        span_ms = 29 * 86_400_000
+        rows = io.StringIO()
+        now = datetime.now(timezone.utc).isoformat()
+        for i in range(HUB_EVENTS):
+            at = EVENT_EPOCH - timedelta(milliseconds=span_ms - i * span_ms // HUB_EVENTS)
+            known = (at + timedelta(days=7)).isoformat()
+            rows.write(f"{client_id},hub-{i},hub-acct-{i % HUB_ACCOUNTS},{at.isoformat()},payment,{20 + i % 50}.00,USD,"
+                       f"success,{HUB_DEVICE},{HUB_IP},,,US,,m-hub,retail,,{{}},{'t' if i % 97 == 0 else 'f'},"
+                       f"{known},import,,{now}\n")
+        with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
+            copy.write(rows.getvalue())
+        conn.commit()
+    with psycopg.connect(db_url(), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE triage_transaction")
+
+
+class HubEvents:
+    """The factory's events, every one on the hub device and IP."""
+
+    def __init__(self, factory: "EventFactory") -> None:
+        self.factory = factory
+
+    def make(self) -> dict:
+        return {**self.factory.make(), "device_id": HUB_DEVICE, "ip_address": HUB_IP}
 
 
 def ensure_model(env: dict[str, str]) -> None:
@@ -411,12 +447,12 @@ def ms(x: float) -> str:
 
 # --------------------------------------------------------------------------- phases
 
-def phase_open_loop(client: Client, factory: EventFactory, rate: float, seconds: float) -> dict:
+def phase_open_loop(client: Client, factory: EventFactory, rate: float, seconds: float, label: str = "A") -> dict:
     total = max(1, int(rate * seconds))
     interval = 1.0 / rate
     rec = Recorder()
     futures = []
-    print(f"phase A: open loop, {rate:g} req/s for {seconds:g} s ({total} single events)", flush=True)
+    print(f"phase {label}: open loop, {rate:g} req/s for {seconds:g} s ({total} single events)", flush=True)
     with ThreadPoolExecutor(max_workers=64, thread_name_prefix="open") as pool:
         start = time.perf_counter()
         for i in range(total):
@@ -428,7 +464,8 @@ def phase_open_loop(client: Client, factory: EventFactory, rate: float, seconds:
         sent_for = time.perf_counter() - start
         wait(futures, timeout=REQUEST_TIMEOUT * 2)
         elapsed = time.perf_counter() - start
-    return dict(name=f"A open loop {rate:g}/s", rec=rec, elapsed=elapsed, sent_for=sent_for, requests=total)
+    name = f"{label} open loop {rate:g}/s" + (" hub" if label == "H" else "")
+    return dict(name=name, rec=rec, elapsed=elapsed, sent_for=sent_for, requests=total)
 
 
 def phase_closed_loop(client: Client, factory: EventFactory, clients: int, seconds: float, batch: int, label: str) -> dict:
@@ -581,6 +618,8 @@ def run_size(size: str, args) -> int:
     if created or stored_events() < SIZES[size] * 0.5:
         fill_history(SIZES[size])
     ensure_model(env)
+    if not args.no_hub:
+        fill_hub()
     deleted = reset_bench_events()
     if deleted:
         print(f"deleted {deleted:,} events left by an earlier run", flush=True)
@@ -604,6 +643,8 @@ def run_size(size: str, args) -> int:
                   for _ in range(16)])
         print(f"load average before phase A: {load_average()}", flush=True)
         results.append(measured(proc, phase_open_loop, client, factory, args.rate, args.seconds))
+        if not args.no_hub:
+            results.append(measured(proc, phase_open_loop, client, HubEvents(factory), args.rate, args.seconds, "H"))
         results.append(measured(proc, phase_closed_loop, client, factory, 4, args.phase_seconds, 1, "B"))
         results.append(measured(proc, phase_closed_loop, client, factory, 2, args.phase_seconds, BATCH_SIZE, "C"))
         print(f"load average after phase C: {load_average()}", flush=True)
@@ -624,6 +665,11 @@ def run_size(size: str, args) -> int:
         models.update(r["rec"].models)
     workers = f"workers {args.workers or 'config'}, threads {args.threads or 'config'}"
     summarize(size, workers, results, events_at_start, events_at_end, models)
+    by_label = {r["name"][0]: r["rec"].latencies for r in results}
+    if "H" in by_label and by_label["A"] and by_label["H"]:
+        ratio = pct(by_label["H"], 99) / pct(by_label["A"], 99)
+        print(f"hub device and IP ({HUB_EVENTS:,} stored events of {HUB_ACCOUNTS:,} accounts): "
+              f"p99 {ms(pct(by_label['H'], 99))} ms vs {ms(pct(by_label['A'], 99))} ms without = {ratio:.2f}x (target <= 2x)")
     text = Path(log.name).read_text(errors="replace").strip()
     if text:
         print(f"gunicorn log ({log.name}), last lines:")
@@ -643,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase-seconds", type=float, default=15.0, help="phases B and C duration (default 15)")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: config/gunicorn.py)")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: config/gunicorn.py)")
+    parser.add_argument("--no-hub", action="store_true", help="skip phase H (the hub device and IP)")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or not (0 < args.rate * args.seconds <= 200_000):
         parser.error("--rate and --seconds must be positive and rate x seconds at most 200000")

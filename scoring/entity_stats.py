@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
-from scoring.features import ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
+from scoring.features import ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
 from scoring.link_groups import day_date, day_number, link_snapshots_ensure
 from scoring.models import LinkGroup
 from triage.models import Transaction
@@ -92,10 +92,13 @@ def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
         by_value: dict[str, list[dict[str, Any]]] = defaultdict(list)
         if values:
             query = Transaction.objects.filter(**{f"{field}__in": values, "timestamp__gte": since, "timestamp__lte": until})
-            if labeled_only:
-                query = query.filter(is_fraud__isnull=False)
-            for row in query.order_by("timestamp", "id").values(*ENTITY_FIELDS):
-                by_value[entity_key(row[field])].append(row)
+            if labeled_only:  # merchants: every label counts (PostgreSQL counts them in the database)
+                for row in query.filter(is_fraud__isnull=False).order_by("timestamp", "id").values(*ENTITY_FIELDS):
+                    by_value[entity_key(row[field])].append(row)
+            else:
+                for value in values:  # each device's / IP's latest ENTITY_ROWS_CAP (`selectors._CONTEXT_SQL`)
+                    latest = query.filter(**{field: value}).order_by("-timestamp", "-id").values(*ENTITY_FIELDS)
+                    by_value[value].extend(reversed(latest[:ENTITY_ROWS_CAP]))
         rows[kind] = by_value
     return EntityHistory(rows, link_groups=link_groups_for(events))
 

@@ -14,7 +14,7 @@ from django.db import connection
 from scoring.entity_stats import (
     EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
 )
-from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
+from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction
 
@@ -113,6 +113,9 @@ _LINK_GROUPS_SQL = f"SELECT {', '.join(_LINK_GROUP_COLUMNS.values())} {_LINK_GRO
 # accounts' rows come once, in part 'a'. Each part is an index range scan ((account|device|
 # ip), timestamp), so the cost follows the recent activity of the request's accounts and
 # entities, not the table size. Merchants are read apart (below): only their labels count.
+# A hub (a shop's shared terminal, a carrier's address, an attacker's tool) can have tens
+# of thousands of other accounts' events in a month; live scoring reads only its latest
+# ENTITY_ROWS_CAP of them, so one hub cannot slow everyone (the counts then say "at least").
 # 'g' = the link groups of the request's days (`_LINK_GROUPS_FROM`), in the same statement
 # to save single events a round trip; the vectorised path asks for none (no days).
 _CONTEXT_SQL = f"""
@@ -128,12 +131,14 @@ _CONTEXT_SQL = f"""
     SELECT d.* FROM unnest(%(devices)s::text[]) AS e(device_id) CROSS JOIN LATERAL (
         SELECT 'd', {_CONTEXT_COLUMNS} FROM triage_transaction t
         WHERE t.device_id = e.device_id AND t.account_id <> ALL(%(accounts)s::text[])
-          AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s OFFSET 0) AS d
+          AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+        ORDER BY t.timestamp DESC LIMIT {ENTITY_ROWS_CAP}) AS d
     UNION ALL
     SELECT i.* FROM unnest(%(ips)s::inet[]) AS e(ip_address) CROSS JOIN LATERAL (
         SELECT 'i', {_CONTEXT_COLUMNS} FROM triage_transaction t
         WHERE t.ip_address = e.ip_address AND t.account_id <> ALL(%(accounts)s::text[])
-          AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s OFFSET 0) AS i
+          AND t.timestamp >= %(entity_since)s AND t.timestamp <= %(until)s
+        ORDER BY t.timestamp DESC LIMIT {ENTITY_ROWS_CAP}) AS i
     UNION ALL
     SELECT 'g', {", ".join(_LINK_GROUP_COLUMNS.get(name, "NULL") for name in _CONTEXT_NAMES)} {_LINK_GROUPS_FROM}
 """

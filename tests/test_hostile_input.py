@@ -184,3 +184,23 @@ def test_paging_parameters_are_bounded(session_as, request, url, person):
     assert response.status_code == 400
     name = "page" if "page=" in url else "offset"
     assert name in _fields(response)
+
+
+def test_a_hub_device_is_read_up_to_the_cap_not_whole(service, champion, api_client_and_key):
+    """A device shared by thousands of accounts (a shop's terminal, an attacker's tool):
+    live scoring reads its latest ENTITY_ROWS_CAP events of other accounts, not all."""
+    from datetime import datetime, timedelta, timezone as dt_timezone
+
+    from scoring.features import ENTITY_ROWS_CAP
+    from triage.models import Score
+
+    start = datetime(2026, 11, 19, tzinfo=dt_timezone.utc)
+    Transaction.objects.bulk_create([
+        Transaction(client=api_client_and_key[0], event_id=f"hub-{i}", account_id=f"hub-acct-{i}",
+                    timestamp=start + timedelta(seconds=20 * i), device_id="dev-hub", event_type="payment")
+        for i in range(ENTITY_ROWS_CAP + 100)
+    ])
+    response = service.post("/score", event(event_id="at-the-hub", device_id="dev-hub"), format="json")
+    assert response.status_code == 200
+    features = Score.objects.get(transaction__event_id="at-the-hub").features
+    assert features["accounts_on_device_30d"] == ENTITY_ROWS_CAP
