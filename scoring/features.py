@@ -51,7 +51,7 @@ ENTITY_WINDOW_MS = WINDOW_30D
 # Live scoring reads at most this many of a device's or IP's other-account events (the
 # latest): a hub's thousands would cost every request that touches it tens of ms. Batch
 # features read all; the two differ only for hubs, where both say "very many accounts".
-ENTITY_ROWS_CAP = 1000
+ENTITY_ROWS_CAP = 200
 # `<entity>_fraud_rate_learned_7d`: labels of the entity window's events that became known
 # within this long before the event.
 LEARNED_WINDOW_MS = WINDOW_7D
