@@ -70,8 +70,12 @@ def receiver():
 
 @pytest.fixture(autouse=True)
 def _loopback_receivers(settings):
-    """The receivers here listen on loopback, which callbacks may reach only when allowed."""
+    """The receivers here listen on loopback, which callbacks may reach only when allowed;
+    the registration limit (per address, in the cache) starts from zero in every test."""
+    from django.core.cache import cache
+
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    cache.clear()
 
 
 @pytest.fixture
@@ -295,3 +299,18 @@ def test_callbacks_are_published_after_the_answer_not_inside_it(receiver, settin
         clock.sleep(0.05)
     assert len(hook.requests) == 1
     assert json.loads(hook.requests[0]["body"])["data"]["event_id"] == "big-one"
+
+
+def test_the_schema_of_the_delivery_log_says_what_it_answers(manager):
+    """The published schema and the answer agree: an object with `results`, and the
+    refusals (400/401/403) documented."""
+    client = APIClient()
+    schema = client.get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/webhooks/deliveries"]["get"]
+    assert {"200", "400", "401", "403"} <= set(operation["responses"])
+    ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    component = schema["components"]["schemas"][ref]
+    assert component["type"] == "object" and component["properties"]["results"]["type"] == "array"
+    client.login(username=manager.username, password=DEMO_PASSWORD)
+    body = client.get("/api/webhooks/deliveries").json()
+    assert set(body) == set(component["properties"]) and body["results"] == []

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsManager
+from scoring.serializers import ErrorSerializer
 from webhooks import serializers as s
 from webhooks.selectors import delivery_list
 
@@ -15,11 +16,14 @@ class DeliveryListApi(APIView):
 
     permission_classes = [IsManager]
 
-    @extend_schema(parameters=[s.DeliveryFilterSerializer], responses={200: s.DeliverySerializer(many=True)},
-                   summary="Webhook delivery log")
+    @extend_schema(
+        parameters=[s.DeliveryFilterSerializer],
+        responses={200: s.DeliveryListSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
+        summary="Webhook delivery log",
+    )
     def get(self, request):
         filters = s.DeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         deliveries = delivery_list(status=data.get("status"), client_id=data.get("client"), limit=data["limit"])
-        return Response({"results": s.DeliverySerializer(deliveries, many=True).data})
+        return Response(s.DeliveryListSerializer({"results": deliveries}).data)

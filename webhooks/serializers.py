@@ -25,3 +25,7 @@ class DeliveryFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
     client = serializers.IntegerField(required=False, min_value=1)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+
+class DeliveryListSerializer(serializers.Serializer):
+    results = DeliverySerializer(many=True)
