@@ -246,3 +246,21 @@ def test_looking_is_not_taking_and_next_moves_on(page, live_server, reviewer, se
     assert Score.objects.get(pk=following).claimed_by == reviewer
     assert Score.objects.get(pk=top.pk).claimed_by is None
     assert page.console_errors == []
+
+
+def test_a_decision_from_a_queue_row_can_be_undone_from_the_queue(page, live_server, reviewer, service, champion):  # noqa: F811
+    _ring(service)
+    _log_in(page, live_server, reviewer)
+    row = page.locator("#cases tbody tr").first
+    expect(row).to_be_visible()
+    case_id = int(row.get_attribute("data-transaction-id"))
+    row.locator("button.clear").click()
+    expect(page.locator("#undo-bar")).to_contain_text("Cleared")
+    assert Score.objects.get(pk=case_id).review_status == "cleared"
+    page.screenshot(path=str(SCREENSHOTS / "queue-undo.png"))
+    page.locator("#undo-bar button").click()
+    expect(page.locator("#status")).to_contain_text("open again")
+    expect(page.locator(f"#cases tbody tr[data-transaction-id='{case_id}']")).to_be_visible()
+    assert Score.objects.get(pk=case_id).review_status == "open"
+    assert Decision.objects.get(transaction_id=case_id).undone_at is not None
+    assert page.console_errors == []

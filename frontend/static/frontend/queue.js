@@ -164,13 +164,34 @@ function drawBulkBar() {
   d3.select('#select-all').property('checked', shown.length > 0 && shown.every((el) => el.checked));
 }
 
+// A decision from a row takes one click, so it can be taken back for the undo window:
+// the status line offers Undo until the server's deadline.
+let undoTimer = null;
+function offerUndo(item, verdict, until) {
+  clearTimeout(undoTimer);
+  const bar = d3.select('#undo-bar').attr('hidden', null);
+  bar.selectAll('*').remove();
+  bar.append('span').text(`${verdict === 'flag' ? 'Flagged' : 'Cleared'} ${item.event_id} (account ${item.account_id}). `);
+  bar.append('button').attr('type', 'button').attr('class', 'text-button').text('Undo')
+    .on('click', async () => {
+      clearTimeout(undoTimer);
+      bar.attr('hidden', '');
+      try {
+        await postJson(`/api/cases/${item.transaction_id}/undo`);
+        say(`Undone: ${item.event_id} is open again.`);
+      } catch (error) { say(`Could not undo: ${error.message}`, true); }
+      await refresh();
+    });
+  undoTimer = setTimeout(() => bar.attr('hidden', ''), Math.max(0, new Date(until) - Date.now()));
+}
+
 async function decide(item, verdict) {
   if (busy) return;
   busy = true;
   try {
     // The status the row showed: a case that changed since is a 409, never overwritten.
-    await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: item.review_status });
-    say(`${verdict === 'flag' ? 'Flagged' : 'Cleared'} ${item.event_id} (account ${item.account_id}).`);
+    const decision = await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: item.review_status });
+    offerUndo(item, verdict, decision.undo_until);
   } catch (error) {
     say(`${error.status === 409 ? 'Conflict' : 'Could not save the decision'}: ${error.message}`, true);
   } finally {
