@@ -179,6 +179,8 @@ def result_renderer(request):
             "model_version": result["model_version"],
             "explanation_status": result["explanation_status"],
             "explanation_url": f"{head}{result['transaction_id']}{tail}",
+            "action": rules["action"] if (rules := result.get("rules")) else None,
+            "rules": [{"rule": h["rule"], "action": h["action"], "reason": h["reason"]} for h in rules["hits"]] if rules else [],
             "duplicate": result["duplicate"],
         }
 

@@ -28,6 +28,12 @@ class EventSerializer(serializers.Serializer):
     attributes = serializers.DictField(required=False, help_text="further named numeric or categorical fields")
 
 
+class RuleHitSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text='The rule\'s name, or "list:<name>" for a list')
+    action = serializers.CharField()
+    reason = serializers.CharField(help_text="In words, for the reviewer and the sender")
+
+
 class ScoreResultSerializer(serializers.Serializer):
     event_id = serializers.CharField()
     probability = serializers.FloatField(help_text="Estimated probability of fraud, 0–1")
@@ -37,6 +43,12 @@ class ScoreResultSerializer(serializers.Serializer):
     model_version = serializers.CharField(help_text="The model that made this score; fallback-rules-v1 when no model could be loaded")
     explanation_status = serializers.ChoiceField(choices=Score.ExplanationStatus.values)
     explanation_url = serializers.CharField()
+    action = serializers.ChoiceField(
+        choices=["block", "review", "allow", "tier_high", "tier_medium", "tier_low"], allow_null=True,
+        help_text="What the team's lists and rules decided: block (decline it), review (hold it for a reviewer), "
+                  "allow (let it through unreviewed) or a tier set by a rule; null when no list or rule decided",
+    )
+    rules = RuleHitSerializer(many=True, help_text="Every list and rule that hit, in the order they apply")
     duplicate = serializers.BooleanField(help_text="True when this event_id was already scored: the first result is returned")
 
 

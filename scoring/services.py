@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import orjson
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,6 +44,7 @@ class ScoredEvent:
     expected_loss: float
     model_version: str
     explanation_status: str
+    rules: dict[str, Any] | None  # what lists and rules did (rules.engine.Outcome.stored)
     duplicate: bool
 
     @classmethod
@@ -56,6 +58,7 @@ class ScoredEvent:
             expected_loss=score.expected_loss,
             model_version=score.model_version_name,
             explanation_status=score.explanation_status,
+            rules=score.rules,
             duplicate=duplicate,
         )
 
@@ -72,6 +75,9 @@ class _Computed:
     model_version_name: str
     features: dict[str, float | None]
     explanation: dict[str, Any] | None
+    rules: dict[str, Any] | None = None
+    review_status: str = Score.ReviewStatus.OPEN
+    shadow_hits: list | None = None  # hits of the shadow rule set: stored apart, never acted on
 
     @property
     def explanation_status(self) -> str:
@@ -171,7 +177,9 @@ def score_events(*, client: ApiClient, events: Sequence[dict[str, Any]]) -> list
             fresh, feature_rows = [e for e, _ in kept], [row for _, row in kept]
     if fresh:
         computed = _predict(fresh, feature_rows)
+        _apply_rules(client, fresh, computed)
         ids = _store(client, fresh, computed)
+        _store_shadow_hits(ids, fresh, computed)
         for event, item in zip(fresh, computed):
             transaction_id = ids.get(event["event_id"])
             if transaction_id is not None:
@@ -204,14 +212,53 @@ def _result(transaction_id: int, event_id: str, item: _Computed) -> ScoredEvent:
         expected_loss=item.expected_loss,
         model_version=item.model_version_name,
         explanation_status=item.explanation_status,
+        rules=item.rules,
         duplicate=False,
     )
 
 
+def _apply_rules(client: ApiClient, events: Sequence[dict[str, Any]], computed: list[_Computed]) -> None:
+    """Lists and the active rules move tiers and risk scores (never the probability); an
+    allow closes the case unreviewed. Nothing to do, and nothing read, without any."""
+    from rules.engine import rulebook
+
+    book = rulebook()
+    if book.empty:
+        return
+    outcomes, shadow = book.decide_many(
+        client_ids=[client.pk] * len(events), events=events, features=[c.features for c in computed],
+        probability=[c.probability for c in computed], risk_score=[c.risk_score for c in computed],
+        tier=[c.tier for c in computed],
+    )
+    for item, outcome, shadow_hits in zip(computed, outcomes, shadow):
+        item.tier, item.risk_score, item.rules = outcome.tier, outcome.risk_score, outcome.stored()
+        if outcome.closes_case:
+            item.review_status = Score.ReviewStatus.CLEARED
+        item.shadow_hits = shadow_hits or None
+
+
+def _store_shadow_hits(ids: Mapping[str, int], events: Sequence[dict[str, Any]], computed: Sequence[_Computed]) -> None:
+    rows = [(ids[e["event_id"]], hit) for e, c in zip(events, computed) if c.shadow_hits and e["event_id"] in ids
+            for hit in c.shadow_hits]
+    if rows:
+        from rules.engine import rulebook
+        from rules.models import ShadowHit
+
+        version = rulebook().shadow
+        if version is not None:
+            from rules.models import RuleSetVersion
+
+            version_id = RuleSetVersion.objects.filter(number=version.version).values_list("pk", flat=True).first()
+            if version_id:
+                ShadowHit.objects.bulk_create([ShadowHit(version_id=version_id, transaction_id=t, rule=h.rule, action=h.action)
+                                               for t, h in rows])
+
+
 def _stored_results(client: ApiClient, event_ids: Sequence[str]) -> dict[str, ScoredEvent]:
     if connection.vendor == "postgresql":  # one prepared statement, however many ids a batch sends
+        # Django's psycopg setup hands jsonb over as text (its fields decode it themselves).
         return {
-            row[1]: ScoredEvent(*row, duplicate=True)
+            row[1]: ScoredEvent(*row[:-1], rules=orjson.loads(row[-1]) if isinstance(row[-1], str) else row[-1], duplicate=True)
             for row in store_sql.stored_results(client_id=client.pk, event_ids=event_ids)
         }
     scores = Score.objects.select_related("transaction").filter(
@@ -403,6 +450,8 @@ def _store(client: ApiClient, events: Sequence[dict[str, Any]], computed: Sequen
                     explanation=c.explanation,
                     explanation_status=c.explanation_status,
                     explained_at=now if c.explanation else None,
+                    rules=c.rules,
+                    review_status=c.review_status,
                 )
                 for txn, (_, c) in zip(txns, pairs)
             ]

@@ -48,6 +48,8 @@ _SCORE_COLUMNS = (
     ("features", "jsonb", "features"),
     ("explanation", "jsonb", "explanation"),
     ("explanation_status", "text", "explanation_status"),
+    ("rules", "jsonb", "rules"),
+    ("review_status", "text", "review_status"),
 )
 
 
@@ -70,9 +72,9 @@ def _build_sql() -> str:
         ), scored AS (
             INSERT INTO triage_score
                 (transaction_id, {score_cols}, model_version_id, model_version_name,
-                 explained_at, scored_at, review_status)
+                 explained_at, scored_at)
             SELECT s.id, {score_exprs}, %(version_id)s, %(version_name)s,
-                   CASE WHEN i.explanation IS NULL THEN NULL ELSE %(now)s END, %(now)s, 'open'
+                   CASE WHEN i.explanation IS NULL THEN NULL ELSE %(now)s END, %(now)s
             FROM stored s JOIN incoming i ON i.event_id = s.event_id
             RETURNING transaction_id
         )
@@ -103,6 +105,8 @@ def insert_scored(*, client_id: int, events: Sequence[dict[str, Any]], computed:
             features=item.features,
             explanation=item.explanation,
             explanation_status=str(item.explanation_status),
+            rules=item.rules,
+            review_status=str(item.review_status),
         )
         rows.append(row)
     # Datetimes become ISO text and amounts (Decimal) exact decimal text; PostgreSQL parses both.
@@ -115,7 +119,7 @@ def insert_scored(*, client_id: int, events: Sequence[dict[str, Any]], computed:
 
 _STORED_SQL = """
     SELECT s.transaction_id, t.event_id, s.probability, s.risk_score, s.tier, s.expected_loss,
-           s.model_version_name, s.explanation_status
+           s.model_version_name, s.explanation_status, s.rules
     FROM triage_transaction t JOIN triage_score s ON s.transaction_id = t.id
     WHERE t.client_id = %(client)s AND t.event_id = ANY(%(event_ids)s::text[])
 """
@@ -123,7 +127,7 @@ _STORED_SQL = """
 
 def stored_results(*, client_id: int, event_ids: Sequence[str]) -> list[tuple]:
     """(transaction id, event id, probability, risk score, tier, expected loss, model version,
-    explanation status) of this client's stored events among `event_ids`: the fields of a
+    explanation status, rules) of this client's stored events among `event_ids`: the fields of a
     `ScoredEvent`, in its order. A batch's 1,000 ids travel as one array parameter."""
     return fetch_prepared(_STORED_SQL, {"client": client_id, "event_ids": list(event_ids)})
 

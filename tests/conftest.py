@@ -54,14 +54,17 @@ def pytest_report_header(config):
 def _isolated(settings, tmp_path):
     """Each test gets its own model directory and in-process tasks, and a clean model cache."""
     from config.celery import app
+    from rules.engine import forget_rulebook
     from scoring.registry import forget_loaded_models
 
     settings.MODEL_DIR = tmp_path / "models"
     settings.MODEL_CACHE_SECONDS = 0
     app.conf.task_always_eager = True
     forget_loaded_models()
+    forget_rulebook()  # lists and rules of an earlier test were rolled back
     yield
     forget_loaded_models()
+    forget_rulebook()
 
 
 # --------------------------------------------------------------------------- personas

@@ -121,6 +121,10 @@ class Score(models.Model):
     )
     explained_at = models.DateTimeField(null=True, blank=True)
     scored_at = models.DateTimeField(auto_now_add=True)
+    # What the lists and rules did (rules.engine.Outcome.stored): the version, the action,
+    # every hit with its reason, and the model's own tier and score when a rule changed
+    # them. Null when nothing hit.
+    rules = models.JSONField(null=True, blank=True)
 
     review_status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
     # Indexed by `score_claims` below, which holds only claimed cases.

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "insights",
     "learning",
     "webhooks",
+    "rules",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,11 @@ SCORE_MAX_BODY_BYTES = env_int("SCORE_MAX_BODY_BYTES", 2_000_000)
 ENROLLMENT_TOKEN = env_str("ENROLLMENT_TOKEN", "")
 # How long the process keeps the champion model before checking for a newer one.
 MODEL_CACHE_SECONDS = env_float("MODEL_CACHE_SECONDS", 5.0)
+# How long a process keeps its compiled lists and rules before checking for a change (a
+# change made in the process itself applies at once).
+RULES_REFRESH_SECONDS = env_float("RULES_REFRESH_SECONDS", 5.0)
+# A rule backtest reads at most this many stored events (the most recent of the period).
+RULES_BACKTEST_MAX_EVENTS = env_int("RULES_BACKTEST_MAX_EVENTS", 2_000_000)
 # Reviewer workbench: how long "Next case" holds a case for one reviewer, how long a decision
 # can be undone, how far back and how wide the linked-accounts network reaches, and where
 # queue counts stop being exact ("10,000+") so counting never scans millions of rows.
