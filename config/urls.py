@@ -40,5 +40,6 @@ urlpatterns = [
     path("", include("frontend.urls")),
     path("", include("insights.urls")),
     path("", include("webhooks.urls")),
+    path("", include("rules.urls")),
     path("", include("accounts.urls")),
 ]

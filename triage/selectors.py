@@ -228,6 +228,7 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         },
         "explanation_status": score.explanation_status,
         "explanation": score.explanation,
+        "rules": score.rules,
         "review_status": score.review_status,
         "decided_at": score.decided_at,
         "claimed_by": holder.get_username() if holder else None,

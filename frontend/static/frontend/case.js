@@ -32,8 +32,29 @@ async function loadCase() {
   drawHeader();
   drawFields(current.event);
   drawCaseDecisions(current.decisions);
+  drawRuleHits(current.rules);
   drawWhy();
   return current;
+}
+
+const ACTION_WORDS = {
+  block: 'blocked', review: 'sent to review', allow: 'allowed without review',
+  tier_high: 'set to the high tier', tier_medium: 'set to the medium tier', tier_low: 'set to the low tier',
+};
+
+// What the team's lists and rules did to this score: the deciding action, the model's own
+// tier when a rule changed it, and every hit in words.
+function drawRuleHits(rules) {
+  const card = d3.select('#rule-hits-card');
+  card.attr('hidden', rules && rules.hits.length ? null : true);
+  if (!rules || !rules.hits.length) return;
+  const parts = [];
+  if (rules.action) parts.push(`The event was ${ACTION_WORDS[rules.action] || rules.action}`);
+  if (rules.model) parts.push(`the model alone gave tier ${rules.model.tier}, risk score ${rules.model.risk_score}`);
+  if (rules.version) parts.push(`rule set version ${rules.version}`);
+  d3.select('#rule-outcome').text(parts.length ? `${parts.join('; ')}.` : 'Rules added reasons only.');
+  d3.select('#rule-hits').selectAll('li').data(rules.hits).join('li')
+    .text((d) => `${d.reason} — ${d.rule.startsWith('list:') ? 'list' : 'rule'} “${d.rule.replace(/^list:/, '')}”, ${ACTION_WORDS[d.action] || 'reason only'}`);
 }
 
 function drawHeader() {

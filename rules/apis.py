@@ -1,0 +1,42 @@
+"""The rules API: check a condition as it is typed, read a backtest run."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsManager, IsReviewer
+from rules import serializers as s
+from rules.language import RuleSyntaxError, parse
+from rules.models import BacktestRun
+from rules.services import vocabulary
+from scoring.serializers import ErrorSerializer
+
+
+class ConditionCheckApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=s.ConditionCheckInputSerializer, responses={200: s.ConditionCheckSerializer, 400: ErrorSerializer},
+                   summary="Check a rule condition", description="400 names the problem and its position (0-based).")
+    def post(self, request):
+        condition = request.data.get("condition") if isinstance(request.data, dict) else None
+        if not isinstance(condition, str):
+            return Response({"errors": [{"field": "condition", "code": "required", "message": "send the condition as text"}]}, status=400)
+        try:
+            checked = parse(condition, vocabulary())
+        except RuleSyntaxError as exc:
+            return Response({"errors": [{"field": "condition", "code": "syntax", "message": exc.message,
+                                         "position": exc.position, "pointer": exc.pointer}]}, status=400)
+        names = sorted(checked.names | {f'attributes["{a}"]' for a in checked.attributes})
+        return Response({"ok": True, "reads": names, "lists": sorted(checked.lists)})
+
+
+class BacktestRunApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(responses={200: s.BacktestRunSerializer, 404: ErrorSerializer}, summary="A rule backtest and its figures")
+    def get(self, request, run_id: int):
+        run = BacktestRun.objects.select_related("version").filter(pk=run_id).first()
+        if run is None:
+            return Response({"errors": [{"field": "run_id", "code": "not_found", "message": f"no backtest {run_id}"}]}, status=404)
+        return Response(s.BacktestRunSerializer(run).data)
