@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
+import pandas as pd
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -186,7 +187,9 @@ def _syntax_error(exc: UnexpectedInput, source: str) -> RuleSyntaxError:
         return RuleSyntaxError("the condition stops too early: something is missing at the end", len(source.rstrip()), source)
     if isinstance(exc, UnexpectedToken):
         token = exc.token
-        expected = sorted({_TOKEN_WORDS.get(t, t.lower()) for t in exc.expected if not t.startswith("__")})
+        # Words first, then symbols: "expected a name, a number, (".
+        expected = sorted({_TOKEN_WORDS.get(t, t.lower()) for t in exc.expected if not t.startswith("__")},
+                          key=lambda word: (not word[:1].isalpha(), word))
         if token.type == "LPAR" and position > 0 and re.match(r"[a-z_0-9]", source[position - 1], re.I):
             return RuleSyntaxError("there are no function calls in a condition", position, source)
         what = repr(str(token))
@@ -489,7 +492,14 @@ def _as_numbers(values: np.ndarray) -> np.ndarray:
 def _missing(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "fiub":
         return np.isnan(values.astype("float64", copy=False))
-    return np.array([_norm(v) is None for v in values], dtype=bool)
+    # pandas checks None and NaN in C; an empty text is missing too, as on the one-event path.
+    return pd.isna(values) | (values == "")
+
+
+def _texts_only(values: np.ndarray) -> bool:
+    """Object columns of event texts (None for missing), or a text constant: not attributes,
+    which may hold numbers."""
+    return values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
 
 
 def _truth(value: np.ndarray, unknown: np.ndarray) -> np.ndarray:
@@ -537,6 +547,10 @@ def _compile_many(node: Tree) -> Callable:
         def compare(cols, member, n):
             a, b = left(cols, member, n), right(cols, member, n)
             unknown = _missing(a) | _missing(b)
+            if (a.dtype == object or b.dtype == object) and op in ("==", "!=") and _texts_only(a) and _texts_only(b):
+                # Texts with texts: numpy compares the objects in C.
+                same = np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
+                return _truth(same if op == "==" else ~same, unknown)
             if a.dtype == object or b.dtype == object:
                 out = np.zeros(n)
                 for i in np.flatnonzero(~unknown):
@@ -563,8 +577,7 @@ def _compile_many(node: Tree) -> Callable:
             if a.dtype.kind in "fiub":
                 found = np.isin(a.astype("float64"), [v for v in values if not isinstance(v, str)])
             else:
-                wanted = set(values)
-                found = np.array([_norm(v) in wanted for v in a], dtype=bool)
+                found = pd.Series(a, dtype=object).isin(values).to_numpy()
             return _truth(found != negate, unknown)
         return in_values
     if kind in ("in_list", "not_in_list"):

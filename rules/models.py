@@ -108,6 +108,13 @@ class BacktestRun(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    @property
+    def last_day(self):
+        """The period's last day: periods are asked for by whole days, the end day included."""
+        from datetime import timedelta
+
+        return self.period_end - timedelta(microseconds=1)
+
 
 class ShadowHit(models.Model):
     """A rule of a shadow version that would have hit a live event; labels arrive later."""

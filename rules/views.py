@@ -148,8 +148,7 @@ def backtest_start(request, number: int):
 @role_required(REVIEWER)
 def backtest_page(request, run_id: int):
     run = get_object_or_404(BacktestRun.objects.select_related("version", "created_by"), pk=run_id)
-    return render(request, "rules/backtest.html", {"run": run, "actions": dict(ACTIONS),
-                                                   "end_day": run.period_end - timedelta(days=1)})
+    return render(request, "rules/backtest.html", {"run": run, "actions": dict(ACTIONS)})
 
 
 # ---- lists -----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ async function poll() {
     status.attr('class', 'status error').text(`The backtest failed: ${run.error}`);
     return;
   }
-  status.text(`Done in ${num(run.figures.seconds.total, 1)} s.${run.figures.capped ? ' The period held more events than a backtest reads; the most recent were used.' : ''}`);
+  const took = run.figures.seconds.total;
+  status.text(`Done in ${took < 0.1 ? 'under 0.1' : num(took, 1)} s.${run.figures.capped ? ' The period held more events than a backtest reads; the most recent were used.' : ''}`);
   draw(run.figures);
 }
 
@@ -67,7 +68,7 @@ function drawDays(days) {
   if (!days.length) { box.append('p').attr('class', 'hint').text('No events in the period.'); return; }
   const width = Math.max(480, box.node().clientWidth || 720);
   const height = 220;
-  const m = { top: 10, right: 12, bottom: 28, left: 48 };
+  const m = { top: 28, right: 12, bottom: 28, left: 48 };
   const x = d3.scaleBand().domain(days.map((d) => d.day)).range([m.left, width - m.right]).padding(0.15);
   const y = d3.scaleLinear().domain([0, Math.max(1, d3.max(days, (d) => d.hits))]).nice().range([height - m.bottom, m.top]);
   const svg = box.append('svg').attr('viewBox', `0 0 ${width} ${height}`).attr('width', '100%');
@@ -81,7 +82,7 @@ function drawDays(days) {
   g.append('rect').attr('class', 'bar-fraud').attr('x', (d) => x(d.day)).attr('width', x.bandwidth())
     .attr('y', (d) => y(d.fraud_hits)).attr('height', (d) => y(0) - y(d.fraud_hits)).attr('fill', '#b42318');
   g.append('title').text((d) => `${d.day}: ${countTick(d.hits)} hits of ${countTick(d.events)} events, ${countTick(d.fraud_hits)} fraud`);
-  const legend = svg.append('g').attr('transform', `translate(${m.left + 8},${m.top + 4})`);
+  const legend = svg.append('g').attr('transform', `translate(${m.left + 8},6)`);
   [['#98a2b3', 'hits'], ['#b42318', 'fraud among them']].forEach(([color, label], i) => {
     legend.append('rect').attr('x', i * 110).attr('width', 10).attr('height', 10).attr('fill', color);
     legend.append('text').attr('x', i * 110 + 14).attr('y', 9).attr('font-size', 11).text(label);
