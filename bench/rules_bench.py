@@ -228,3 +228,29 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---- for bench/score_load.py's phase R: the same rules and lists in a live database -----
+
+def install_bench_rules() -> None:
+    """Create the 10 lists (as CSV uploads) and activate the 100 rules of this benchmark."""
+    from rules import services
+    from rules.models import RuleSetVersion
+
+    remove_bench_rules()
+    for name, index in _lists().items():
+        entity_list = services.list_create(name=name, kind=index.kind, purpose=index.purpose, actor=None)
+        values = list(index.exact) + [text for nets in index.networks.values() for _, text in nets.values()]
+        services.entries_import_csv(entity_list=entity_list, data="\n".join(values).encode(), actor=None)
+    for rule in _rules():
+        services.draft_rule_save(rule=rule, actor=None)
+    services.version_activate(version=RuleSetVersion.objects.get(status="draft"), actor=None)
+
+
+def remove_bench_rules() -> None:
+    from rules.models import EntityList, RuleSetVersion
+    from rules.services import _changed
+
+    RuleSetVersion.objects.all().delete()
+    EntityList.objects.all().delete()
+    _changed()

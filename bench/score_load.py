@@ -19,6 +19,8 @@ It then starts gunicorn (config/gunicorn.py; --workers/--threads override it) an
   H  like A, every event on one hub device and IP address that HUB_EVENTS stored events of
      other accounts share in the 30 days before (a shop's terminal, a carrier's address, an
      attacker's tool): its p99 is compared with A's (run right after A, at the same table)
+  R  like A, with 100 active rules and 10 lists of 10,000 entries (bench/rules_bench.py's),
+     installed after A and removed after R: its p99 and CPU are compared with A's
 and the web workers' CPU time per request (from /proc), which depends far less on other
 load on the machine than wall-clock latency does. New events go to a pool of 200
 accounts, the same size at both table sizes.
@@ -57,6 +59,7 @@ HISTORY_CLIENT = "bench-history"
 POOL_ACCOUNTS = 200
 REQUEST_TIMEOUT = 60.0
 BATCH_SIZE = 1000
+RULES_RELOAD_WAIT = 7.0  # RULES_REFRESH_SECONDS (5) and a margin
 EVENTS_PER_ACCOUNT = 48  # what the generator makes per account over 60 days
 WORLD_DAYS = 60
 WORLD_START = datetime(2026, 9, 1, tzinfo=timezone.utc)
@@ -609,6 +612,12 @@ def load_average() -> str:
         return "?"
 
 
+def warm(client: "Client", factory: "EventFactory") -> None:
+    """Requests from many connections at once, so every worker gets some."""
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        wait([pool.submit(lambda: [send(client, Recorder(), factory.make(), 1) for _ in range(5)]) for _ in range(16)])
+
+
 def run_size(size: str, args) -> int:
     global DB_NAME
     DB_NAME = f"fraud_bench_{size}"
@@ -638,13 +647,23 @@ def run_size(size: str, args) -> int:
         # Warm every worker (model load, database connection, prepared statements), as a
         # readiness check would before traffic: sequential requests on one keep-alive
         # connection all reach one worker, so warm from many connections at once.
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            wait([pool.submit(lambda: [send(client, Recorder(), factory.make(), 1) for _ in range(5)])
-                  for _ in range(16)])
+        warm(client, factory)
         print(f"load average before phase A: {load_average()}", flush=True)
         results.append(measured(proc, phase_open_loop, client, factory, args.rate, args.seconds))
         if not args.no_hub:
             results.append(measured(proc, phase_open_loop, client, HubEvents(factory), args.rate, args.seconds, "H"))
+        if not args.no_rules:
+            manage(env, "shell", "-c", "from bench.rules_bench import install_bench_rules; install_bench_rules()")
+            # Every worker sees the change within RULES_REFRESH_SECONDS on a request and loads
+            # the new rules in the background: warm them all, then let the loads finish.
+            time.sleep(RULES_RELOAD_WAIT)
+            warm(client, factory)
+            time.sleep(3)
+            try:
+                results.append(measured(proc, phase_open_loop, client, factory, args.rate, args.seconds, "R"))
+            finally:
+                manage(env, "shell", "-c", "from bench.rules_bench import remove_bench_rules; remove_bench_rules()")
+                time.sleep(RULES_RELOAD_WAIT)
         results.append(measured(proc, phase_closed_loop, client, factory, 4, args.phase_seconds, 1, "B"))
         results.append(measured(proc, phase_closed_loop, client, factory, 2, args.phase_seconds, BATCH_SIZE, "C"))
         print(f"load average after phase C: {load_average()}", flush=True)
@@ -666,6 +685,11 @@ def run_size(size: str, args) -> int:
     workers = f"workers {args.workers or 'config'}, threads {args.threads or 'config'}"
     summarize(size, workers, results, events_at_start, events_at_end, models)
     by_label = {r["name"][0]: r["rec"].latencies for r in results}
+    if "R" in by_label and by_label["A"] and by_label["R"]:
+        cpu = {r["name"][0]: r["cpu"] / max(1, len(r["rec"].latencies) + r["rec"].n_errors) * 1000 for r in results}
+        print(f"100 rules and 10 lists: p99 {ms(pct(by_label['R'], 99))} ms vs {ms(pct(by_label['A'], 99))} ms without = "
+              f"{pct(by_label['R'], 99) / pct(by_label['A'], 99):.2f}x (target <= 1.1x); "
+              f"CPU {cpu['R']:.1f} vs {cpu['A']:.1f} ms a request")
     if "H" in by_label and by_label["A"] and by_label["H"]:
         ratio = pct(by_label["H"], 99) / pct(by_label["A"], 99)
         print(f"hub device and IP ({HUB_EVENTS:,} stored events of {HUB_ACCOUNTS:,} accounts): "
@@ -690,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: config/gunicorn.py)")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: config/gunicorn.py)")
     parser.add_argument("--no-hub", action="store_true", help="skip phase H (the hub device and IP)")
+    parser.add_argument("--no-rules", action="store_true", help="skip phase R (100 rules and 10 lists)")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.seconds <= 0 or not (0 < args.rate * args.seconds <= 200_000):
         parser.error("--rate and --seconds must be positive and rate x seconds at most 200000")

@@ -439,13 +439,19 @@ def event_columns(events: Sequence[Mapping[str, Any]], features: Sequence[Mappin
 _lock = threading.Lock()
 _cached: Rulebook | None = None
 _checked_at = 0.0
+_reloading: threading.Thread | None = None
 
 
 def rulebook() -> Rulebook:
     """The compiled lists and rules, reloaded when a change was recorded; the count of
     changes is read at most every RULES_REFRESH_SECONDS, so one query per process per
-    few seconds, not one per request."""
-    global _cached, _checked_at
+    few seconds, not one per request.
+
+    A change seen that way is loaded by a thread of its own while requests go on with the
+    rules they had: loading 100,000 list entries takes a few hundred milliseconds, which
+    every web process would otherwise add to one unlucky request. The first load of a
+    process, and a reload after a change made in this process, happen at once."""
+    global _cached, _checked_at, _reloading
     from django.conf import settings
 
     now = time.monotonic()
@@ -457,10 +463,30 @@ def rulebook() -> Rulebook:
         from rules.selectors import rules_generation
 
         generation = rules_generation()
-        if _cached is None or _cached.generation != generation:
-            _cached = load_rulebook(generation)
         _checked_at = now
+        if _cached is None:
+            _cached = load_rulebook(generation)
+        elif _cached.generation != generation and not (_reloading and _reloading.is_alive()):
+            _reloading = threading.Thread(target=_reload, args=(generation,), name="rulebook-reload", daemon=True)
+            _reloading.start()
         return _cached
+
+
+def _reload(generation: int) -> None:
+    global _cached
+    from django.db import connection
+
+    try:
+        fresh = load_rulebook(generation)
+        with _lock:
+            if _cached is not None:  # forgotten meanwhile: the next score loads at once
+                _cached = fresh
+    except Exception:  # the old rules keep acting; the next check tries again
+        import logging
+
+        logging.getLogger(__name__).exception("could not reload the rules; keeping the ones loaded")
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def forget_rulebook() -> None:

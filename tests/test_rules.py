@@ -340,3 +340,23 @@ def test_a_rule_with_a_syntax_error_is_refused_with_its_position(manager):
         services.draft_rule_save(rule=_rule("r", "amount >> 5", "block"), actor=manager)
     assert caught.value.field == "condition" and caught.value.position == 8
     assert not RuleSetVersion.objects.exists()  # nothing half-written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_elsewhere_is_loaded_in_the_background_while_the_old_rules_go_on(settings, manager):
+    from rules import engine
+    from rules.models import RulesGeneration
+
+    settings.RULES_REFRESH_SECONDS = 0
+    assert engine.rulebook().empty
+    # Another web process adds a block list: only the count of changes tells this one.
+    EntityList.objects.create(name="elsewhere", kind="device", purpose="block")
+    EntityList.objects.get(name="elsewhere").entries.create(value="dev-x")
+    RulesGeneration.objects.update_or_create(pk=1, defaults={"generation": 99})
+    first = engine.rulebook()  # answers at once with what it had, and starts the reload
+    assert first.empty
+    deadline = time.monotonic() + 10
+    while engine.rulebook().generation != 99 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    book = engine.rulebook()
+    assert book.generation == 99 and "elsewhere" in book.lists and not book.empty

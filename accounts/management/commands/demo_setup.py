@@ -89,6 +89,7 @@ class Command(BaseCommand):
             # get_or_create: a reset flushes the groups the roles migration made.
             user.groups.add(Group.objects.get_or_create(name=role)[0])
             logins.append((role, username, password))
+        self._example_rules(User.objects.get(username="manager"))
         # Last, so it is what the user reads when the server starts right after.
         url = opts["url"].rstrip("/") + "/"
         self.stdout.write("")
@@ -101,6 +102,25 @@ class Command(BaseCommand):
         else:
             self.stdout.write("A Celery worker and beat run beside the web server. Stop with Ctrl-C.")
         self.stdout.write("")
+
+    def _example_rules(self, manager) -> None:
+        """A block list and a draft of two rules, so /rules/ and /lists/ show what they do:
+        the draft does not act until a manager backtests and activates it."""
+        from rules import services
+        from rules.models import EntityList, RuleSetVersion
+
+        if EntityList.objects.exists() or RuleSetVersion.objects.exists():
+            return
+        reported = services.list_create(name="reported-devices", kind="device", purpose="block", actor=manager,
+                                        description="Devices card holders reported stolen")
+        services.entry_add(entity_list=reported, value="dev-reported-demo", reason="reported stolen by the card holder",
+                           actor=manager)
+        services.draft_rule_save(rule={"name": "big payment on a new device", "condition": "amount > 1000 and device_is_new == 1",
+                                       "action": "review", "priority": 10,
+                                       "reason": "payment above 1,000 from a device new to the account"}, actor=manager)
+        services.draft_rule_save(rule={"name": "night burst", "condition": "is_night == 1 and events_1h >= 5",
+                                       "action": "reason", "priority": 20,
+                                       "reason": "five or more events within an hour at night"}, actor=manager)
 
     def _reset(self) -> None:
         database = settings.DATABASES["default"]
