@@ -54,7 +54,7 @@ def test_reviewer_flags_a_case_from_the_queue(page, live_server, reviewer, servi
 
     event_id = rows.first.locator("td").nth(5).inner_text()
     rows.first.locator("button.flag").click()
-    expect(page.locator("#status")).to_contain_text(f"Flagged {event_id}")
+    expect(page.locator("#undo-bar")).to_contain_text(f"Flagged {event_id}")  # with its Undo button
     expect(rows).to_have_count(count_before - 1)
     decision = Decision.objects.get()
     assert decision.verdict == "flag" and decision.reviewer == reviewer

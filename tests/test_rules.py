@@ -210,6 +210,23 @@ def test_allow_lists_come_before_block_lists_and_rules_and_close_the_case():
     assert [h.rule for h in outcome.hits] == ["list:vip", "list:bad", "all"]
 
 
+def test_merchant_and_attribute_lists_act_on_their_own_field():
+    lists = {"shady-merchants": build_list("shady-merchants", "merchant", "watch", "", [("m-7", math.inf, "")]),
+             "throwaway-mail": build_list("throwaway-mail", "attribute", "block", "email_domain",
+                                          [("mailinator.com", math.inf, "disposable address")])}
+    book = _book([], lists)
+    watched, _ = book.decide(client_id=1, event={"merchant_id": "m-7"}, features={}, probability=0.0, risk_score=1, tier="low")
+    assert watched.action == "review" and watched.tier == "high"
+    assert watched.hits[0].reason == "merchant m-7 is on the watch list 'shady-merchants'"
+    blocked, _ = book.decide(client_id=1, event={"merchant_id": "m-1", "attributes": {"email_domain": "mailinator.com"}},
+                             features={}, probability=0.0, risk_score=1, tier="low")
+    assert blocked.action == "block"
+    assert blocked.hits[0].reason == "email_domain attribute mailinator.com is on the block list 'throwaway-mail': disposable address"
+    nothing, _ = book.decide(client_id=1, event={"merchant_id": "m-1", "attributes": {"email_domain": "example.com"}},
+                             features={}, probability=0.0, risk_score=1, tier="low")
+    assert nothing.action is None and not nothing.hits
+
+
 def test_a_rule_scoped_to_some_clients_leaves_the_others_alone():
     book = _book([_rule("only-7", "amount > 0", "tier_medium", clients=[7])])
     hit, _ = book.decide(client_id=7, event={"amount": 1}, features={}, probability=0.0, risk_score=0, tier="low")

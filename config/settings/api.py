@@ -29,4 +29,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Score jobs and rule backtests share one set of run states; other "status" fields differ.
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": ["queued", "running", "done", "failed"]},
 }
