@@ -48,6 +48,21 @@ def _ensure_database(base_url: str, name: str, fresh: bool) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def use_database(parser: argparse.ArgumentParser, name: str, *, fresh: bool) -> None:
+    """Point Django at a dedicated benchmark database on the server of DATABASE_URL (created,
+    or dropped and created when `fresh`) and set Django up."""
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    if not base.startswith("postgres"):
+        parser.error("DATABASE_URL must point at PostgreSQL")
+    _ensure_database(base, name, fresh=fresh)
+    os.environ["DATABASE_URL"] = _database_url(base, name)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ["DEBUG"] = "false"
+    import django
+
+    django.setup()
+
+
 def _generate(events: int) -> None:
     """Fill transactions and scores in SQL, chunk by chunk, then vacuum and analyze."""
     from django.db import connection
@@ -225,16 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the existing data, only measure")
     args = parser.parse_args(argv)
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not base.startswith("postgres"):
-        parser.error("DATABASE_URL must point at PostgreSQL")
-    _ensure_database(base, args.db, fresh=not args.reuse)
-    os.environ["DATABASE_URL"] = _database_url(base, args.db)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    os.environ["DEBUG"] = "false"
-    import django
-
-    django.setup()
+    use_database(parser, args.db, fresh=not args.reuse)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.queue_bench import _database_url, _ensure_database, _generate  # noqa: E402
+from bench.queue_bench import _generate, use_database  # noqa: E402
 
 LISTS = 10
 ENTRIES_PER_LIST = 10_000
@@ -202,16 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the existing data, only measure")
     args = parser.parse_args(argv)
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    if not base.startswith("postgres"):
-        parser.error("DATABASE_URL must point at PostgreSQL")
-    _ensure_database(base, args.db, fresh=not args.reuse)
-    os.environ["DATABASE_URL"] = _database_url(base, args.db)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    os.environ["DEBUG"] = "false"
-    import django
-
-    django.setup()
+    use_database(parser, args.db, fresh=not args.reuse)
     from django.core.management import call_command
 
     print(f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
