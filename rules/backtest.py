@@ -61,8 +61,12 @@ def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fiel
     """The scored events of [start, end) with the columns the rules read, oldest first."""
     from scoring.batch_read import _copy_frame
 
+    from django.db import connection
+
     names = set(rule_set.names) | {f for f in list_fields if not f.startswith("attributes.")}
     attributes = set(rule_set.attributes) | {f.split(".", 1)[1] for f in list_fields if f.startswith("attributes.")}
+    if connection.vendor != "postgresql":
+        return _read_period_orm(start, end, names, attributes, limit=limit)
     columns = _columns_sql(names, attributes)
     # Aliases are positional: the frame's column names come from `columns`, never from SQL.
     select = ", ".join(f"{expr} AS c{i}" for i, (_, expr, _) in enumerate(columns))
@@ -75,6 +79,36 @@ def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fiel
             frame[name] = [None if v is None else orjson.loads(v) for v in frame[name].tolist()]
         elif pa.types.is_string(kind):
             frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame.iloc[::-1].reset_index(drop=True)
+
+
+def _read_period_orm(start: datetime, end: datetime, names: set[str], attributes: set[str], *, limit: int) -> pd.DataFrame:
+    """The same columns through the ORM, for the demo's embedded SQLite."""
+    from triage.models import Score
+
+    scores = (Score.objects.select_related("transaction").filter(transaction__timestamp__gte=start, transaction__timestamp__lt=end)
+              .order_by("-transaction__timestamp")[:limit])
+    now = datetime.now(tz=start.tzinfo)
+    rows = []
+    for s in scores:
+        t, model = s.transaction, (s.rules or {}).get("model") or {}
+        known = t.is_fraud is not None and (t.label_known_at is None or t.label_known_at <= now)
+        row = {"id": t.pk, "client_id": t.client_id, "event_id": t.event_id, "account_id": t.account_id,
+               "timestamp": t.timestamp.replace(tzinfo=None), "amount": math.nan if t.amount is None else float(t.amount),
+               "label": float(t.is_fraud) if known else math.nan, "probability": s.probability,
+               "risk_score": float(model.get("risk_score", s.risk_score)), "model_tier": model.get("tier", s.tier)}
+        for name in names - set(row):
+            if name in EVENT_FIELDS:
+                value = getattr(t, name)
+                row[name] = (math.nan if value is None else float(value)) if EVENT_FIELDS[name] == NUM else (value or None)
+            else:
+                value = (s.features or {}).get(name)
+                row[name] = math.nan if value is None else float(value)
+        for key in attributes:
+            row[f"attributes.{key}"] = (t.attributes or {}).get(key)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=None if rows else ["id", "client_id", "event_id", "account_id", "timestamp", "amount",
+                                                            "label", "probability", "risk_score", "model_tier"])
     return frame.iloc[::-1].reset_index(drop=True)
 
 

@@ -32,3 +32,14 @@ def test_demo_setup_runs_on_sqlite_without_a_broker(tmp_path):
         champion = db.execute("SELECT count(*) FROM scoring_modelversion WHERE status = 'champion'").fetchone()[0]
     assert champion == 1
     assert sum(tiers.values()) == 60, tiers
+
+    # The demo's example draft backtests on the embedded database too (the page's own path).
+    script = (
+        "from datetime import datetime, timezone; from rules.models import BacktestRun, RuleSetVersion; "
+        "from rules.backtest import backtest; v = RuleSetVersion.objects.get(status='draft'); "
+        "run = BacktestRun.objects.create(version=v, rules=v.rules, period_start=datetime(2000, 1, 1, tzinfo=timezone.utc), "
+        "period_end=datetime(2100, 1, 1, tzinfo=timezone.utc)); backtest(run.pk); run.refresh_from_db(); "
+        "print('BACKTEST', run.status, run.error, run.figures and run.figures['events'])"
+    )
+    line = next(l for l in manage("shell", "-c", script).splitlines() if l.startswith("BACKTEST"))
+    assert line.split()[1] == "done" and int(line.split()[-1]) == sum(tiers.values()), line
