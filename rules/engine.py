@@ -213,6 +213,7 @@ class CompiledRule:
 class CompiledSet:
     version: int
     rules: tuple[CompiledRule, ...]
+    pk: int | None = None  # the RuleSetVersion row, for storing shadow hits without a look-up
 
     @property
     def names(self) -> frozenset[str]:
@@ -247,7 +248,7 @@ def rule_check(rule: Mapping[str, Any], vocabulary: Vocabulary) -> dict[str, Any
             "priority": priority, "clients": clients}
 
 
-def compile_set(version: int, rules: Sequence[Mapping[str, Any]], vocabulary: Vocabulary) -> CompiledSet:
+def compile_set(version: int, rules: Sequence[Mapping[str, Any]], vocabulary: Vocabulary, pk: int | None = None) -> CompiledSet:
     compiled = [
         CompiledRule(name=r["name"], condition=parse(r["condition"], vocabulary), action=r["action"],
                      reason=r.get("reason") or r["name"], priority=int(r.get("priority", 100)),
@@ -255,7 +256,7 @@ def compile_set(version: int, rules: Sequence[Mapping[str, Any]], vocabulary: Vo
         for r in rules
     ]
     compiled.sort(key=lambda r: r.priority)  # stable: equal priorities keep the written order
-    return CompiledSet(version=version, rules=tuple(compiled))
+    return CompiledSet(version=version, rules=tuple(compiled), pk=pk)
 
 
 @dataclass
@@ -363,13 +364,13 @@ class Rulebook:
         out = []
         for lst in self._acting_lists():
             value = get(lst.field)
-            if lst.find(value, now) is not None:
-                out.append(self._list_hit(lst, value, now))
+            if (entry := lst.find(value, now)) is not None:
+                out.append(self._list_hit(lst, value, now, entry))
         return out
 
     @staticmethod
-    def _list_hit(lst: _ListIndex, value: Any, now: float) -> Hit:
-        entry = lst.find(value, now) or str(value)
+    def _list_hit(lst: _ListIndex, value: Any, now: float, entry: str | None = None) -> Hit:
+        entry = entry or lst.find(value, now) or str(value)
         words = f"{lst.attribute} attribute" if lst.kind == "attribute" else LIST_FIELDS[lst.kind][1]
         shown = value if entry == str(value) or entry == str(value).upper() else f"{value} (in {entry})"
         reason = f"{words} {shown} is on the {lst.purpose} list {lst.name!r}"
@@ -514,7 +515,7 @@ def load_rulebook(generation: int) -> Rulebook:
     sets: dict[str, CompiledSet] = {}
     for version in RuleSetVersion.objects.filter(status__in=["active", "shadow"]):
         try:
-            sets[version.status] = compile_set(version.number, version.rules, vocabulary)
+            sets[version.status] = compile_set(version.number, version.rules, vocabulary, pk=version.pk)
         except RuleSyntaxError:  # a list a rule names was deleted: that version cannot run
             import logging
 

@@ -244,14 +244,10 @@ def _store_shadow_hits(ids: Mapping[str, int], events: Sequence[dict[str, Any]],
         from rules.engine import rulebook
         from rules.models import ShadowHit
 
-        version = rulebook().shadow
-        if version is not None:
-            from rules.models import RuleSetVersion
-
-            version_id = RuleSetVersion.objects.filter(number=version.version).values_list("pk", flat=True).first()
-            if version_id:
-                ShadowHit.objects.bulk_create([ShadowHit(version_id=version_id, transaction_id=t, rule=h.rule, action=h.action)
-                                               for t, h in rows])
+        shadow = rulebook().shadow
+        if shadow is not None and shadow.pk is not None:
+            ShadowHit.objects.bulk_create([ShadowHit(version_id=shadow.pk, transaction_id=t, rule=h.rule, action=h.action)
+                                           for t, h in rows])
 
 
 def _stored_results(client: ApiClient, event_ids: Sequence[str]) -> dict[str, ScoredEvent]:
