@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from django.db.models import Max
+
 from accounts.models import ApiClient
 from accounts.roles import MANAGER, REVIEWER, user_has_role
 from frontend.views import role_required
@@ -16,6 +18,7 @@ from rules import selectors, services
 from rules.engine import ACTIONS
 from rules.language import EVENT_FIELDS, MODEL_FIELDS
 from rules.models import BacktestRun, EntityList, RuleSetVersion
+from triage.models import Transaction
 
 BACKTEST_DEFAULT_DAYS = 30
 
@@ -23,7 +26,10 @@ BACKTEST_DEFAULT_DAYS = 30
 def _rules_context(request, **extra):
     from scoring.features import FEATURE_NAMES
 
-    today = timezone.now().date()
+    # The default backtest period ends at the latest stored event, not today: history
+    # imported from another time (or the demo's world) is what there is to test on.
+    latest = Transaction.objects.aggregate(t=Max("timestamp"))["t"]
+    today = (latest or timezone.now()).date()
     draft = selectors.version_of(RuleSetVersion.Status.DRAFT)
     context = {
         "active": selectors.version_of(RuleSetVersion.Status.ACTIVE),
