@@ -115,12 +115,12 @@ class Command(BaseCommand):
                                         description="Devices card holders reported stolen")
         services.entry_add(entity_list=reported, value="dev-reported-demo", reason="reported stolen by the card holder",
                            actor=manager)
-        services.draft_rule_save(rule={"name": "big payment on a new device", "condition": "amount > 1000 and device_is_new == 1",
+        services.draft_rule_save(rule={"name": "device shared by several accounts", "condition": "accounts_on_device_30d >= 3",
                                        "action": "review", "priority": 10,
-                                       "reason": "payment above 1,000 from a device new to the account"}, actor=manager)
-        services.draft_rule_save(rule={"name": "night burst", "condition": "is_night == 1 and events_1h >= 5",
+                                       "reason": "three or more other accounts used this device in the last 30 days"}, actor=manager)
+        services.draft_rule_save(rule={"name": "night burst", "condition": "is_night == 1 and events_1h >= 3",
                                        "action": "reason", "priority": 20,
-                                       "reason": "five or more events within an hour at night"}, actor=manager)
+                                       "reason": "three or more events within an hour at night"}, actor=manager)
 
     def _reset(self) -> None:
         database = settings.DATABASES["default"]
