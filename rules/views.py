@@ -147,7 +147,7 @@ def backtest_start(request, number: int):
         run = services.backtest_request(version=version, start=start, end=end, actor=request.user)
     except services.RulesRefused as refused:
         messages.error(request, f"Backtest: {refused.field.replace('_', ' ')} {refused.message}")
-        return redirect("rules")
+        return render(request, "rules/rules.html", _rules_context(request), status=400)
     return redirect("rules-backtest", run_id=run.pk)
 
 

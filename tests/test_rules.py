@@ -377,3 +377,17 @@ def test_a_change_made_elsewhere_is_loaded_in_the_background_while_the_old_rules
         time.sleep(0.05)
     book = engine.rulebook()
     assert book.generation == 99 and "elsewhere" in book.lists and not book.empty
+
+
+@pytest.mark.django_db
+def test_a_backtest_asked_with_a_bad_period_is_refused_with_the_field_and_nothing_stored(client, manager):
+    from rules.models import BacktestRun
+
+    services.draft_rule_save(rule=_rule("r", "amount > 1", "review"), actor=manager)
+    client.force_login(manager)
+    number = RuleSetVersion.objects.get(status="draft").number
+    bad_date = client.post(f"/rules/versions/{number}/backtest/", {"start": "30/11/2026", "end": "2026-12-01"})
+    assert bad_date.status_code == 400 and "Backtest: start a date like 2026-11-30" in bad_date.content.decode()
+    backwards = client.post(f"/rules/versions/{number}/backtest/", {"start": "2026-12-05", "end": "2026-12-01"})
+    assert backwards.status_code == 400 and "must be after the start" in backwards.content.decode()
+    assert not BacktestRun.objects.exists()
