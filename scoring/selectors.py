@@ -145,7 +145,9 @@ _CONTEXT_SQL = f"""
 """
 # Every part looks entities up one value at a time (a lateral join over the request's
 # values, kept apart by OFFSET 0), so the plan PostgreSQL caches for the prepared statement,
-# made without the parameters' values, walks the (entity, timestamp) indexes. With
+# made without the parameters' values, walks the (entity, timestamp) indexes. The connection
+# runs prepared statements with that generic plan only (config/settings/database.py): one
+# made for a hub's value read all its index entries before taking the newest cap of them. With
 # `= ANY(array)` and a time range it guessed the range tiny and walked the timestamp index,
 # filtering half of a small table.
 # A batch's merchants: the labeled events of each (every account's) in the window, as four

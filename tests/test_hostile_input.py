@@ -204,3 +204,55 @@ def test_a_hub_device_is_read_up_to_the_cap_not_whole(service, champion, api_cli
     assert response.status_code == 200
     features = Score.objects.get(transaction__event_id="at-the-hub").features
     assert features["accounts_on_device_30d"] == ENTITY_ROWS_CAP
+
+
+def test_a_hub_device_read_walks_its_newest_entries_and_stops_at_the_cap(api_client_and_key):
+    """The plan /score's prepared context statement runs with, on a table where a hub
+    device holds most rows: an ordered walk of the (device, time) index that stops at the
+    cap. A plan made for the hub's value may instead fetch every one of its index entries
+    and sort them (a bitmap scan), which is what made hub requests slow."""
+    import re
+    from datetime import datetime, timedelta, timezone as dt_timezone
+
+    from django.db import connection
+
+    from scoring import selectors
+    from scoring.features import ENTITY_ROWS_CAP
+
+    start = datetime(2026, 11, 1, tzinfo=dt_timezone.utc)
+    Transaction.objects.bulk_create([
+        Transaction(client=api_client_and_key[0], event_id=f"hub-{i}", account_id=f"hub-acct-{i % 500}",
+                    timestamp=start + timedelta(seconds=60 * i), device_id="dev-hub" if i % 4 else f"dev-{i}",
+                    event_type="payment")
+        for i in range(8000)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE triage_transaction")
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+    at = start + timedelta(days=5)
+    params = selectors._context_params(
+        [{"account_id": "someone-new", "timestamp": at, "device_id": "dev-hub", "ip_address": "", "merchant_id": ""}],
+        with_link_groups=False)
+    names: list[str] = []
+
+    def placeholder(match):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", placeholder, selectors._CONTEXT_SQL)
+    raw = connection.connection  # psycopg's own connection: server-side PREPARE, as /score runs it
+    raw.execute(f"PREPARE hub_context AS {sql}")
+    try:
+        for _ in range(6):  # past the executions where PostgreSQL tries custom plans
+            raw.execute(f"EXECUTE hub_context({', '.join(['%s'] * len(names))})", [params[n] for n in names])
+        plan = "\n".join(row[0] for row in raw.execute(
+            f"EXPLAIN (ANALYZE, COSTS OFF) EXECUTE hub_context({', '.join(['%s'] * len(names))})",
+            [params[n] for n in names]).fetchall())
+    finally:
+        raw.execute("DEALLOCATE hub_context")
+    device_part = plan[plan.index("txn_device_time") - 300: plan.index("txn_device_time") + 200]
+    assert "Index Scan Backward using txn_device_time" in plan, plan
+    assert "Bitmap Index Scan on txn_device_time" not in plan, plan
+    assert f"rows={ENTITY_ROWS_CAP} " in device_part, device_part

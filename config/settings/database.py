@@ -22,7 +22,15 @@ if DATABASE_URL:
         # preparing off (threshold None), which silently ignores `prepare=True`; the ORM's
         # client-side-binding cursors are never prepared either way. Turn it off behind a
         # pooler that cannot keep prepared statements (PgBouncer in transaction mode < 1.21).
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["prepare_threshold"] = 1_000_000
+        # Those statements read entities one value at a time, newest first, up to a cap
+        # (`scoring.selectors._CONTEXT_SQL`): the generic plan walks the (entity, time) index
+        # and stops at the cap. A custom plan, made for a hub device's value, may instead
+        # bitmap-scan every one of its tens of thousands of index entries and sort them, and
+        # PostgreSQL picks custom plans for a statement's first executions and whenever they
+        # look cheaper. Only named prepared statements follow this setting; the ORM's don't.
+        options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 else:
     DATABASES = {
         "default": {

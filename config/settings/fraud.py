@@ -25,6 +25,10 @@ DEFAULT_EVENT_VALUE = env_float("DEFAULT_EVENT_VALUE", 50.0)
 EVENT_TYPES = env_list("EVENT_TYPES", ["login", "signup", "payment", "purchase", "claim"])
 SCORE_MAX_BATCH = env_int("SCORE_MAX_BATCH", 1000)
 SCORE_MAX_BODY_BYTES = env_int("SCORE_MAX_BODY_BYTES", 2_000_000)
+# A request body announced by Content-Length (up to SCORE_MAX_BODY_BYTES) must arrive within
+# this many seconds, or the request is answered 400 (config/wsgi.py): a client whose body
+# is shorter than it said would otherwise hold a web worker until the worker timeout.
+REQUEST_BODY_SECONDS = env_float("REQUEST_BODY_SECONDS", 10.0)
 # Registration of a new API client needs this token (or a logged-in manager).
 ENROLLMENT_TOKEN = env_str("ENROLLMENT_TOKEN", "")
 # How long the process keeps the champion model before checking for a newer one.
