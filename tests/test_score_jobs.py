@@ -137,6 +137,18 @@ def _many(n: int) -> list[dict]:
                   timestamp=(start + timedelta(seconds=30 * i)).isoformat().replace("+00:00", "Z")) for i in range(n)]
 
 
+@pytest.mark.django_db
+def test_a_job_with_one_poison_event_is_refused_whole_before_anything_is_stored(service, champion):
+    """An attribute integer outside 64 bits at position 1,200 of 1,500 (the JSON writer
+    cannot store it): answered 400 naming it, no job, no event, nothing half-written."""
+    events = _many(1500)
+    events[1200]["attributes"] = {"loyalty_points": 2 ** 63}
+    response = service.post("/score?mode=async", events, format="json")
+    assert response.status_code == 400, response.content
+    assert [e["field"] for e in response.json()["errors"]] == ["[1200].attributes.loyalty_points"]
+    assert not ScoreJob.objects.exists() and not Transaction.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_job_whose_worker_is_killed_resumes_and_stores_every_event_once(service, champion, settings):
     """SIGKILL the worker mid-job: the job must not stay running forever; the sweep finds it
