@@ -66,11 +66,12 @@ def test_queue_orders_by_expected_loss_and_counts_tiers(reviewer, cases):
     assert body["capped"] == []
 
 
-def test_queue_filters_narrow_the_list_not_the_tier_counts(reviewer, cases):
+def test_queue_filters_narrow_the_list_and_the_tier_counts_with_it(reviewer, cases):
     client = _login(reviewer)
     by_date = client.get("/api/queue", {"tier": "high", "date_from": "2026-11-21", "date_to": "2026-11-21"}).json()
     assert _ids(by_date) == ["h2"]
-    assert by_date["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0} and by_date["has_more"] is False
+    assert by_date["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0} and by_date["has_more"] is False
+    assert by_date["counts_filtered"] is True
     assert _ids(client.get("/api/queue", {"amount_min": "650", "amount_max": "900"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"event_type": "purchase"}).json()) == ["h2"]
     assert _ids(client.get("/api/queue", {"account": "alice"}).json()) == ["h1"]

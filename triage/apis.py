@@ -49,7 +49,7 @@ class QueueApi(APIView):
         query.is_valid(raise_exception=True)
         params, filters = query.validated_data, query.filters()
         now = timezone.now()
-        counts, capped = selectors.queue_counts()
+        counts, capped = selectors.queue_counts(filters=filters)
         since = params.get("since")
         # One row past the page says whether there is more without counting the matches,
         # which on a sparse filter over a large tier would mean reading most of it.
@@ -61,6 +61,7 @@ class QueueApi(APIView):
             "counts": counts,
             "capped": capped,
             "count_cap": settings.QUEUE_COUNT_CAP,
+            "counts_filtered": filters != selectors.QueueFilters(),
             "tier": params["tier"],
             "status": params["status"],
             "as_of": now,

@@ -66,13 +66,20 @@ def _open(cases: QuerySet[Score]) -> QuerySet[Score]:
     return cases.filter(review_status=Score.ReviewStatus.OPEN)
 
 
-def queue_counts(*, cap: int | None = None) -> tuple[dict[str, int], list[str]]:
-    """Open cases per tier in the whole queue, exact up to `cap`; also the tiers with more.
+def queue_counts(*, cap: int | None = None, filters: QueueFilters | None = None) -> tuple[dict[str, int], list[str]]:
+    """Open cases per tier (and escalated ones) exact up to `cap`; also the tiers with more.
+    With `filters` that narrow anything, the cases matching them: the tabs count what each
+    tab would list ("High 125" over "Showing 35 high-tier cases" read as a contradiction).
 
     Counting stops at the cap so a tier with millions of open low-risk events costs a short
-    index walk, not a full count; the three tiers are counted in one round trip.
+    index walk, not a full count; unfiltered, the three tiers are counted in one round trip.
     """
     cap = cap or settings.QUEUE_COUNT_CAP
+    if filters is not None and filters != QueueFilters():
+        matching = queue_cases(filters=filters).order_by()
+        found = {tier: _open(matching).filter(tier=tier)[: cap + 1].count() for tier in TIER_ORDER}
+        found["escalated"] = matching.filter(review_status=Score.ReviewStatus.ESCALATED)[: cap + 1].count()
+        return {name: min(n, cap) for name, n in found.items()}, [name for name, n in found.items() if n > cap]
     table = connection.ops.quote_name(Score._meta.db_table)
     capped_count = f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE review_status = %s AND tier = %s LIMIT %s) t)"
     sql = "SELECT " + ", ".join([capped_count] * len(TIER_ORDER))

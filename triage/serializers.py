@@ -88,10 +88,12 @@ class QueueItemSerializer(serializers.Serializer):
 class QueueSerializer(serializers.Serializer):
     counts = serializers.DictField(
         child=serializers.IntegerField(),
-        help_text="Open cases per tier in the whole queue, and `escalated` cases of every tier (each up to count_cap)",
+        help_text="Open cases per tier, and `escalated` cases of every tier (each up to count_cap): in the whole "
+                  "queue, or those matching the filters when any is set (`counts_filtered`)",
     )
     capped = serializers.ListField(child=serializers.CharField(), help_text="Tiers with more than count_cap open cases")
     count_cap = serializers.IntegerField()
+    counts_filtered = serializers.BooleanField(help_text="`counts` are of the cases matching the filters")
     tier = serializers.CharField()
     status = serializers.CharField(help_text="open or escalated: which cases `items` lists")
     as_of = serializers.DateTimeField(help_text="Pass as `since` on the next poll")

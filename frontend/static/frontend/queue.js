@@ -46,7 +46,9 @@ function fillFiltersFromUrl() {
 function showFilterErrors(errors) {
   form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
   errors.forEach((e) => { if (form.elements[e.field]) form.elements[e.field].setAttribute('aria-invalid', 'true'); });
-  d3.select('#filter-errors').text(errors.map((e) => `${e.field}: ${e.message}`).join(' · '));
+  // Named as the form names them ("Amount ≤"), not by their parameter names.
+  const labelOf = (field) => form.elements[field]?.closest('label')?.firstChild?.textContent.trim() || field;
+  d3.select('#filter-errors').text(errors.map((e) => `${labelOf(e.field)}: ${e.message}`).join(' · '));
 }
 
 function markSeen() {
@@ -226,6 +228,11 @@ async function refresh({ poll = false } = {}) {
     since = data.as_of;
     drawCounts(data.counts, data.capped);
     drawTabs(data.counts, data.capped);
+    // With filters set, the tabs and the chart count the matching cases, and say so.
+    d3.select('#tier-tabs').attr('aria-label', data.counts_filtered ? 'Tiers (cases matching the filters)' : 'Tiers')
+      .classed('filtered', data.counts_filtered);
+    d3.select('#tier-chart').attr('aria-label', data.counts_filtered ? 'Open cases per tier matching the filters' : 'Open cases per tier');
+    d3.select('#counts-note').attr('hidden', data.counts_filtered ? null : '');
     drawCases(data.items);
     drawBulkBar();
     d3.select('#more').attr('hidden', data.has_more ? null : '');
@@ -239,7 +246,15 @@ async function refresh({ poll = false } = {}) {
     }
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
-    if (error.status === 400) showFilterErrors(error.errors);
+    if (error.status === 400) {
+      // The problem is said once, under the filters; the rows of the previous filters go,
+      // since they no longer answer what the form asks.
+      showFilterErrors(error.errors);
+      drawCases([]);
+      d3.select('#more').attr('hidden', '');
+      say('Correct the filters to see cases.', true);
+      return;
+    }
     say(`Could not load the queue: ${error.message}`, true);
   }
 }
