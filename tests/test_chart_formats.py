@@ -212,3 +212,28 @@ def test_refusal_not_found_and_api_docs_pages_draw_in_the_layout(page, live_serv
     link.click()
     expect(page).to_have_url(re.compile(r"/webhooks/$"))
     _shot(page, "webhooks.png")
+
+
+def test_score_distribution_leaves_the_days_without_scores_between_days_with_them(page, live_server, manager, api_client_and_key):  # noqa: F811
+    """Scores on Oct 13 and on Nov 23 only: the six weeks between are empty columns, not
+    nothing (the two days drawn side by side read as consecutive)."""
+    from datetime import datetime, timezone as dt_timezone
+
+    from insights.rollups import rollups_refresh
+    from triage.models import Transaction
+
+    for i, day in enumerate((datetime(2026, 10, 13, 12, tzinfo=dt_timezone.utc), datetime(2026, 11, 23, 12, tzinfo=dt_timezone.utc))):
+        txn = Transaction.objects.create(client=api_client_and_key[0], event_id=f"far-{i}", account_id=f"acct-{i}",
+                                         timestamp=day, event_type="payment", amount=40, currency="USD")
+        Score.objects.create(transaction=txn, probability=0.5, risk_score=55, tier="medium", expected_loss=20,
+                             model_version_name="v-test", features={})
+    rollups_refresh(max_hours=5000)
+    _log_in(page, live_server, manager, "/dashboard/?period=90d&tz=UTC&end=2026-11-23")
+    expect(page.locator(".dashboard[data-loaded]")).to_have_count(1)
+    cells = page.locator("#score-distribution rect.band")
+    xs = sorted({float(x) for x in cells.evaluate_all("(rects) => rects.map((r) => r.getAttribute('x'))")})
+    column = float(cells.first.get_attribute("width"))
+    assert len(xs) == 2
+    assert round((xs[1] - xs[0]) / column) == 41, (xs, column)  # Oct 13 to Nov 23: 41 columns apart
+    _shot(page, "dashboard-score-gap.png")
+    _assert_clean(page)

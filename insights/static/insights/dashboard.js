@@ -284,12 +284,24 @@ function drawPrecision(rows) {
       : `${pct(d.precision)} of ${count(d.flagged + d.cleared)} (95% CI ${d3.format('.0%')(d.ci_low)}–${d3.format('.0%')(d.ci_high)})`));
 }
 
-function drawScoreDistribution(days) {
+// Every day of the period has its column, scored or not: days with data only, side by
+// side, drew Oct 13 next to Nov 23 as if they followed each other.
+function periodDays(period, days) {
+  const formatDay = d3.utcFormat('%Y-%m-%d');
+  const all = new Set(days.map((d) => d.day));
+  if (period && period.start && period.end) {
+    d3.utcDay.range(parseDay(period.start.slice(0, 10)), d3.utcDay.offset(parseDay(period.end.slice(0, 10)), 1))
+      .forEach((day) => all.add(formatDay(day)));
+  }
+  return [...all].sort();
+}
+
+function drawScoreDistribution(days, period) {
   const width = 520;
   const height = 170;
   const margin = { top: 6, right: 8, bottom: 22, left: 40 };
   const svg = svgFor('#score-distribution', width, height, 'Share of scores in each band per day');
-  const x = d3.scaleBand().domain(days.map((d) => d.day)).range([margin.left, width - margin.right]);
+  const x = d3.scaleBand().domain(periodDays(period, days)).range([margin.left, width - margin.right]);
   const y = d3.scaleBand().domain(d3.range(11)).range([height - margin.bottom, margin.top]);
   const cells = days.flatMap((d) => {
     const total = d3.sum(d.bands) || 1;
@@ -523,7 +535,7 @@ async function load() {
     drawLegend();
     drawTrends(trends);
     drawPrecision(health.precision);
-    drawScoreDistribution(health.score_distribution);
+    drawScoreDistribution(health.score_distribution, trends.period);
     drawDrift(health.drift);
     drawVersions(health.versions);
     drawTeam(team);
