@@ -26,14 +26,16 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 demo: install
-	$(BIN)/python manage.py migrate --noinput
+	@echo "Preparing the demo database…"
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py demo_setup --url http://$(HOST):$(PORT)/
 	@$(MAKE) --no-print-directory serve
 
 # Empties the demo's database (events, scores, cases, decisions, models, users, audit) and
 # loads the demo again; .venv and node_modules stay.
 demo-reset: install
-	$(BIN)/python manage.py migrate --noinput
+	@echo "Preparing the demo database…"
+	@$(BIN)/python manage.py migrate --noinput --verbosity 0
 	$(BIN)/python manage.py demo_setup --reset --url http://$(HOST):$(PORT)/
 	@$(MAKE) --no-print-directory serve
 
