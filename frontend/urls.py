@@ -11,4 +11,5 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("cases/<int:transaction_id>/", views.case, name="case"),
     path("audit/", views.audit, name="audit"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -6,8 +6,9 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from accounts.roles import MANAGER, REVIEWER, user_has_role
 from triage.models import Score
@@ -48,3 +49,9 @@ def case(request, transaction_id: int):
 @role_required(MANAGER)
 def audit(request):
     return render(request, "frontend/audit.html")
+
+
+def favicon(request):
+    """Pages without an icon link of their own (Django's admin, the API docs) make browsers
+    ask for /favicon.ico: answer with the app's icon rather than a 404 on every such page."""
+    return HttpResponsePermanentRedirect(static("frontend/favicon.svg"))
