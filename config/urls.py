@@ -21,6 +21,8 @@ api_patterns = [
     path("api/cases/<int:transaction_id>/network", triage_apis.CaseNetworkApi.as_view(), name="api-case-network"),
     path("api/cases/<int:transaction_id>/claim", triage_apis.ClaimApi.as_view(), name="api-case-claim"),
     path("api/cases/<int:transaction_id>/undo", triage_apis.UndoApi.as_view(), name="api-case-undo"),
+    path("api/cases/<int:transaction_id>/comments", triage_apis.CaseCommentsApi.as_view(), name="api-case-comments"),
+    path("api/cases/<int:transaction_id>/comments/<int:comment_id>", triage_apis.CaseCommentApi.as_view(), name="api-case-comment"),
     path("api/audit", triage_apis.AuditApi.as_view(), name="api-audit"),
     path("api/score-jobs/<uuid:job_id>", scoring_apis.ScoreJobApi.as_view(), name="score-job"),
 ]

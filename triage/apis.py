@@ -257,3 +257,60 @@ class AuditApi(APIView):
         )
         return Response(s.AuditPageSerializer(page).data)
 
+
+
+COMMENT_ID = OpenApiParameter("comment_id", int, OpenApiParameter.PATH)
+
+
+def _comment_refused(exc: services.CommentRefused) -> Response:
+    if exc.forbidden:
+        return _error(exc.field, "forbidden", str(exc), status.HTTP_403_FORBIDDEN)
+    return _error(exc.field, "invalid", str(exc), status.HTTP_400_BAD_REQUEST)
+
+
+class CaseCommentsApi(APIView):
+    """The comment thread of a case."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(parameters=[CASE_ID], responses={200: s.CommentListSerializer}, summary="A case's comments, oldest first")
+    def get(self, request, transaction_id: int):
+        if not Score.objects.filter(transaction_id=transaction_id).exists():
+            return _not_found()
+        return Response(s.CommentListSerializer({"results": selectors.case_comments(transaction_id=transaction_id)}).data)
+
+    @extend_schema(parameters=[CASE_ID], request=s.CommentInputSerializer, responses={201: s.CommentSerializer},
+                   summary="Comment on a case (audited)")
+    def post(self, request, transaction_id: int):
+        if not Score.objects.filter(transaction_id=transaction_id).exists():
+            return _not_found()
+        data = s.CommentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            comment = services.comment_add(transaction_id=transaction_id, author=request.user, body=data.validated_data["body"])
+        except services.CommentRefused as exc:
+            return _comment_refused(exc)
+        body = next(c for c in selectors.case_comments(transaction_id=transaction_id) if c["id"] == comment.pk)
+        return Response(s.CommentSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class CaseCommentApi(APIView):
+    """One comment: its author rewords it; the earlier wording is kept."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(parameters=[CASE_ID, COMMENT_ID], request=s.CommentInputSerializer, responses={200: s.CommentSerializer},
+                   summary="Edit your comment (earlier wordings kept, audited)")
+    def patch(self, request, transaction_id: int, comment_id: int):
+        from triage.models import CaseComment
+
+        if not CaseComment.objects.filter(pk=comment_id, transaction_id=transaction_id).exists():
+            return _error("comment_id", "not_found", "no such comment on this case", status.HTTP_404_NOT_FOUND)
+        data = s.CommentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.comment_edit(comment_id=comment_id, editor=request.user, body=data.validated_data["body"])
+        except services.CommentRefused as exc:
+            return _comment_refused(exc)
+        body = next(c for c in selectors.case_comments(transaction_id=transaction_id) if c["id"] == comment_id)
+        return Response(s.CommentSerializer(body).data)

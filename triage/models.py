@@ -211,3 +211,20 @@ class AuditEntry(models.Model):
             models.Index(fields=["actor", "-created_at"], name="audit_actor_time"),
             models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_time"),
         ]
+
+
+class CaseComment(models.Model):
+    """A reviewer's note on a case. Edits keep every earlier wording (`history`), so what a
+    colleague read when they decided stays on record."""
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_comments")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Earlier wordings, oldest first: [{"body": ..., "until": ISO time it was replaced}].
+    history = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["transaction", "created_at"], name="comment_case_time")]

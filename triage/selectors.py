@@ -470,3 +470,17 @@ def audit_list(*, filters: AuditFilters, page: int = 1, page_size: int = 50) -> 
 def audit_actions() -> list[str]:
     """Every action name seen in the log, for the filter's choices."""
     return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+# --------------------------------------------------------------------------- comments
+
+
+def case_comments(*, transaction_id: int) -> list[dict[str, Any]]:
+    """A case's comments, oldest first, with who wrote them and their earlier wordings."""
+    from triage.models import CaseComment
+
+    return [
+        {"id": c.pk, "author": c.author.username, "body": c.body, "created_at": c.created_at,
+         "edited_at": c.edited_at, "history": c.history}
+        for c in CaseComment.objects.filter(transaction_id=transaction_id).select_related("author")
+    ]

@@ -198,3 +198,25 @@ class AuditPageSerializer(serializers.Serializer):
     pages = serializers.IntegerField()
     items = AuditEntrySerializer(many=True)
     actions = serializers.ListField(child=serializers.CharField())
+
+
+class CommentInputSerializer(serializers.Serializer):
+    body = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="The comment's text (at most 5,000 characters)")
+
+
+class CommentWordingSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    until = serializers.DateTimeField(help_text="When this wording was replaced")
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField()
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    history = CommentWordingSerializer(many=True, help_text="Earlier wordings, oldest first")
+
+
+class CommentListSerializer(serializers.Serializer):
+    results = CommentSerializer(many=True)

@@ -1,4 +1,4 @@
-"""Triage writes: the audit log, reviewer decisions and their undo, claims, bulk decisions."""
+"""Triage writes: the audit log, reviewer decisions and their undo, claims, bulk decisions, comments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from triage.models import AuditEntry, Decision, Score, Transaction
+from triage.models import AuditEntry, CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 
 # What each verdict does to the case and to the event's label.
@@ -301,3 +301,52 @@ def decisions_bulk_record(*, transaction_ids: Sequence[int], reviewer: Any, verd
             detail={"verdict": verdict, "note": note, "transaction_ids": ids},
         )
     return decisions
+
+
+# --------------------------------------------------------------------------- comments
+
+COMMENT_MAX_CHARS = 5000
+
+
+class CommentRefused(Exception):
+    """A comment cannot be written as asked; `field` names what to fix."""
+
+    def __init__(self, field: str, message: str, *, forbidden: bool = False):
+        super().__init__(message)
+        self.field, self.forbidden = field, forbidden
+
+
+def _comment_text(body: str) -> str:
+    text = (body or "").strip()
+    if not text:
+        raise CommentRefused("body", "must not be blank")
+    if len(text) > COMMENT_MAX_CHARS:
+        raise CommentRefused("body", f"must be at most {COMMENT_MAX_CHARS:,} characters")
+    return text
+
+
+def comment_add(*, transaction_id: int, author: Any, body: str) -> CaseComment:
+    text = _comment_text(body)
+    with transaction.atomic():
+        comment = CaseComment.objects.create(transaction_id=transaction_id, author=author, body=text)
+        audit_record(actor=author, action="comment", object_type="transaction", object_id=str(transaction_id),
+                     detail={"comment": comment.pk})
+    return comment
+
+
+def comment_edit(*, comment_id: int, editor: Any, body: str) -> CaseComment:
+    """Only its author rewords a comment; the earlier wording goes to its history."""
+    text = _comment_text(body)
+    with transaction.atomic():
+        comment = CaseComment.objects.select_for_update().get(pk=comment_id)
+        if comment.author_id != editor.pk:
+            raise CommentRefused("comment", "only its author can edit a comment", forbidden=True)
+        if text == comment.body:
+            return comment  # nothing changed: no history entry, no audit entry
+        now = timezone.now()
+        comment.history = [*comment.history, {"body": comment.body, "until": now.isoformat()}]
+        comment.body, comment.edited_at = text, now
+        comment.save(update_fields=["body", "edited_at", "history"])
+        audit_record(actor=editor, action="comment_edited", object_type="transaction",
+                     object_id=str(comment.transaction_id), detail={"comment": comment.pk})
+    return comment

@@ -1,7 +1,7 @@
 // One case: the event, why it scored, the account's history and linked accounts, and the
 // decision buttons with keyboard shortcuts and a short undo window.
 // All data is written with .text() / textContent, never as HTML.
-import { getJson, postJson } from './api.js';
+import { getJson, patchJson, postJson } from './api.js';
 import { drawNetwork, STATE_WORD } from './charts/network.js';
 import { drawReasons, listReasons } from './charts/reasons.js';
 import { drawTimeline } from './charts/timeline.js';
@@ -319,4 +319,66 @@ loadCase()
   .catch((error) => say(`Could not load the case: ${error.message}`, 'error'));
 loadHistory().catch((error) => d3.select('#timeline').text(`Could not load the history: ${error.message}`));
 loadNetwork().catch((error) => d3.select('#network-status').text(`Could not load linked accounts: ${error.message}`));
+
+// ------------------------------------------------------------------ comments
+
+function drawComments(comments) {
+  const items = d3.select('#comments').selectAll('li').data(comments.length ? comments : [null]).join('li');
+  items.each(function fill(c) {
+    const li = d3.select(this).text('');  // a reused row may hold "No comments yet." as bare text
+    li.attr('class', c ? 'comment' : 'hint');
+    if (!c) { li.text('No comments yet.'); return; }
+    const head = li.append('p').attr('class', 'comment-head');
+    head.append('strong').text(c.author);
+    head.append('span').attr('class', 'hint').text(` · ${whenUtc(c.created_at)}${c.edited_at ? ` · edited ${whenUtc(c.edited_at)}` : ''}`);
+    li.append('p').attr('class', 'comment-body').text(c.body);
+    if (c.history.length) {
+      const earlier = li.append('details').attr('class', 'comment-history');
+      earlier.append('summary').text(`${c.history.length} earlier wording${c.history.length === 1 ? '' : 's'}`);
+      earlier.append('ol').selectAll('li').data(c.history).join('li').text((h) => `until ${whenUtc(h.until)}: ${h.body}`);
+    }
+    if (c.author === page.dataset.username) {
+      li.append('button').attr('type', 'button').attr('class', 'text-button edit-comment').text('Edit')
+        .on('click', () => editComment(li, c));
+    }
+  });
+}
+
+function editComment(li, c) {
+  li.select('.comment-body').attr('hidden', '');
+  li.select('.edit-comment').attr('hidden', '');
+  const form = li.append('form').attr('class', 'comment-edit');
+  const area = form.append('textarea').attr('rows', 3).attr('maxlength', 5000).attr('aria-label', 'Comment text')
+    .property('value', c.body);
+  form.append('button').attr('type', 'submit').attr('class', 'primary').text('Save');
+  form.append('button').attr('type', 'button').text('Cancel').on('click', loadComments);
+  const problem = form.append('span').attr('class', 'status error');
+  form.on('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await patchJson(`/api/cases/${caseId}/comments/${c.id}`, { body: area.property('value') });
+      loadComments();
+    } catch (error) { problem.text(error.message); }
+  });
+}
+
+async function loadComments() {
+  const body = await getJson(`/api/cases/${caseId}/comments`);
+  drawComments(body.results);
+}
+
+d3.select('#comment-form').on('submit', async (event) => {
+  event.preventDefault();
+  const area = document.getElementById('comment-body');
+  const statusText = d3.select('#comment-status').classed('error', false).text('');
+  try {
+    await postJson(`/api/cases/${caseId}/comments`, { body: area.value });
+    area.value = '';
+    statusText.text('Saved.');
+    loadComments();
+  } catch (error) {
+    statusText.classed('error', true).text(error.message);
+  }
+});
+loadComments().catch((error) => d3.select('#comments').text(`Could not load comments: ${error.message}`));
 loadCounts().catch(() => {});
