@@ -72,3 +72,28 @@ def test_filters_in_the_browser_count_say_errors_once_and_reset_clean(page, live
     expect(rows).to_have_count(5)
     # The browser logs the refused filter's 400 itself; nothing else may be there.
     assert [e for e in page.console_errors if "status of 400" not in e] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_case_held_by_another_reviewer_cannot_be_selected_for_bulk(page, live_server, manager, reviewer, api_client_and_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _cases(api_client_and_key[0])
+    held = Score.objects.get(transaction__event_id="q-0")
+    held.claimed_by, held.claim_expires_at = reviewer, timezone.now() + timedelta(minutes=10)
+    held.save()
+    page.goto(f"{live_server.url}/queue/?tier=high")
+    page.fill("#id_username", manager.username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    rows = page.locator("#cases tbody tr")
+    expect(rows).to_have_count(5)
+    held_box = page.locator(f"#cases tbody tr[data-transaction-id='{held.pk}'] input.pick")
+    expect(held_box).to_be_disabled()
+    page.check("#select-all")
+    expect(page.locator("#selected-count")).to_have_text("4 cases selected")
+    expect(held_box).not_to_be_checked()
+    expect(page.locator("#select-all")).to_be_checked()
+    assert page.console_errors == []

@@ -142,14 +142,19 @@ function drawCases(items) {
     COLUMNS(d).forEach((value, i) => { if (value !== null) row.select(`td.c${i}`).text(value); });
     row.select('td.c0').attr('class', `c0 tier-cell tier-${d.tier}`);
     row.select('a.open-case').attr('href', `/cases/${d.transaction_id}/`).text(d.event_id);
+    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
+    // A case another reviewer holds cannot be decided in bulk (the server would refuse the
+    // whole batch), so it cannot be selected; one taken meanwhile drops out of the selection.
+    if (takenBySomeoneElse) selected.delete(d.transaction_id);
     row.select('input.pick')
       .property('checked', selected.has(d.transaction_id))
-      .attr('aria-label', `Select case ${d.event_id}`)
+      .property('disabled', Boolean(takenBySomeoneElse))
+      .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null)
+      .attr('aria-label', takenBySomeoneElse ? `Case ${d.event_id} is held by ${d.claimed_by}` : `Select case ${d.event_id}`)
       .on('change', (event) => {
         if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
         drawBulkBar();
       });
-    const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
     row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
       .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
   });
@@ -162,7 +167,7 @@ function drawBulkBar() {
   const n = selected.size;
   d3.select('#selected-count').text(n ? `${n} case${n === 1 ? '' : 's'} selected` : 'No cases selected');
   d3.selectAll('#bulk-clear, #bulk-flag').property('disabled', n === 0);
-  const shown = d3.selectAll('#cases tbody input.pick').nodes();
+  const shown = d3.selectAll('#cases tbody input.pick').nodes().filter((el) => !el.disabled);
   d3.select('#select-all').property('checked', shown.length > 0 && shown.every((el) => el.checked));
 }
 
@@ -278,9 +283,11 @@ function setupBulk() {
   d3.select('#bulk-cancel').on('click', () => dialog.close());
   d3.select('#select-all').on('change', (event) => {
     d3.selectAll('#cases tbody tr').each(function pick(d) {
+      const box = this.querySelector('input.pick');
+      if (box.disabled) return;  // held by another reviewer
       if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
+      box.checked = event.target.checked;
     });
-    d3.selectAll('#cases tbody input.pick').property('checked', event.target.checked);
     drawBulkBar();
   });
   d3.select('#bulk-confirm').on('click', async () => {
