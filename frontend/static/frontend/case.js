@@ -201,8 +201,19 @@ async function take() {
   }
 }
 
+// Turning over someone's decision is allowed (reviewers learn more), but never by a stray
+// key: a decided case says who decided it and when, and asks first.
+function confirmsRedecision(verdict) {
+  if (['open', 'escalated'].includes(current.review_status)) return true;
+  const last = (current.decisions || []).find((d) => !d.undone_at);
+  const who = last ? `${last.reviewer} on ${whenUtc(last.created_at)}` : 'someone earlier';
+  return window.confirm(`This case was already ${STATUS_WORD[current.review_status].toLowerCase()} by ${who}. `
+    + `Change it to “${VERDICT_DONE[verdict]}”?`);
+}
+
 async function decide(verdict) {
   if (busy) return;
+  if (!confirmsRedecision(verdict)) { say('Nothing changed.', 'info'); return; }
   busy = true;
   const note = document.getElementById('note').value;
   try {
