@@ -58,7 +58,7 @@ class ScoreBatchResultSerializer(serializers.Serializer):
 
 class RegisterInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
-    webhook_url = serializers.URLField(required=False, allow_blank=True, default="")
+    webhook_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=200)
     contact = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate_webhook_url(self, value: str) -> str:

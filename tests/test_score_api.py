@@ -182,6 +182,17 @@ def test_register_needs_enrollment_token(db, settings):
     assert client.post("/score", event(), format="json").status_code == 200
 
 
+def test_register_refuses_a_webhook_url_longer_than_stored_with_a_400(db, settings):
+    settings.ENROLLMENT_TOKEN = "let-me-in"
+    url = "https://hooks.example.com/" + "a" * 200
+    response = APIClient().post("/register", {"name": "checkout", "webhook_url": url}, format="json",
+                                HTTP_X_ENROLLMENT_TOKEN="let-me-in")
+    assert response.status_code == 400 and "webhook_url" in response.content.decode()
+    from accounts.models import ApiClient
+
+    assert not ApiClient.objects.exists()
+
+
 def test_malformed_json_is_a_400_not_a_500(service, champion):
     response = service.post("/score", '{"event_id": ', content_type="application/json")
     assert response.status_code == 400
