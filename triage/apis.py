@@ -252,8 +252,9 @@ class AuditApi(APIView):
     def get(self, request):
         query = s.AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        params = query.validated_data
         page = selectors.audit_list(
-            filters=query.filters(), page=query.validated_data["page"], page_size=query.validated_data["page_size"]
+            filters=query.filters(), page=params["page"], page_size=params["page_size"], holds=params["holds"]
         )
         return Response(s.AuditPageSerializer(page).data)
 

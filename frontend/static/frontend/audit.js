@@ -1,15 +1,31 @@
-// The audit log for managers: filters, a paginated table, details as plain text.
+// The audit log for managers: filters, a paginated table, details as lines of text, each
+// object linked to its page, claims and releases folded into holds unless asked for.
+// Every value from the log goes in with .text(): entries carry what people and clients typed.
 import { getJson, query } from './api.js';
-import { when } from './common.js';
+import { clock, whenUtc } from './common.js';
 
 const d3 = window.d3;
 const form = document.getElementById('audit-filters');
 const PAGE_SIZE = 50;
+const HOW = { next: 'taken with Next', open: 'taken by opening the case' };
 let page = 1;
+let holds = 'collapsed';
 let knownActions = [];
 
-const detailText = (detail) => Object.entries(detail || {})
-  .map(([key, value]) => `${key}: ${typeof value === 'object' ? JSON.stringify(value) : value}`).join(' · ');
+const lineText = (line) => ('value' in line ? `${line.field}: ${line.value}` : `${line.field}: ${line.before} → ${line.after}`);
+
+// A time of the hold: the clock alone on the day the row is dated, else the full date.
+const holdTime = (iso, rowIso) => (iso && iso.slice(0, 10) === rowIso.slice(0, 10) ? clock(iso) : whenUtc(iso));
+
+function holdLines(e) {
+  const { hold } = e;
+  const span = [
+    hold.claimed_at ? `claimed ${holdTime(hold.claimed_at, e.created_at)}` : '',
+    hold.released_at ? `released ${holdTime(hold.released_at, e.created_at)}` : 'no release (decided, expired or still held)',
+  ].filter(Boolean).join(', ');
+  const how = HOW[hold.how];
+  return [span, [how, hold.entries > 1 ? `${hold.entries} entries` : ''].filter(Boolean).join(' · ')].filter(Boolean);
+}
 
 function drawActions(actions) {
   if (actions.join() === knownActions.join()) return;
@@ -20,28 +36,53 @@ function drawActions(actions) {
   form.elements.action.value = chosen;
 }
 
+function drawObject(cell, e) {
+  cell.selectAll('*').remove();
+  cell.text('');
+  if (!e.object_label) cell.text('—');
+  else if (e.url) cell.append('a').attr('href', e.url).text(e.object_label);
+  else cell.text(e.object_label);
+}
+
+function drawHoldsNote(data) {
+  const note = d3.select('#holds-note');
+  // Filtering by an action lists those very entries: there is nothing to fold then.
+  note.attr('hidden', holds === 'collapsed' && data.holds !== 'collapsed' ? '' : null);
+  const n = data.holds_folded;
+  d3.select('#holds-text').text(holds === 'collapsed'
+    ? `${n.toLocaleString()} claim or release ${n === 1 ? 'entry' : 'entries'} folded into the holds shown.`
+    : 'Every claim and release is listed.');
+  d3.select('#holds-toggle').text(holds === 'collapsed' ? 'Show every entry' : 'Fold claims and releases into holds');
+}
+
 async function load() {
   const filters = Object.fromEntries(new FormData(form).entries());
   try {
-    const data = await getJson(`/api/audit${query({ ...filters, page, page_size: PAGE_SIZE })}`);
+    const data = await getJson(`/api/audit${query({ ...filters, holds, page, page_size: PAGE_SIZE })}`);
     d3.select('#filter-errors').text('');
     drawActions(data.actions);
-    const rows = d3.select('#audit-table tbody').selectAll('tr').data(data.items, (e) => e.id).join((enter) => {
-      const tr = enter.append('tr');
-      for (let i = 0; i < 5; i += 1) tr.append('td');
-      return tr;
-    });
+    const rows = d3.select('#audit-table tbody').selectAll('tr').data(data.items, (e) => `${e.id}:${Boolean(e.hold)}`)
+      .join((enter) => {
+        const tr = enter.append('tr');
+        ['when', 'who', 'action', 'object', 'detail'].forEach((name) => tr.append('td').attr('class', name));
+        return tr;
+      });
+    rows.attr('class', (e) => `action-${e.action}${e.hold ? ' hold' : ''}`);
     rows.each(function fill(e) {
-      const cells = d3.select(this).selectAll('td').nodes();
-      [when(e.created_at), e.actor || '—', e.action, [e.object_type, e.object_id].filter(Boolean).join(' ') || '—', detailText(e.detail)]
-        .forEach((value, i) => d3.select(cells[i]).text(value));
-      d3.select(cells[2]).attr('class', `action action-${e.action}`);
-      d3.select(cells[4]).attr('class', 'detail');
+      const row = d3.select(this);
+      const action = e.hold ? 'held' : e.action;
+      row.select('td.when').text(whenUtc(e.created_at));
+      row.select('td.who').text(e.actor || '—');
+      row.select('td.action').attr('class', `action action-${e.hold ? 'hold' : e.action}`).text(action);
+      drawObject(row.select('td.object'), e);
+      const lines = e.hold ? holdLines(e) : e.detail_lines.map(lineText);
+      row.select('td.detail').selectAll('div.line').data(lines).join('div').attr('class', 'line').text((t) => t);
     });
     d3.select('#page-info').text(`Page ${data.page} of ${data.pages} · ${data.total.toLocaleString()} entries`);
     d3.select('#page-prev').property('disabled', data.page <= 1);
     d3.select('#page-next').property('disabled', data.page >= data.pages);
     d3.select('#audit-status').text(data.total ? '' : 'No entries match.');
+    drawHoldsNote(data);
   } catch (error) {
     d3.select('#filter-errors').text(error.message);
   }
@@ -51,4 +92,5 @@ form.addEventListener('submit', (event) => { event.preventDefault(); page = 1; l
 form.addEventListener('reset', () => setTimeout(() => form.requestSubmit(), 0));
 d3.select('#page-prev').on('click', () => { page = Math.max(1, page - 1); load(); });
 d3.select('#page-next').on('click', () => { page += 1; load(); });
+d3.select('#holds-toggle').on('click', () => { holds = holds === 'collapsed' ? 'all' : 'collapsed'; page = 1; load(); });
 load();
