@@ -106,9 +106,13 @@ def entry_add(*, entity_list: EntityList, value: str, reason: str = "", expires_
     expiry = _expiry(expires_at)
     if expiry is not None and expiry <= timezone.now():
         raise RulesRefused("expires_at", "lies in the past")
+    reason = (reason or "").strip()[:300]
+    existing = ListEntry.objects.select_for_update().filter(entity_list=entity_list, value=value).first()
+    if existing is not None and (existing.reason, existing.expires_at) == (reason, expiry):
+        return existing  # the same entry saved again: nothing changed, nothing to log or reload
     entry, created = ListEntry.objects.update_or_create(
         entity_list=entity_list, value=value,
-        defaults={"reason": (reason or "").strip()[:300], "expires_at": expiry, "added_by": _user(actor)},
+        defaults={"reason": reason, "expires_at": expiry, "added_by": _user(actor)},
     )
     audit_record(actor=actor, action="list_entry_add" if created else "list_entry_update", object_type="list",
                  object_id=entity_list.name, detail={"value": value, "reason": entry.reason,

@@ -157,6 +157,17 @@ def test_entry_values_are_checked_per_kind(manager):
 
 
 @pytest.mark.django_db
+def test_saving_an_entry_again_unchanged_logs_nothing_and_a_change_is_logged(manager, reviewer):
+    devices = services.list_create(name="seen-devices", kind="device", purpose="watch", actor=manager)
+    services.entry_add(entity_list=devices, value="dev-1", reason="chargeback", actor=manager)
+    again = services.entry_add(entity_list=devices, value="dev-1", reason=" chargeback ", actor=reviewer)
+    assert again.added_by == manager  # the unchanged save is nobody's new entry
+    assert list(AuditEntry.objects.filter(action__startswith="list_entry").values_list("action", flat=True)) == ["list_entry_add"]
+    services.entry_add(entity_list=devices, value="dev-1", reason="second chargeback", actor=reviewer)
+    assert AuditEntry.objects.filter(action="list_entry_update").count() == 1
+
+
+@pytest.mark.django_db
 def test_csv_upload_stores_good_rows_and_reports_each_bad_one(manager):
     devices = services.list_create(name="bad-devices", kind="device", purpose="block", actor=manager)
     data = b"value,reason,expires_at\nd-1,chargebacks,\nd-2,,2099-01-01\n,no value,\nd-3,x,not a date\nd-1,again,\n"
