@@ -100,6 +100,15 @@ def outsider(db):
     return _user("oscar-outsider", None)
 
 
+def signed_in(user):
+    """A DRF test client with `user`'s session, as the pages' own API calls run."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.login(username=user.username, password=DEMO_PASSWORD)
+    return client
+
+
 @pytest.fixture
 def api_client_and_key(db):
     from accounts.services import api_client_create

@@ -6,9 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
-from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD, signed_in
 from tests.test_browser import page  # noqa: F401  (the shared page fixture)
 from tests.test_workbench_api import make_case
 from triage.models import AuditEntry, Score
@@ -18,11 +17,6 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 11, 20, 10, 1, tzinfo=dt_timezone.utc)
 
-
-def _login(user) -> APIClient:
-    client = APIClient()
-    client.login(username=user.username, password=DEMO_PASSWORD)
-    return client
 
 
 @pytest.fixture
@@ -48,10 +42,10 @@ def _items(client, **params):
 
 def test_details_come_as_readable_lines_changes_as_before_and_after(settings, manager, reviewer, cases):
     settings.REVIEW_COST = 5.0
-    as_manager = _login(manager)
+    as_manager = signed_in(manager)
     as_manager.post("/api/insights/roi/assumptions", {
         "cost_per_review": 8, "friction_cost_per_false_positive": 2, "value_of_unpriced_event": 50}, format="json")
-    as_reviewer = _login(reviewer)
+    as_reviewer = signed_in(reviewer)
     as_reviewer.post(f"/api/cases/{cases[0].pk}/claim")
     as_reviewer.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag"}, format="json")
 
@@ -85,7 +79,7 @@ def test_each_entry_links_to_the_page_of_its_object_where_there_is_one(manager, 
     audit_record(actor=None, action="model_promoted", object_type="model_version", object_id="7", detail={"name": "v-7"})
     audit_record(actor=manager, action="login", object_type="user", object_id=str(manager.pk))
 
-    _, items = _items(_login(manager), holds="all")
+    _, items = _items(signed_in(manager), holds="all")
     by = {(i["action"], i["object_id"]): i for i in items}
     assert by["decision", str(cases[1].pk)]["url"] == f"/cases/{cases[1].pk}/"
     assert by["decision", str(cases[1].pk)]["object_label"] == f"case {cases[1].pk}"
@@ -100,7 +94,7 @@ def test_each_entry_links_to_the_page_of_its_object_where_there_is_one(manager, 
 
 
 def test_a_save_that_changes_nothing_writes_no_entry(manager):
-    as_manager = _login(manager)
+    as_manager = signed_in(manager)
     values = {"cost_per_review": 8, "friction_cost_per_false_positive": 2, "value_of_unpriced_event": 50}
     for _ in range(3):
         assert as_manager.post("/api/insights/roi/assumptions", values, format="json").status_code == 200
@@ -133,7 +127,7 @@ def test_claims_and_releases_fold_into_holds_and_decisions_stay(manager, reviewe
     _entry(second_reviewer, "claim", a, 7, how="open")  # someone else's hold on the same case
     _entry(reviewer, "decision", b, 8, verdict="flag")
     _entry(reviewer, "claim", b, 9, how="open")  # after the decision: a new hold
-    as_manager = _login(manager)
+    as_manager = signed_in(manager)
 
     body, items = _items(as_manager, holds="collapsed", object_type="transaction")
     assert body["holds"] == "collapsed" and body["total"] == 5 and body["holds_folded"] == 3
@@ -158,7 +152,7 @@ def test_pages_of_folded_holds_add_up(manager, reviewer, cases):
         _entry(reviewer, "claim", case, 10 * n, how="next")
         _entry(reviewer, "claim_released", case, 10 * n + 1)
         _entry(reviewer, "decision", case, 10 * n + 2, verdict="clear")
-    as_manager = _login(manager)
+    as_manager = signed_in(manager)
     seen, page = [], 1
     while True:
         body, items = _items(as_manager, holds="collapsed", object_type="transaction", page_size=3, page=page)

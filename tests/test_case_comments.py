@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD, signed_in
 from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the shared page fixture)
 from triage.models import AuditEntry, CaseComment, Score, Transaction
 
@@ -22,16 +22,11 @@ def _case(sender) -> int:
     return txn.pk
 
 
-def _as(user) -> APIClient:
-    client = APIClient()
-    client.login(username=user.username, password=DEMO_PASSWORD)
-    return client
-
 
 @pytest.mark.django_db
 def test_comments_thread_edit_history_and_audit(reviewer, second_reviewer, api_client_and_key):
     case = _case(api_client_and_key[0])
-    rita, sam = _as(reviewer), _as(second_reviewer)
+    rita, sam = signed_in(reviewer), signed_in(second_reviewer)
     first = rita.post(f"/api/cases/{case}/comments", {"body": "  Called the customer: no answer.  "}, format="json")
     assert first.status_code == 201 and first.json()["body"] == "Called the customer: no answer."
     assert sam.post(f"/api/cases/{case}/comments", {"body": "Same device as last week's ring."}, format="json").status_code == 201
@@ -54,16 +49,16 @@ def test_comments_thread_edit_history_and_audit(reviewer, second_reviewer, api_c
 @pytest.mark.django_db
 def test_comment_refusals_name_the_field_and_change_nothing(reviewer, second_reviewer, outsider, api_client_and_key):
     case = _case(api_client_and_key[0])
-    rita = _as(reviewer)
+    rita = signed_in(reviewer)
     blank = rita.post(f"/api/cases/{case}/comments", {"body": "   "}, format="json")
     assert blank.status_code == 400 and blank.json()["errors"][0]["field"] == "body"
     long = rita.post(f"/api/cases/{case}/comments", {"body": "x" * 5001}, format="json")
     assert long.status_code == 400 and "5,000" in long.json()["errors"][0]["message"]
     assert rita.post("/api/cases/999999/comments", {"body": "hello"}, format="json").status_code == 404
     comment = rita.post(f"/api/cases/{case}/comments", {"body": "mine"}, format="json").json()["id"]
-    theirs = _as(second_reviewer).patch(f"/api/cases/{case}/comments/{comment}", {"body": "not mine"}, format="json")
+    theirs = signed_in(second_reviewer).patch(f"/api/cases/{case}/comments/{comment}", {"body": "not mine"}, format="json")
     assert theirs.status_code == 403
-    assert _as(outsider).get(f"/api/cases/{case}/comments").status_code == 403
+    assert signed_in(outsider).get(f"/api/cases/{case}/comments").status_code == 403
     assert APIClient().get(f"/api/cases/{case}/comments").status_code in (401, 403)
     assert list(CaseComment.objects.values_list("body", flat=True)) == ["mine"]
 

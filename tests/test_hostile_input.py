@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_PASSWORD, event
+from tests.conftest import event, signed_in
 from triage.models import Transaction
 
 pytestmark = pytest.mark.django_db
@@ -162,12 +161,7 @@ def test_chunked_body_without_length_is_a_411_not_a_missing_event_id(service, ch
 
 @pytest.fixture
 def session_as():
-    def login(user):
-        client = APIClient()
-        client.login(username=user.username, password=DEMO_PASSWORD)
-        return client
-
-    return login
+    return signed_in
 
 
 @pytest.mark.parametrize(

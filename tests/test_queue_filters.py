@@ -6,9 +6,8 @@ from datetime import datetime, timezone as dt_timezone
 
 import pytest
 from playwright.sync_api import expect
-from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import DEMO_PASSWORD, signed_in
 from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the shared page fixture)
 from triage.models import Score, Transaction
 
@@ -29,8 +28,7 @@ def _cases(sender):
 @pytest.mark.django_db
 def test_tier_counts_follow_the_filters_and_say_so(reviewer, api_client_and_key):
     _cases(api_client_and_key[0])
-    client = APIClient()
-    client.login(username=reviewer.username, password=DEMO_PASSWORD)
+    client = signed_in(reviewer)
     whole = client.get("/api/queue?tier=high").json()
     assert whole["counts"]["high"] == 5 and whole["counts"]["medium"] == 3 and not whole["counts_filtered"]
     narrowed = client.get("/api/queue?tier=high&event_type=login").json()

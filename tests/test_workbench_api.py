@@ -9,18 +9,13 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.conftest import DEMO_PASSWORD
+from tests.conftest import signed_in
 from triage.models import AuditEntry, Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=dt_timezone.utc)
 
-
-def _login(user) -> APIClient:
-    client = APIClient()
-    client.login(username=user.username, password=DEMO_PASSWORD)
-    return client
 
 
 def make_case(client, event_id, *, tier="high", loss=100.0, account="acct-1", amount=100.0, when=T0,
@@ -60,14 +55,14 @@ def _ids(body):
 
 
 def test_queue_orders_by_expected_loss_and_counts_tiers(reviewer, cases):
-    body = _login(reviewer).get("/api/queue", {"tier": "high"}).json()
+    body = signed_in(reviewer).get("/api/queue", {"tier": "high"}).json()
     assert _ids(body) == ["h1", "h3", "h2"]
     assert body["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0}
     assert body["capped"] == []
 
 
 def test_queue_filters_narrow_the_list_and_the_tier_counts_with_it(reviewer, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     by_date = client.get("/api/queue", {"tier": "high", "date_from": "2026-11-21", "date_to": "2026-11-21"}).json()
     assert _ids(by_date) == ["h2"]
     assert by_date["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0} and by_date["has_more"] is False
@@ -83,7 +78,7 @@ def test_queue_filters_narrow_the_list_and_the_tier_counts_with_it(reviewer, cas
 
 
 def test_escalated_cases_leave_the_tier_lists_for_their_own_list(reviewer, cases):
-    desk = _login(reviewer)
+    desk = signed_in(reviewer)
     desk.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "escalate", "note": "needs the bank's answer"}, format="json")
     desk.post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "escalate"}, format="json")
     high = desk.get("/api/queue", {"tier": "high"}).json()
@@ -99,7 +94,7 @@ def test_escalated_cases_leave_the_tier_lists_for_their_own_list(reviewer, cases
 
 def test_queue_counts_stop_at_the_cap(reviewer, cases, settings):
     settings.QUEUE_COUNT_CAP = 2
-    body = _login(reviewer).get("/api/queue").json()
+    body = signed_in(reviewer).get("/api/queue").json()
     assert body["counts"]["high"] == 2 and body["capped"] == ["high"]
 
 
@@ -116,13 +111,13 @@ def test_queue_counts_stop_at_the_cap(reviewer, cases, settings):
     ],
 )
 def test_bad_queue_filters_are_400_naming_the_field(reviewer, cases, params, field):
-    response = _login(reviewer).get("/api/queue", params)
+    response = signed_in(reviewer).get("/api/queue", params)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
 
 
 def test_polling_with_since_marks_new_cases(reviewer, sender, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     as_of = client.get("/api/queue").json()["as_of"]
     make_case(sender, "h-new", loss=1000, amount=2000, account="erin")
     body = client.get("/api/queue", {"since": as_of}).json()
@@ -131,7 +126,7 @@ def test_polling_with_since_marks_new_cases(reviewer, sender, cases):
 
 
 def test_the_new_count_is_of_the_list_being_looked_at(reviewer, sender, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     as_of = client.get("/api/queue").json()["as_of"]
     make_case(sender, "h-new", loss=1000, amount=2000, account="erin")
     make_case(sender, "l-new", tier="low", loss=1, amount=5, account="erin")
@@ -145,18 +140,18 @@ def test_the_new_count_is_of_the_list_being_looked_at(reviewer, sender, cases):
 
 
 def test_next_case_claims_top_case_and_others_see_who_holds_it(reviewer, second_reviewer, cases):
-    first = _login(reviewer).post("/api/queue/next").json()["case"]
+    first = signed_in(reviewer).post("/api/queue/next").json()["case"]
     assert first["event_id"] == "h1" and first["claimed_by"] == reviewer.username
-    second = _login(second_reviewer).post("/api/queue/next").json()["case"]
+    second = signed_in(second_reviewer).post("/api/queue/next").json()["case"]
     assert second["event_id"] == "h3"
-    listed = {i["event_id"]: i["claimed_by"] for i in _login(second_reviewer).get("/api/queue").json()["items"]}
+    listed = {i["event_id"]: i["claimed_by"] for i in signed_in(second_reviewer).get("/api/queue").json()["items"]}
     assert listed == {"h1": reviewer.username, "h3": second_reviewer.username, "h2": None}
     claims = AuditEntry.objects.filter(action="claim").values_list("actor__username", "object_id")
     assert set(claims) == {(reviewer.username, str(cases[0].pk)), (second_reviewer.username, str(cases[2].pk))}
 
 
 def test_next_case_releases_the_previous_claim_and_honours_filters(reviewer, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     client.post("/api/queue/next")
     nxt = client.post("/api/queue/next?account=alice&tier=medium").json()["case"]
     assert nxt["event_id"] == "m1"
@@ -165,7 +160,7 @@ def test_next_case_releases_the_previous_claim_and_honours_filters(reviewer, cas
 
 
 def test_next_case_skips_the_case_being_left(reviewer, cases):
-    desk = _login(reviewer)
+    desk = signed_in(reviewer)
     first = desk.post("/api/queue/next").json()["case"]
     again = desk.post(f"/api/queue/next?skip={first['transaction_id']}").json()["case"]
     assert again["transaction_id"] != first["transaction_id"]
@@ -173,34 +168,34 @@ def test_next_case_skips_the_case_being_left(reviewer, cases):
 
 
 def test_next_case_when_queue_is_empty(reviewer, sender):
-    body = _login(reviewer).post("/api/queue/next").json()
+    body = signed_in(reviewer).post("/api/queue/next").json()
     assert body["case"] is None and "clear" in body["message"]
 
 
 def test_expired_claim_can_be_taken_by_someone_else(reviewer, second_reviewer, cases):
-    _login(reviewer).post("/api/queue/next")
+    signed_in(reviewer).post("/api/queue/next")
     Score.objects.filter(pk=cases[0].pk).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
-    assert _login(reviewer).get("/api/queue").json()["items"][0]["claimed_by"] is None
-    taken = _login(second_reviewer).post("/api/queue/next").json()["case"]
+    assert signed_in(reviewer).get("/api/queue").json()["items"][0]["claimed_by"] is None
+    taken = signed_in(second_reviewer).post("/api/queue/next").json()["case"]
     assert taken["event_id"] == "h1" and taken["claimed_by"] == second_reviewer.username
     entry = AuditEntry.objects.filter(action="claim", actor=second_reviewer).get()
     assert entry.detail["took_over_expired_claim_of"] == reviewer.username
 
 
 def test_decision_on_a_case_held_by_another_reviewer_is_409(reviewer, second_reviewer, cases):
-    _login(reviewer).post("/api/queue/next")
-    response = _login(second_reviewer).post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag"}, format="json")
+    signed_in(reviewer).post("/api/queue/next")
+    response = signed_in(second_reviewer).post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag"}, format="json")
     assert response.status_code == 409
     assert reviewer.username in response.json()["errors"][0]["message"]
     assert not Decision.objects.exists()
 
 
 def test_opening_a_case_claims_it_unless_someone_holds_it(reviewer, second_reviewer, cases):
-    assert _login(reviewer).post(f"/api/cases/{cases[1].pk}/claim").json()["claimed_by"] == reviewer.username
-    refused = _login(second_reviewer).post(f"/api/cases/{cases[1].pk}/claim")
+    assert signed_in(reviewer).post(f"/api/cases/{cases[1].pk}/claim").json()["claimed_by"] == reviewer.username
+    refused = signed_in(second_reviewer).post(f"/api/cases/{cases[1].pk}/claim")
     assert refused.status_code == 409 and reviewer.username in refused.json()["errors"][0]["message"]
-    assert _login(reviewer).delete(f"/api/cases/{cases[1].pk}/claim").status_code == 204
-    assert _login(second_reviewer).post(f"/api/cases/{cases[1].pk}/claim").status_code == 200
+    assert signed_in(reviewer).delete(f"/api/cases/{cases[1].pk}/claim").status_code == 204
+    assert signed_in(second_reviewer).post(f"/api/cases/{cases[1].pk}/claim").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)
@@ -212,7 +207,7 @@ def test_two_reviewers_pressing_next_together_get_different_cases(reviewer, seco
 
     def press(user):
         try:
-            client = _login(user)
+            client = signed_in(user)
             barrier.wait()
             taken[user.username] = client.post("/api/queue/next").json()["case"]["event_id"]
         finally:
@@ -232,7 +227,7 @@ def test_two_reviewers_pressing_next_together_get_different_cases(reviewer, seco
 
 
 def test_undo_restores_status_and_label_and_is_audited(reviewer, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     txn = cases[0]
     assert client.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "expected_status": "open"}, format="json").status_code == 201
     txn.refresh_from_db()
@@ -247,7 +242,7 @@ def test_undo_restores_status_and_label_and_is_audited(reviewer, cases):
 
 
 def test_undo_after_the_window_is_refused(reviewer, cases, settings):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     client.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "clear"}, format="json")
     Decision.objects.update(created_at=timezone.now() - timedelta(seconds=settings.UNDO_SECONDS + 1))
     response = client.post(f"/api/cases/{cases[0].pk}/undo")
@@ -258,9 +253,9 @@ def test_undo_after_the_window_is_refused(reviewer, cases, settings):
 
 def test_a_later_decision_wins_and_blocks_the_earlier_undo(reviewer, second_reviewer, cases):
     url = f"/api/cases/{cases[0].pk}/decision"
-    _login(reviewer).post(url, {"verdict": "escalate"}, format="json")
-    assert _login(second_reviewer).post(url, {"verdict": "flag", "expected_status": "escalated"}, format="json").status_code == 201
-    refused = _login(reviewer).post(f"/api/cases/{cases[0].pk}/undo")
+    signed_in(reviewer).post(url, {"verdict": "escalate"}, format="json")
+    assert signed_in(second_reviewer).post(url, {"verdict": "flag", "expected_status": "escalated"}, format="json").status_code == 201
+    refused = signed_in(reviewer).post(f"/api/cases/{cases[0].pk}/undo")
     assert refused.status_code == 409 and second_reviewer.username in refused.json()["errors"][0]["message"]
     cases[0].refresh_from_db()
     assert cases[0].is_fraud is True
@@ -273,17 +268,17 @@ def test_a_later_decision_wins_and_blocks_the_earlier_undo(reviewer, second_revi
 
 def test_manager_bulk_flags_selected_cases(manager, cases):
     ids = [cases[1].pk, cases[2].pk]
-    response = _login(manager).post("/api/cases/bulk", {"verdict": "flag", "transaction_ids": ids, "note": "ring"}, format="json")
+    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "flag", "transaction_ids": ids, "note": "ring"}, format="json")
     assert response.status_code == 201 and sorted(response.json()["decided"]) == sorted(ids)
     assert set(Transaction.objects.filter(pk__in=ids).values_list("is_fraud", flat=True)) == {True}
     assert AuditEntry.objects.filter(action="bulk_decision", actor=manager).exists()
 
 
 def test_bulk_is_all_or_nothing_and_reports_each_conflict(manager, reviewer, cases):
-    _login(reviewer).post("/api/queue/next")  # holds h1
-    _login(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
+    signed_in(reviewer).post("/api/queue/next")  # holds h1
+    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
     ids = [cases[0].pk, cases[1].pk, cases[3].pk, 999999]
-    response = _login(manager).post("/api/cases/bulk", {"verdict": "clear", "transaction_ids": ids}, format="json")
+    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "clear", "transaction_ids": ids}, format="json")
     assert response.status_code == 409
     reported = {e["transaction_id"]: e["message"] for e in response.json()["errors"]}
     assert set(reported) == {cases[0].pk, cases[3].pk, 999999}
@@ -294,8 +289,8 @@ def test_bulk_is_all_or_nothing_and_reports_each_conflict(manager, reviewer, cas
 
 def test_bulk_needs_the_manager_role_and_valid_input(reviewer, manager, cases):
     body = {"verdict": "flag", "transaction_ids": [cases[0].pk]}
-    assert _login(reviewer).post("/api/cases/bulk", body, format="json").status_code == 403
-    bad = _login(manager).post("/api/cases/bulk", {"verdict": "escalate", "transaction_ids": []}, format="json")
+    assert signed_in(reviewer).post("/api/cases/bulk", body, format="json").status_code == 403
+    bad = signed_in(manager).post("/api/cases/bulk", {"verdict": "escalate", "transaction_ids": []}, format="json")
     assert bad.status_code == 400
     assert {e["field"] for e in bad.json()["errors"]} == {"verdict", "transaction_ids"}
 
@@ -304,18 +299,18 @@ def test_bulk_needs_the_manager_role_and_valid_input(reviewer, manager, cases):
 
 
 def test_case_api_has_every_field_score_and_decisions(reviewer, cases):
-    body = _login(reviewer).get(f"/api/cases/{cases[0].pk}").json()
+    body = signed_in(reviewer).get(f"/api/cases/{cases[0].pk}").json()
     assert body["event"]["event_id"] == "h1" and body["event"]["merchant_id"] == "m-1"
     assert set(body["event"]) >= {"ip_address", "device_id", "latitude", "session_duration", "attributes"}
     assert body["score"]["tier"] == "high" and body["score"]["model_version"] == "v-test"
     assert body["explanation_status"] == "pending" and body["decisions"] == []
-    assert _login(reviewer).get("/api/cases/999999").status_code == 404
+    assert signed_in(reviewer).get("/api/cases/999999").status_code == 404
 
 
 def test_history_shows_failed_payments_device_changes_and_decisions(reviewer, sender, cases):
     make_case(sender, "a-old", account="alice", when=T0 - timedelta(days=3), device="dev-0", status="failed")
-    _login(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
-    body = _login(reviewer).get(f"/api/cases/{cases[0].pk}/history").json()
+    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
+    body = signed_in(reviewer).get(f"/api/cases/{cases[0].pk}/history").json()
     assert [e["event_id"] for e in body["events"]] == ["a-old", "h1", "m1"]
     assert [e["payment_failed"] for e in body["events"]] == [True, False, False]
     assert [e["device_changed"] for e in body["events"]] == [False, True, False]
@@ -328,7 +323,7 @@ def test_network_links_accounts_sharing_devices_with_their_state(reviewer, sende
     make_case(sender, "ring-1", account="mallory", device="dev-1", ip="198.51.100.1", merchant="m-9")
     ring = make_case(sender, "ring-2", account="trent", device="dev-9", ip="203.0.113.9", merchant="m-9")
     Transaction.objects.filter(account_id="mallory").update(is_fraud=True)
-    body = _login(reviewer).get(f"/api/cases/{cases[0].pk}/network").json()
+    body = signed_in(reviewer).get(f"/api/cases/{cases[0].pk}/network").json()
     accounts = {n["label"]: n for n in body["nodes"] if n["kind"] == "account"}
     assert accounts["alice"]["center"] is True
     assert accounts["mallory"]["state"] == "fraud" and accounts["trent"]["state"] == "unknown"
@@ -349,7 +344,7 @@ def test_the_case_shows_fraud_confirmed_under_another_client(reviewer, sender, c
             event_type="payment", amount=50, currency="USD", device_id="dev-1", is_fraud=True,
             label_known_at=T0 - timedelta(days=1), label_source="import",
         )
-    desk = _login(reviewer)
+    desk = signed_in(reviewer)
     body = desk.get(f"/api/cases/{cases[0].pk}/history").json()
     assert body["summary"]["known_fraud"] == 1 and body["summary"]["state"] == "fraud"
     imported = [e for e in body["events"] if e["event_id"] == "imp-0"]
@@ -364,7 +359,7 @@ def test_network_is_capped_and_bounded_in_time(reviewer, sender, cases, settings
     for i in range(10):
         make_case(sender, f"share-{i}", account=f"acct-s{i}", device="dev-1")
     make_case(sender, "ancient", account="old-friend", device="dev-1", when=T0 - timedelta(days=200))
-    body = _login(reviewer).get(f"/api/cases/{cases[0].pk}/network").json()
+    body = signed_in(reviewer).get(f"/api/cases/{cases[0].pk}/network").json()
     assert len(body["nodes"]) <= 6 and body["truncated"] is True
     assert "old-friend" not in {n["label"] for n in body["nodes"]}
 
@@ -373,10 +368,10 @@ def test_network_is_capped_and_bounded_in_time(reviewer, sender, cases, settings
 
 
 def test_audit_api_filters_and_paginates(manager, reviewer, cases):
-    client = _login(reviewer)
+    client = signed_in(reviewer)
     client.post("/api/queue/next")
     client.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "clear"}, format="json")
-    audit = _login(manager)
+    audit = signed_in(manager)
     decisions = audit.get("/api/audit", {"actor": reviewer.username, "action": "decision"}).json()
     assert decisions["total"] == 1 and decisions["items"][0]["object_id"] == str(cases[1].pk)
     by_object = audit.get("/api/audit", {"object_id": str(cases[0].pk)}).json()
@@ -390,7 +385,7 @@ def test_audit_api_filters_and_paginates(manager, reviewer, cases):
 
 
 def test_reviewers_and_keys_cannot_read_the_audit_log(reviewer, service, cases):
-    assert _login(reviewer).get("/api/audit").status_code == 403
+    assert signed_in(reviewer).get("/api/audit").status_code == 403
     assert service.get("/api/audit").status_code in (401, 403)
 
 

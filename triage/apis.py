@@ -291,8 +291,7 @@ class CaseCommentsApi(APIView):
             comment = services.comment_add(transaction_id=transaction_id, author=request.user, body=data.validated_data["body"])
         except services.CommentRefused as exc:
             return _comment_refused(exc)
-        body = next(c for c in selectors.case_comments(transaction_id=transaction_id) if c["id"] == comment.pk)
-        return Response(s.CommentSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(s.CommentSerializer(selectors.comment_view(comment)).data, status=status.HTTP_201_CREATED)
 
 
 class CaseCommentApi(APIView):
@@ -310,8 +309,7 @@ class CaseCommentApi(APIView):
         data = s.CommentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            services.comment_edit(comment_id=comment_id, editor=request.user, body=data.validated_data["body"])
+            comment = services.comment_edit(comment_id=comment_id, editor=request.user, body=data.validated_data["body"])
         except services.CommentRefused as exc:
             return _comment_refused(exc)
-        body = next(c for c in selectors.case_comments(transaction_id=transaction_id) if c["id"] == comment_id)
-        return Response(s.CommentSerializer(body).data)
+        return Response(s.CommentSerializer(selectors.comment_view(comment)).data)

@@ -674,12 +674,14 @@ def audit_actions() -> list[str]:
 # --------------------------------------------------------------------------- comments
 
 
+def comment_view(comment: Any) -> dict[str, Any]:
+    """One comment as the API answers it: who wrote it, when, and its earlier wordings."""
+    return {"id": comment.pk, "author": comment.author.username, "body": comment.body,
+            "created_at": comment.created_at, "edited_at": comment.edited_at, "history": comment.history}
+
+
 def case_comments(*, transaction_id: int) -> list[dict[str, Any]]:
-    """A case's comments, oldest first, with who wrote them and their earlier wordings."""
+    """A case's comments, oldest first."""
     from triage.models import CaseComment
 
-    return [
-        {"id": c.pk, "author": c.author.username, "body": c.body, "created_at": c.created_at,
-         "edited_at": c.edited_at, "history": c.history}
-        for c in CaseComment.objects.filter(transaction_id=transaction_id).select_related("author")
-    ]
+    return [comment_view(c) for c in CaseComment.objects.filter(transaction_id=transaction_id).select_related("author")]
