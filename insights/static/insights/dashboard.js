@@ -419,7 +419,8 @@ function drawTeam(team) {
   const y = d3.scaleLinear().domain([0, d3.max(stacked.at(-1) || [], (d) => d[1]) || 1]).nice().range([height - margin.bottom, margin.top]);
   const color = d3.scaleOrdinal(d3.schemeTableau10).domain(reviewers);
   svg.selectAll('g.layer').data(stacked, (s) => s.key).join('g').attr('class', 'layer').attr('fill', (s) => color(s.key))
-    .selectAll('rect').data((s) => s.map((d) => ({ ...d, reviewer: s.key }))).join('rect')
+    // A reviewer with no decisions that day gets no bar, not an invisible zero-height one.
+    .selectAll('rect').data((s) => s.filter((d) => d[1] > d[0]).map((d) => ({ ...d, reviewer: s.key }))).join('rect')
     .attr('x', (d) => x(d.data.day)).attr('width', x.bandwidth())
     .attr('y', (d) => y(d[1])).attr('height', (d) => y(d[0]) - y(d[1]))
     .on('mousemove', (event, d) => showTip(event, [`${d.data.day}`, `${d.reviewer}: ${count(d[1] - d[0])} decisions`]))
