@@ -61,15 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     from accounts.services import import_source_get_or_create
-    from scoring.batch import BatchModel, tier_summary
-    from scoring.batch_store import stored_events_score
-    from scoring.features import FEATURE_NAMES
-    from scoring.generator import WorldConfig, generate_world
-    from scoring.loaders import events_load
+    from scoring.batch.run import BatchModel, tier_summary
+    from scoring.batch.store import stored_events_score
+    from ml.features import FEATURE_NAMES
+    from synthetic.generator import WorldConfig, generate_world
+    from scoring.store.events import events_load
     from scoring.models import ModelVersion
     from scoring.registry import load_version
     from scoring.services import model_version_register
-    from scoring.training import TrainingConfig, fingerprint, train_model
+    from ml.training import TrainingConfig, fingerprint, train_model
     from triage.models import Transaction
 
     call_command("migrate", verbosity=0)

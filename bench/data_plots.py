@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.generator import SCENARIOS, WorldConfig, generate_world  # noqa: E402
+from synthetic.generator import SCENARIOS, WorldConfig, generate_world  # noqa: E402
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scoring.generator import WorldConfig, generate_world  # noqa: E402
-from scoring.report import write_report  # noqa: E402
-from scoring.training import TrainingConfig, comparison_table, train_model  # noqa: E402
+from synthetic.generator import WorldConfig, generate_world  # noqa: E402
+from ml.report import write_report  # noqa: E402
+from ml.training import TrainingConfig, comparison_table, train_model  # noqa: E402
 
 
 def main() -> None:

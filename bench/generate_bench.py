@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.generator import SCENARIOS, WorldConfig, generate_world, write_world  # noqa: E402
+from synthetic.generator import SCENARIOS, WorldConfig, generate_world, write_world  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from accounts.services import import_source_get_or_create
-    from scoring.generator import WorldConfig, generate_world, write_world
-    from scoring.importing import events_import, mapping_load
-    from scoring.loaders import CHUNK
+    from synthetic.generator import WorldConfig, generate_world, write_world
+    from ingest.files import events_import, mapping_load
+    from scoring.store.events import CHUNK
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:

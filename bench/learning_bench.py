@@ -24,9 +24,9 @@ import pandas as pd  # noqa: E402
 
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict  # noqa: E402
 from learning.psi import psi_against, reference_bins  # noqa: E402
-from scoring.features import batch_features  # noqa: E402
-from scoring.generator import WorldConfig, generate_world  # noqa: E402
-from scoring.training import TrainingConfig, train_model  # noqa: E402
+from ml.features import batch_features  # noqa: E402
+from synthetic.generator import WorldConfig, generate_world  # noqa: E402
+from ml.training import TrainingConfig, train_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

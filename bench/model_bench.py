@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.batch import BatchModel, score_frame, tier_summary, write_scores  # noqa: E402
-from scoring.features import batch_features  # noqa: E402
-from scoring.generator import WorldConfig, generate_world  # noqa: E402
-from scoring.training import TrainingConfig, comparison_table, train_model  # noqa: E402
+from scoring.batch.run import BatchModel, score_frame, tier_summary, write_scores  # noqa: E402
+from ml.features import batch_features  # noqa: E402
+from synthetic.generator import WorldConfig, generate_world  # noqa: E402
+from ml.training import TrainingConfig, comparison_table, train_model  # noqa: E402
 
 
 def main() -> None:

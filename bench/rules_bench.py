@@ -75,7 +75,7 @@ def _lists():
 
 
 def _event(rng: random.Random) -> tuple[dict, dict]:
-    from scoring.features import FEATURE_NAMES
+    from ml.features import FEATURE_NAMES
 
     event = {"event_id": "e", "account_id": f"acct-{rng.randrange(10_000)}", "amount": round(rng.expovariate(1 / 80), 2),
              "country": rng.choice(["DE", "FR", "NG", "GB"]), "device_id": f"dev-{rng.randrange(10_000)}",

@@ -155,7 +155,7 @@ _COPY_SQL = (
 def fill_history(target: int) -> None:
     """Generate about `target` events and COPY them in as imported, labeled history."""
     sys.path.insert(0, str(REPO))
-    from scoring.generator import WorldConfig, generate_world
+    from synthetic.generator import WorldConfig, generate_world
 
     accounts = max(POOL_ACCOUNTS, round(target / EVENTS_PER_ACCOUNT))
     began = time.perf_counter()
@@ -222,7 +222,7 @@ class HubEvents:
 def ensure_model(env: dict[str, str]) -> None:
     """The 10 k database trains the model; the others register the same bundle."""
     sys.path.insert(0, str(REPO))
-    from scoring.bundle import FORMAT_VERSION
+    from ml.bundle import FORMAT_VERSION
 
     with psycopg.connect(db_url()) as conn:
         for pk, bundle_path in conn.execute("SELECT id, bundle_path FROM scoring_modelversion WHERE status = 'champion'"):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from insights.segments import Criteria, entity_pairs_from_events, segment_accounts, segment_summary
-from scoring import tiers
-from scoring.features import batch_features, describe_feature
+from ml import tiers
+from ml.features import batch_features, describe_feature
 from scoring.registry import LoadedModel
 
 TOP_FACTORS = 3

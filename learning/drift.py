@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from learning.models import DriftAlert, DriftCheck, DriftReference
 from learning.psi import psi_against, reference_bins
-from scoring.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
+from ml.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
 from scoring.models import ModelVersion
 from scoring.registry import load_version
 from scoring.selectors import events_frame

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from scoring.features import to_epoch_ms
+from ml.features import to_epoch_ms
 
 
 def holdout_mask(events: pd.DataFrame, fraction: float) -> np.ndarray:

@@ -17,13 +17,13 @@ from learning import selectors
 from learning.drift import drift_reference_store, reference_rows
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
 from learning.models import ShadowModel, ShadowScore, TrainingRun
-from scoring import tiers
-from scoring.features import batch_features
+from ml import tiers
+from ml.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
 from scoring.services import model_version_promote, model_version_register, training_config
 from triage.models import Transaction
-from scoring.training import NotEnoughData, train_model
+from ml.training import NotEnoughData, train_model
 from triage.models import Score
 from triage.services import audit_record
 

@@ -22,11 +22,11 @@ from django.utils import timezone
 
 from accounts.models import ApiClient
 from learning.models import TierAlert, TierCut
-from scoring import tiers
+from ml import tiers
 from scoring.models import ModelVersion
 from scoring.registry import forget_loaded_models
 from scoring.services import training_config
-from scoring.training import choose_thresholds
+from ml.training import choose_thresholds
 from triage.models import Score
 from triage.services import audit_record
 

@@ -10,7 +10,7 @@ table: an event's features use only events and labels known before it.
 
 Every fold compares, on the same rows and the same training labels:
 
-* `lightgbm`: the recipe `train` uses (`scoring.training.fit_champion`): our features and
+* `lightgbm`: the recipe `train` uses (`ml.training.fit_champion`): our features and
   the event's own inputs, the missing-value policy, the trial budget, calibration, tiers;
 * `logistic_regression` and `random_forest` on the same features (the two baselines);
 * `textbook_gbm`: the same LightGBM recipe on the textbook per-entity window features
@@ -32,8 +32,8 @@ import pandas as pd
 
 from ml.design import Design, design_fit
 from ml.textbook import TEXTBOOK_NAMES, textbook_features
-from scoring.features import MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms
-from scoring.training import (
+from ml.features import MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms
+from ml.training import (
     TrainingConfig, _baselines, _categorical_columns, choose_thresholds, evaluate, fit_champion,
 )
 
@@ -168,7 +168,7 @@ def fold_metrics(
     y: np.ndarray, p: np.ndarray, thresholds: dict[str, float], *, amounts: np.ndarray, times: np.ndarray,
     accounts: np.ndarray, config: TrainingConfig,
 ) -> dict[str, Any]:
-    """`scoring.training.evaluate`'s figures plus the tier mix and the top-k accounts a
+    """`ml.training.evaluate`'s figures plus the tier mix and the top-k accounts a
     day with already-caught accounts removed."""
     days = times // MS_PER_DAY
     metrics = evaluate(y, p, thresholds, amounts=amounts, days=days, accounts=accounts, config=config)
@@ -262,7 +262,7 @@ def _fit_and_validation(
 
 
 def _calibrated(fitted: Any, X: np.ndarray) -> np.ndarray:
-    from scoring.calibration import calibrated_probability
+    from ml.calibration import calibrated_probability
 
     return calibrated_probability(fitted.calibration, fitted.booster.predict(X, raw_score=True))
 

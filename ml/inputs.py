@@ -1,6 +1,6 @@
 """The event's own fields as model inputs: categories, attributes and dates. No Django here.
 
-Engineered features (`scoring.features`) describe an event against history; inputs are
+Engineered features (`ml.features`) describe an event against history; inputs are
 what the event itself says: its category, event type, country, and every attribute the
 import mapping kept (numbers as they are, text as categories, dates as days before the
 event). Which inputs a model uses, and the levels of each category, are learned from the

@@ -16,7 +16,7 @@ decided per field, from the training rows, and stored in the bundle manifest:
   all (see `available_features` and `inputs_fit`), so sending it changes nothing.
 
 Whether an event lacks a field is read from a *witness* feature that is NaN exactly when
-the field is absent (`scoring.features.FIELD_WITNESSES`; each input is its own witness),
+the field is absent (`ml.features.FIELD_WITNESSES`; each input is its own witness),
 so the policy works on the feature matrix alone, the same way in every scoring path.
 """
 from __future__ import annotations

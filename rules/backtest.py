@@ -59,7 +59,7 @@ def _quoted(text: str) -> str:
 
 def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fields: set[str] = frozenset(), *, limit: int) -> pd.DataFrame:
     """The scored events of [start, end) with the columns the rules read, oldest first."""
-    from scoring.batch_read import _copy_frame
+    from scoring.batch.read import _copy_frame
 
     from django.db import connection
 

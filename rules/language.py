@@ -131,7 +131,7 @@ class Vocabulary:
 
     @classmethod
     def default(cls, lists: Iterable[str] = ()) -> "Vocabulary":
-        from scoring.features import FEATURE_NAMES
+        from ml.features import FEATURE_NAMES
 
         names = {**EVENT_FIELDS, **{name: NUM for name in FEATURE_NAMES}, **MODEL_FIELDS}
         return cls(names=names, lists=frozenset(lists))

@@ -24,7 +24,7 @@ BACKTEST_DEFAULT_DAYS = 30
 
 
 def _rules_context(request, **extra):
-    from scoring.features import FEATURE_NAMES
+    from ml.features import FEATURE_NAMES
 
     # The default backtest period ends at the latest stored event, not today: history
     # imported from another time (or the demo's world) is what there is to test on.

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
-from scoring.features import ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
+from ml.features import ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
 from scoring.link_groups import day_date, day_number, link_snapshots_ensure
 from scoring.models import LinkGroup
 from triage.models import Transaction

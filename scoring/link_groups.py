@@ -17,7 +17,7 @@ from typing import Iterable
 
 from django.db import connection, transaction
 
-from scoring.features import MS_PER_DAY, link_groups, link_window_ms
+from ml.features import MS_PER_DAY, link_groups, link_window_ms
 from scoring.models import LinkGroup, LinkSnapshot
 from triage.models import Transaction
 

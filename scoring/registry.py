@@ -12,8 +12,8 @@ import numpy as np
 from django.conf import settings
 
 from ml.design import Design
-from scoring.bundle import BundleError, load_bundle
-from scoring.calibration import calibrated_probability
+from ml.bundle import BundleError, load_bundle
+from ml.calibration import calibrated_probability
 from scoring.models import ModelVersion
 
 
@@ -47,7 +47,7 @@ class LoadedModel:
         # Building a TreeExplainer walks every tree; do it once per loaded model.
         with self._lock:
             if self._explainer is None:
-                from scoring.explain import make_explainer
+                from ml.explain import make_explainer
 
                 self._explainer = make_explainer(self.booster)
             return self._explainer

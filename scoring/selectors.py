@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
+from core.db.prepared import fetch_prepared
+from ml.features import DEFAULT_LABEL_DELAY_MS, ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from scoring.entity_stats import (
     EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
 )
-from scoring.features import DEFAULT_LABEL_DELAY_MS, ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
 from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction
 
@@ -294,8 +295,6 @@ def _entity_values(events: Sequence[Mapping[str, Any]], field: str) -> list[str]
 
 
 def _context_rows(events: Sequence[Mapping[str, Any]], *, with_link_groups: bool) -> list[tuple]:
-    from scoring.store_sql import fetch_prepared
-
     return fetch_prepared(_CONTEXT_SQL, _context_params(events, with_link_groups=with_link_groups))
 
 
@@ -321,8 +320,6 @@ def merchant_label_rows(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The labeled events of the request's merchants in the entity window before its events,
     every account's: merchant_id, timestamp and label_known_at (epoch ms, NaN when not
     recorded), is_fraud. What the vectorised path counts a merchant's fraud rate from."""
-    from scoring.store_sql import fetch_prepared
-
     columns = ["merchant_id", "timestamp", "label_known_at", "is_fraud"]
     merchants = _entity_values(events, "merchant_id")
     params = {"merchants": merchants, "entity_since": _entity_since(events), "until": _bounds(events)[1]}
@@ -351,8 +348,6 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
     """(labels known, fraud, both again for those learned in the last LEARNED_WINDOW) of
     each event's merchant at the event's time, keyed by
     (merchant, epoch ms): one index range count per event, in one statement."""
-    from scoring.store_sql import fetch_prepared
-
     pairs = sorted({(entity_key(e.get("merchant_id")), epoch_ms(e["timestamp"])) for e in events if e.get("merchant_id")})
     if not pairs:
         return {}
@@ -368,8 +363,6 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
 
 def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
     """`entity_stats.link_groups_for`, in one statement on PostgreSQL when the days are stored."""
-    from scoring.store_sql import fetch_prepared
-
     if connection.vendor != "postgresql":
         return link_groups_for(events)
     return _link_groups_from(events, fetch_prepared(_LINK_GROUPS_SQL, _link_params(events)))
@@ -378,8 +371,6 @@ def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, t
 def _link_groups_from(events: Sequence[Mapping[str, Any]], rows: Sequence[tuple]) -> dict[int, dict[str, tuple[int, int]]]:
     """The events' link groups per day from rows of `_LINK_GROUP_COLUMNS` (day, stored,
     node, group, accounts); days not stored yet are computed first and read again."""
-    from scoring.store_sql import fetch_prepared
-
     missing = [day for day, stored, *_ in rows if not stored]
     if missing:
         link_snapshots_ensure(days=missing)

@@ -20,14 +20,16 @@ from django.utils import timezone
 
 from accounts.models import ApiClient
 from config import metrics
-from scoring import fallback, store_sql, tiers
-from scoring.bundle import save_bundle
-from scoring.explain import explain_rows
-from scoring.features import FEATURE_NAMES, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, label_known_ms, link_day, online_features, ring_size, to_epoch_ms
+from scoring import fallback
+from scoring.store import online as store_sql
+from ml import tiers
+from ml.bundle import save_bundle
+from ml.explain import explain_rows
+from ml.features import FEATURE_NAMES, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, label_known_ms, link_day, online_features, ring_size, to_epoch_ms
 from scoring.models import ModelVersion, ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, forget_loaded_models, load_version
 from scoring.selectors import events_frame, link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
-from scoring.training import TrainingConfig, TrainingResult, train_model
+from ml.training import TrainingConfig, TrainingResult, train_model
 from triage.models import Score, Transaction
 
 log = logging.getLogger(__name__)
@@ -679,7 +681,7 @@ def model_train(
     result = train_model(frame, config, progress=say)
     version = model_version_register(result=result)
     say(f"saved model {version.name} to {version.bundle_path}")
-    from scoring.report import write_report  # plotting libraries load only when training
+    from ml.report import write_report  # plotting libraries load only when training
 
     report = write_report(Path(version.bundle_path) / "report", result=result, manifest=version.manifest)
     say(f"wrote the model report to {report}")

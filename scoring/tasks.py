@@ -10,8 +10,10 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from scoring import bulkload, link_groups, services
-from scoring.features import epoch_ms, link_day
+from scoring import link_groups, services
+
+from scoring.store import bulk as bulkload
+from ml.features import epoch_ms, link_day
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from accounts.roles import MANAGER
 from frontend.views import role_required
 from scoring.models import ModelVersion
-from scoring.report import REPORT_FILES
+from ml.report import REPORT_FILES
 
 
 @role_required(MANAGER)

@@ -131,14 +131,14 @@ def service(api_client_and_key):
 
 @lru_cache(maxsize=1)
 def small_world():
-    from scoring.generator import WorldConfig, generate_world
+    from synthetic.generator import WorldConfig, generate_world
 
     return generate_world(WorldConfig(accounts=400, days=40, unlabeled_days=5, seed=11))
 
 
 @lru_cache(maxsize=1)
 def trained_result():
-    from scoring.training import TrainingConfig, train_model
+    from ml.training import TrainingConfig, train_model
 
     world = small_world()
     history = world[world["period"] == "history"].copy()

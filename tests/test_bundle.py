@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from scoring.bundle import BundleCorrupt, BundleMismatch, BundleMissing, load_bundle, save_bundle
+from ml.bundle import BundleCorrupt, BundleMismatch, BundleMissing, load_bundle, save_bundle
 from tests.conftest import trained_result
 
 

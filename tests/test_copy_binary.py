@@ -6,9 +6,7 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from scoring import copy_binary
-
-
+from core.db import copy_binary
 @pytest.mark.django_db
 def test_missing_text_and_json_are_stored_as_null_and_the_other_rows_intact():
     text = pd.Series(["a", None, "ünïcode", ""], dtype=object)

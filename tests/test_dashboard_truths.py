@@ -134,7 +134,7 @@ def test_a_freshly_trained_and_promoted_model_has_a_psi_reference(
     api_client_and_key, service, as_manager, django_capture_on_commit_callbacks
 ):
     from learning.models import DriftReference
-    from scoring.loaders import events_load
+    from scoring.store.events import events_load
     from scoring.services import model_version_promote, model_version_register
     from tests.conftest import small_world, trained_result
     from tests.worlds import score_all

@@ -51,11 +51,11 @@ def test_shap_warnings_nobody_can_act_on_are_filtered_where_shap_is_used(tmp_pat
     # -W always shows every warning each time, PendingDeprecationWarning included.
     script = textwrap.dedent("""
         import lightgbm, numpy as np
-        from scoring.explain import explain_rows, make_explainer
+        from ml.explain import explain_rows, make_explainer
         rng = np.random.default_rng(0)
         X = rng.normal(size=(200, 3)); y = (X[:, 0] > 0).astype(int)
         booster = lightgbm.train({"objective": "binary", "verbose": -1}, lightgbm.Dataset(X, y), 5)
-        from scoring.features import FEATURES
+        from ml.features import FEATURES
         names = [spec.name for spec in FEATURES[:3]]
         rows = [dict(zip(names, (1.0, 0.0, -1.0))), dict(zip(names, (-1.0, 2.0, 0.5)))]
         for _ in range(3):

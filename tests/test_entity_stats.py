@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.features import FEATURE_NAMES, batch_features
+from ml.features import FEATURE_NAMES, batch_features
 from tests.conftest import small_world
 
 STORED, NEW = 2500, 150
@@ -32,7 +32,7 @@ def _as_event(record: dict) -> dict:
 @pytest.mark.django_db
 def test_live_features_from_the_database_equal_batch_features():
     from accounts.services import import_source_get_or_create
-    from scoring.loaders import events_load
+    from scoring.store.events import events_load
     from scoring.services import _features_for
 
     frame = small_world().head(STORED + NEW).reset_index(drop=True)

@@ -10,11 +10,11 @@ import pytest
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from scoring.features import (
+from ml.features import (
     EARTH_RADIUS_KM, FEATURE_NAMES, RING_MAX_ACCOUNTS, EntityRows, batch_features, epoch_ms, link_day, link_groups, link_window_ms,
     online_features, to_epoch_ms,
 )
-from scoring.generator import WorldConfig, generate_world
+from synthetic.generator import WorldConfig, generate_world
 from tests.conftest import small_world
 
 
@@ -151,7 +151,7 @@ def test_entity_fraud_rate_uses_only_labels_known_before_the_event():
 
 
 def test_scenario_and_period_are_never_features():
-    from scoring.features import FEATURES
+    from ml.features import FEATURES
 
     assert not any({"scenario", "period"} & set(spec.inputs) for spec in FEATURES)
     world = small_world().head(1000).reset_index(drop=True)
@@ -257,8 +257,8 @@ def test_location_spread_is_the_spread_of_the_accounts_earlier_locations():
 
 
 def test_big_batches_compute_the_linked_features_in_a_forked_process_with_the_same_values(monkeypatch, caplog):
-    from scoring import features, forked
-
+    from ml import features
+    from core import forked
     frame = small_world().head(4000).reset_index(drop=True)
     in_process = batch_features(frame)
     started = []

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.generator import COLUMNS, SCENARIOS, WorldConfig, generate_world, read_world, write_world
+from synthetic.generator import COLUMNS, SCENARIOS, WorldConfig, generate_world, read_world, write_world
 
 CONFIG = WorldConfig(accounts=400, days=30, seed=11)
 END = CONFIG.start + timedelta(days=CONFIG.days)

@@ -185,7 +185,7 @@ def test_a_hub_device_is_read_up_to_the_cap_not_whole(service, champion, api_cli
     live scoring reads its latest ENTITY_ROWS_CAP events of other accounts, not all."""
     from datetime import datetime, timedelta, timezone as dt_timezone
 
-    from scoring.features import ENTITY_ROWS_CAP
+    from ml.features import ENTITY_ROWS_CAP
     from triage.models import Score
 
     start = datetime(2026, 11, 19, tzinfo=dt_timezone.utc)
@@ -211,7 +211,7 @@ def test_a_hub_device_read_walks_its_newest_entries_and_stops_at_the_cap(api_cli
     from django.db import connection
 
     from scoring import selectors
-    from scoring.features import ENTITY_ROWS_CAP
+    from ml.features import ENTITY_ROWS_CAP
 
     start = datetime(2026, 11, 1, tzinfo=dt_timezone.utc)
     Transaction.objects.bulk_create([

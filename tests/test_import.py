@@ -13,9 +13,11 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from scoring import importing, loaders
-from scoring.generator import WorldConfig, generate_world, write_world
-from scoring.importing import events_prepare, mapping_parse
+from ingest import files as importing
+
+from scoring.store import events as loaders
+from synthetic.generator import WorldConfig, generate_world, write_world
+from ingest.files import events_prepare, mapping_parse
 from scoring.validation import validate_event
 from triage.models import Transaction
 

@@ -18,9 +18,11 @@ from django.db import connection
 
 from insights.models import DirtyHour, HourlyRollup
 from insights.rollups import ROLLUP_KEY, ROLLUP_VALUES, rollups_rebuild, rollups_refresh
-from scoring import bulkload, loaders
-from scoring.bulkload import foreign_keys, indexes_missing, secondary_indexes
-from scoring.generator import write_world
+from core.db import bulk as core_bulk
+from scoring.store import bulk as bulkload
+from scoring.store import events as loaders
+from scoring.store.bulk import foreign_keys, indexes_missing, secondary_indexes
+from synthetic.generator import write_world
 from tests.test_import import GENERATOR_MAPPING, ROOT, crash_on_second_chunk, generator_csv, run_import, stored, world
 from triage.models import Transaction
 
@@ -153,7 +155,7 @@ def test_an_import_leaves_alone_the_indexes_another_bulk_load_holds_aside(tmp_pa
 
 
 def test_the_choice_is_automatic_for_a_big_first_load_and_not_for_a_repeat(tmp_path, monkeypatch):
-    monkeypatch.setattr(bulkload, "BULK_MIN_ROWS", 200)
+    monkeypatch.setattr(core_bulk, "BULK_MIN_ROWS", 200)
     path = generator_csv(tmp_path)
     assert "bulk load" in run_import(path)  # a new source into an empty table
     assert "bulk load" not in run_import(path)  # nothing new in it
@@ -174,7 +176,7 @@ def test_dashboard_rollups_are_right_after_a_bulk_import(tmp_path):
 
 
 def test_a_busy_table_keeps_its_indexes_and_still_loads(tmp_path, monkeypatch):
-    monkeypatch.setattr(bulkload, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(core_bulk, "LOCK_TIMEOUT", "200ms")
     with other_session() as other, other.transaction():
         # A long report reading the table: dropping an index would have to wait for it.
         other.execute(f"SELECT count(*) FROM {Transaction._meta.db_table}")

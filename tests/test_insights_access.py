@@ -76,7 +76,7 @@ def test_rebuild_rollups_command(api_client_and_key, capsys):
 
 
 def test_offboarding_report_for_a_new_unlabeled_file(champion, tmp_path, capsys):
-    from scoring.generator import WorldConfig, generate_world, write_world
+    from synthetic.generator import WorldConfig, generate_world, write_world
 
     world = generate_world(WorldConfig(accounts=120, days=10, unlabeled_days=3, drift_days=5, seed=5))
     source = write_world(world, tmp_path / "batch.csv")

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from learning.models import ShadowScore, TrainingRun
-from scoring.loaders import events_load
+from scoring.store.events import events_load
 from scoring.models import ModelVersion
 from scoring.services import model_version_promote, model_version_register
-from scoring.training import DEFAULT_PARAMS, TrainingConfig, train_model
+from ml.training import DEFAULT_PARAMS, TrainingConfig, train_model
 from tests.celery_worker import celery_worker, worker_log
 from tests.conftest import DEMO_PASSWORD, event
 from tests.worlds import learning_world, score_all

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from scoring.features import epoch_ms, link_day, link_groups, link_window_ms, to_epoch_ms
+from ml.features import epoch_ms, link_day, link_groups, link_window_ms, to_epoch_ms
 from scoring.models import LinkGroup, LinkSnapshot
 from tests.conftest import small_world
 from tests.test_entity_stats import _as_event
@@ -18,7 +18,7 @@ STORED = 2500
 
 def _load(frame: pd.DataFrame) -> None:
     from accounts.services import import_source_get_or_create
-    from scoring.loaders import events_load
+    from scoring.store.events import events_load
 
     events_load(frame=frame, client=import_source_get_or_create(name="history"))
 

@@ -85,8 +85,7 @@ def test_a_stream_keeps_the_high_tier_within_twice_capacity(live_server, champio
 
 def _live_scores(client, version, probabilities, *, scored_at):
     """Store live events scored by `version` with these probabilities, tiered by its thresholds."""
-    from scoring import tiers
-
+    from ml import tiers
     rows = []
     for i, p in enumerate(probabilities):
         t = Transaction.objects.create(client=client, event_id=f"w-{scored_at:%H%M}-{i}", account_id=f"a-{i % 50}",
@@ -176,8 +175,8 @@ def test_tier_bands_say_what_each_tier_meant(champion):
 
 
 def test_the_same_data_and_seed_give_the_same_model_file(tmp_path):
-    from scoring.bundle import save_bundle
-    from scoring.training import TrainingConfig, train_model
+    from ml.bundle import save_bundle
+    from ml.training import TrainingConfig, train_model
 
     world = small_world()
     history = world[world["period"] == "history"].copy()

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from scoring.generator import write_world
+from synthetic.generator import write_world
 from tests.conftest import small_world
 
 
@@ -33,7 +33,7 @@ def test_scores_a_file_with_tiers_reasons_and_a_high_tier_export(champion, tmp_p
 
 def _stored_world(rows: int = 3000) -> tuple[pd.DataFrame, pd.Timestamp]:
     from accounts.services import import_source_get_or_create
-    from scoring.loaders import events_load
+    from scoring.store.events import events_load
 
     world = small_world().head(rows)
     events_load(frame=world, client=import_source_get_or_create(name="history"))

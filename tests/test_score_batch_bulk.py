@@ -12,8 +12,10 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from insights.models import DirtyHour
-from scoring import batch_read, batch_store, bulkload
-from scoring.bulkload import SCORES
+from scoring.batch import read as batch_read
+from scoring.batch import store as batch_store
+from core.db import bulk as core_bulk
+from scoring.store.bulk import SCORES
 from tests.test_score_batch import _stored_world
 from triage.models import Score, Transaction
 
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def bulk_from_500(monkeypatch):
-    monkeypatch.setattr(bulkload, "BULK_MIN_ROWS", 500)
+    monkeypatch.setattr(core_bulk, "BULK_MIN_ROWS", 500)
 
 
 def _missing_while_storing(monkeypatch) -> list[list[str]]:
@@ -95,7 +97,7 @@ def test_a_run_that_fails_while_storing_stores_nothing_and_rebuilds_the_indexes(
             raise RuntimeError("lost the database half-way")
         return encode(*args)
 
-    monkeypatch.setattr("scoring.batch.CHUNK", 200)
+    monkeypatch.setattr("scoring.batch.run.CHUNK", 200)
     monkeypatch.setattr(batch_store, "_score_fields", fail_on_second_part)
     seen = _missing_while_storing(monkeypatch)
     with pytest.raises(RuntimeError, match="half-way"):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.features import FEATURE_NAMES
+from ml.features import FEATURE_NAMES
 from tests.conftest import small_world
 from tests.test_entity_stats import _as_event
 from triage.models import Score
@@ -18,7 +18,7 @@ STORED, NEW = 2500, 120
 
 def _history_and_batch():
     from accounts.services import import_source_get_or_create
-    from scoring.loaders import events_load
+    from scoring.store.events import events_load
 
     frame = small_world().head(STORED + NEW).reset_index(drop=True)
     events_load(frame=frame.head(STORED), client=import_source_get_or_create(name="history"))

@@ -9,7 +9,7 @@ from urllib import request
 from django.core.management import call_command
 
 from accounts.models import ApiClient
-from scoring.streaming import StreamConfig, retry_delay, stream_run
+from synthetic.stream import StreamConfig, retry_delay, stream_run
 from triage.models import Score, Transaction
 
 

@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 
-from scoring.training import CANDIDATES, TrainingConfig, train_model
+from ml.training import CANDIDATES, TrainingConfig, train_model
 from tests.conftest import small_world, trained_result
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -59,7 +59,7 @@ def test_a_terminal_only_dataset_trains_with_delayed_terminal_risk():
 
 
 def test_report_renders_with_plots_and_says_plainly_when_lightgbm_loses(tmp_path):
-    from scoring.report import PLOTS, write_report
+    from ml.report import PLOTS, write_report
 
     result = trained_result()
     page = write_report(tmp_path / "ok", result=result, manifest={"id": "lgbm-test", "created_at": "today"})
@@ -77,7 +77,7 @@ def test_report_renders_with_plots_and_says_plainly_when_lightgbm_loses(tmp_path
 
 
 def test_reasons_use_plain_words():
-    from scoring.batch import top_reasons
+    from scoring.batch.run import top_reasons
 
     result = trained_result()
     world = small_world()
@@ -92,7 +92,7 @@ def test_reasons_use_plain_words():
 def test_managers_read_the_report_in_the_app_and_reviewers_cannot(client, champion, manager, reviewer):
     from pathlib import Path
 
-    from scoring.report import write_report
+    from ml.report import write_report
 
     write_report(Path(champion.bundle_path) / "report", result=trained_result(), manifest=champion.manifest)
     url = f"/models/{champion.name}/report/"

@@ -37,7 +37,7 @@ def score_all(service, frame: pd.DataFrame) -> list[dict]:
 @lru_cache(maxsize=1)
 def learning_world() -> pd.DataFrame:
     """Fraud in every stretch of time (train, validation, test, holdout) even at this small size."""
-    from scoring.generator import WorldConfig, generate_world
+    from synthetic.generator import WorldConfig, generate_world
 
     return generate_world(WorldConfig(accounts=300, days=40, unlabeled_days=5, seed=11, fraud_prevalence=0.08))
 
@@ -46,7 +46,7 @@ def learning_world() -> pd.DataFrame:
 def drifting_world() -> pd.DataFrame:
     """Ten weeks, the drift scenario in the last four days. At this fraud rate the new pattern
     is about a third of the last days' events: the kind of shift the drift check must catch."""
-    from scoring.generator import WorldConfig, generate_world
+    from synthetic.generator import WorldConfig, generate_world
 
     return generate_world(
         WorldConfig(accounts=300, days=70, unlabeled_days=4, seed=11, fraud_prevalence=0.15, drift_days=4)

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "learning",
     "webhooks",
     "rules",
+    "ingest",
+    "synthetic",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ if DATABASE_URL:
         )
     }
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_PREPARED_STATEMENTS", True):
-        # The /score statements run as server-side prepared statements (`scoring.store_sql.
+        # The /score statements run as server-side prepared statements (`core.db.prepared.
         # fetch_prepared`): planning them costs more than running them. Django leaves psycopg's
         # preparing off (threshold None), which silently ignores `prepare=True`; the ORM's
         # client-side-binding cursors are never prepared either way. Turn it off behind a

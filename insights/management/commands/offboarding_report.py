@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from insights.batch import offboarding_batch
 from insights.segments import Criteria
-from scoring.generator import read_world
+from synthetic.generator import read_world
 from scoring.registry import ModelUnavailable, champion_model
 from scoring.selectors import events_frame
 

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from scoring.calibration import reliability_curve
-from scoring.features import FEATURES
+from ml.calibration import reliability_curve
+from ml.features import FEATURES
 
 PLOTS = {
     "pr_curve.png": "Precision-recall curves on the test period",

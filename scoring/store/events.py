@@ -27,7 +27,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
-from scoring import copy_binary
+from core.db import copy_binary
 from scoring.link_groups import link_snapshots_forget
 from triage.models import Transaction
 

@@ -1,6 +1,7 @@
 """Bulk loads: look-up indexes and foreign keys set aside, then rebuilt.
 
-Imports into the transactions table and batch scoring into the score table use it.
+Imports into the transactions table and batch scoring into the score table use it
+(`scoring.store.bulk` names those two tables).
 
 Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
 date costs PostgreSQL more than everything else in a big import, and checking the sender
@@ -28,8 +29,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import DatabaseError, OperationalError, connection, models, transaction
-
-from triage.models import Score, Transaction
 
 # Memory for each index build's sort; a session setting, released when the build ends.
 MAINTENANCE_WORK_MEM = "256MB"
@@ -242,27 +241,3 @@ def count_up_to(rows: models.QuerySet, limit: int) -> int:
         sql, params = rows.values("pk")[:limit].query.sql_with_params()
         cursor.execute(f"SELECT count(*) FROM ({sql}) AS stored", params)
         return cursor.fetchone()[0]
-
-
-TRANSACTIONS = BulkTable(Transaction)
-SCORES = BulkTable(Score)
-# The transactions table's, as imports use them.
-_LOCK_KEY = TRANSACTIONS.lock_key
-secondary_indexes = TRANSACTIONS.secondary_indexes
-foreign_keys = TRANSACTIONS.foreign_keys
-indexes_missing = TRANSACTIONS.indexes_missing
-indexes_restore = TRANSACTIONS.indexes_restore
-indexes_set_aside = TRANSACTIONS.indexes_set_aside
-
-
-def bulk_worthwhile(*, rows: int | None, client) -> bool:
-    """Whether importing a file of `rows` rows for `client` is cheaper with the indexes rebuilt after it.
-
-    The new rows are estimated as the file's minus those the source holds already, so a
-    second import of the same file (nothing new) keeps the indexes, and a re-run after a
-    crash half-way through a bulk load is a bulk load again.
-    """
-    if connection.vendor != "postgresql" or rows is None:
-        return False
-    new = rows - count_up_to(Transaction.objects.filter(client_id=client.pk), rows)
-    return TRANSACTIONS.bulk_worthwhile(new)

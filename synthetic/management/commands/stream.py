@@ -5,7 +5,7 @@ import socket
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.streaming import StreamConfig, StreamError, client_register, stream_run
+from synthetic.stream import StreamConfig, StreamError, client_register, stream_run
 
 
 class Command(BaseCommand):

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ml.backtest import MODELS, Fold, backtest, comparison_lines, weekly_folds
-from scoring.importing import ImportFileError, MappingError, events_read, mapping_load
+from ingest.files import ImportFileError, MappingError, events_read, mapping_load
 from scoring.services import training_config
-from scoring.training import TrainingConfig
+from ml.training import TrainingConfig
 
 
 def _stamp(text: str) -> pd.Timestamp:

@@ -4,7 +4,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from scoring.services import model_train, training_config
-from scoring.training import NotEnoughData, TrainingConfig, comparison_table
+from ml.training import NotEnoughData, TrainingConfig, comparison_table
 
 
 def _stamp(text: str, option: str):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import lightgbm
 import numpy as np
 
-from scoring.features import describe_feature
+from ml.features import describe_feature
 
 if TYPE_CHECKING:
     import shap

@@ -31,8 +31,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml.design import Design, design_fit
-from scoring.calibration import calibrated_probability, fit_platt
-from scoring.features import (
+from ml.calibration import calibrated_probability, fit_platt
+from ml.features import (
     DEFAULT_LABEL_DELAY_MS, MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms,
 )
 

@@ -1,6 +1,6 @@
 """Batch scoring against the database: stored events in, their scores out, both with COPY.
 
-The events are read by `scoring.batch_read`. Scores go back in one binary COPY into
+The events are read by `scoring.batch.read`. Scores go back in one binary COPY into
 `triage_score`, so batch scores land in the reviewers' queue like live ones.
 
 High-tier scores are stored with their feature vector and explained by the Celery workers
@@ -16,7 +16,7 @@ re-run scores what is still missing.
 
 A run that adds at least as many scores as the table holds (the first scoring of an
 imported history) sets the score table's look-up indexes and foreign keys aside while it
-writes and rebuilds them after, as a bulk import does (`scoring.bulkload`): keeping them up
+writes and rebuilds them after, as a bulk import does (`scoring.store.bulk`): keeping them up
 to date row by row would cost PostgreSQL several times the rest of the run
 (docs/benchmarks.md).
 """
@@ -36,11 +36,11 @@ from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from insights.rollups import hours_mark_dirty
-from scoring import copy_binary
-from scoring.batch import BatchModel, score_chunks
-from scoring.batch_read import stored_batch_read
-from scoring.bulkload import SCORES, BulkLoad
-from scoring.features import HISTORY_WINDOW_MS
+from core.db import copy_binary
+from scoring.batch.run import BatchModel, score_chunks
+from scoring.batch.read import stored_batch_read
+from scoring.store.bulk import SCORES, BulkLoad
+from ml.features import HISTORY_WINDOW_MS
 from scoring.services import enqueue_explanations
 from triage.models import Score
 

@@ -18,9 +18,9 @@ import lightgbm
 import numpy
 import sklearn
 
-from scoring.calibration import calibrated_probability, check_calibration
+from ml.calibration import calibrated_probability, check_calibration
 from ml.design import Design
-from scoring.features import FEATURE_NAMES
+from ml.features import FEATURE_NAMES
 
 # 2: the manifest carries the probability calibration (Platt slope and intercept).
 FORMAT_VERSION = 2

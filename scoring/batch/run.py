@@ -16,10 +16,10 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
-from scoring import tiers
-from scoring.calibration import calibrated_probability
+from ml import tiers
+from ml.calibration import calibrated_probability
 from ml.design import Design
-from scoring.features import describe_feature
+from ml.features import describe_feature
 
 CHUNK = 100_000
 TOP_REASONS = 3

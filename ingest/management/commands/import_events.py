@@ -7,10 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.services import import_source_get_or_create
-from scoring.importing import (
+from ingest.files import (
     ImportFileError, MappingError, events_import, file_columns, file_row_estimate, mapping_load, mapping_warnings,
 )
-from scoring.loaders import CHUNK
+from scoring.store.events import CHUNK
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ mapping neither uses nor ignores are kept under `attributes`.
 Rows are checked with the rules of `/score` (`scoring.validation`), vectorised over a chunk
 of rows instead of one dict at a time. A rejected row is written to the reject file as it
 was read, plus a `reject_reason` naming each field and what is wrong with it. Accepted rows
-go through `scoring.loaders.events_store`: every chunk is one transaction, stored whole or
+go through `scoring.store.events.events_store`: every chunk is one transaction, stored whole or
 not at all, and rows already stored for the import source are skipped, so importing the
 same file twice adds nothing the second time.
 """
@@ -41,8 +41,8 @@ from django.db import connection, transaction
 
 from accounts.models import ApiClient
 from scoring import validation as rules
-from scoring.bulkload import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
-from scoring.loaders import CHUNK, STORE_SESSIONS, EventBatch, EventWriters, events_batch
+from scoring.store.bulk import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
+from scoring.store.events import CHUNK, STORE_SESSIONS, EventBatch, EventWriters, events_batch
 from triage.models import Transaction
 
 # Contract fields a column can feed. `scenario` is bookkeeping for evaluation (never a
@@ -464,12 +464,12 @@ def events_import(
     Each chunk of `chunk_size` rows is committed on its own (or, with
     `single_transaction`, the whole file at once). On PostgreSQL, unless the caller holds a
     transaction, chunks are stored by STORE_SESSIONS sessions side by side and still
-    committed in the file's order (`scoring.loaders.EventWriters`). Rejected rows are written to
+    committed in the file's order (`scoring.store.events.EventWriters`). Rejected rows are written to
     `rejects_path` (default `<file>.rejects.csv` beside the input); when nothing is
     rejected no reject file is left behind.
 
     `bulk` (PostgreSQL, chunked imports only) drops the table's secondary indexes for the
-    load and rebuilds them after it (`scoring.bulkload`); by default a file is bulk loaded
+    load and rebuilds them after it (`scoring.store.bulk`); by default a file is bulk loaded
     when its new rows are at least as many as the table holds and at least BULK_MIN_ROWS. `phase`
     hears what a long step without rows to count is doing ("rebuilding indexes").
     """

@@ -25,7 +25,7 @@ from urllib import error, request
 import numpy as np
 import pandas as pd
 
-from scoring.generator import WorldConfig, generate_world
+from synthetic.generator import WorldConfig, generate_world
 
 CONTRACT = (
     "event_type", "amount", "currency", "payment_status", "device_id", "ip_address", "latitude", "longitude",

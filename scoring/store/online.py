@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
-import psycopg
-from django.db import connection
 from django.utils import timezone
+
+from core.db.prepared import fetch_prepared
 
 if TYPE_CHECKING:
     from scoring.services import _Computed
@@ -130,23 +130,6 @@ def stored_results(*, client_id: int, event_ids: Sequence[str]) -> list[tuple]:
     explanation status, rules) of this client's stored events among `event_ids`: the fields of a
     `ScoredEvent`, in its order. A batch's 1,000 ids travel as one array parameter."""
     return fetch_prepared(_STORED_SQL, {"client": client_id, "event_ids": list(event_ids)})
-
-
-def fetch_prepared(sql: str, params: dict[str, Any]) -> list[tuple]:
-    """Run a hot-path statement as a server-side prepared statement and return its rows.
-
-    Django binds parameters on the client, so PostgreSQL parses and plans the statement on
-    every call; planning the history and insert statements costs more than running them.
-    psycopg prepares a statement once per connection and reuses the plan after that, as
-    long as the connection has a `prepare_threshold` (config/settings/database.py sets one;
-    with Django's default, None, psycopg silently ignores `prepare=True`).
-    The statement runs on Django's connection, inside whatever transaction is open there.
-    """
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall()
 
 
 def _decimal_text(value: Any) -> str:
