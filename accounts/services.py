@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from audit.services import audit_record
 
 KEY_PREFIX = "ftw_"
 
@@ -31,7 +32,6 @@ def api_client_create(
 
     `raw_key` lets deployment scripts install a key they generated themselves.
     """
-    from triage.services import audit_record
 
     key = raw_key or _new_key()
     with transaction.atomic():
@@ -49,7 +49,6 @@ def api_client_create(
 
 
 def api_client_rotate_key(*, client: ApiClient, actor: Any = None) -> str:
-    from triage.services import audit_record
 
     key = _new_key()
     with transaction.atomic():
@@ -62,7 +61,6 @@ def api_client_rotate_key(*, client: ApiClient, actor: Any = None) -> str:
 
 
 def api_client_revoke(*, client: ApiClient, actor: Any = None) -> None:
-    from triage.services import audit_record
 
     with transaction.atomic():
         client.is_active = False

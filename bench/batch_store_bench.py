@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from scoring.store.events import events_load
     from scoring.models import ModelVersion
     from scoring.registry import load_version
-    from scoring.services import model_version_register
+    from learning.lifecycle import model_version_register
     from ml.training import TrainingConfig, fingerprint, train_model
     from triage.models import Transaction
 

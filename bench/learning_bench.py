@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict  # noqa: E402
-from learning.psi import psi_against, reference_bins  # noqa: E402
+from ml.psi import psi_against, reference_bins  # noqa: E402
 from ml.features import batch_features  # noqa: E402
 from synthetic.generator import WorldConfig, generate_world  # noqa: E402
 from ml.training import TrainingConfig, train_model  # noqa: E402

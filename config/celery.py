@@ -12,9 +12,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Every message carries its publish time, whoever sends it (web, worker or beat), so workers
-# can report how long tasks waited (config/metrics.py).
+# can report how long tasks waited; task durations, failures and the worker's own /metrics
+# hang off Celery's signals too (config/metrics.py).
 from celery.signals import before_task_publish  # noqa: E402
 
-from config.metrics import stamp_published_at  # noqa: E402
+from config.metrics import connect_celery_signals, stamp_published_at  # noqa: E402
 
 before_task_publish.connect(stamp_published_at, weak=False, dispatch_uid="metrics-publish")
+connect_celery_signals()

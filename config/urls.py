@@ -23,7 +23,6 @@ api_patterns = [
     path("api/cases/<int:transaction_id>/undo", triage_apis.UndoApi.as_view(), name="api-case-undo"),
     path("api/cases/<int:transaction_id>/comments", triage_apis.CaseCommentsApi.as_view(), name="api-case-comments"),
     path("api/cases/<int:transaction_id>/comments/<int:comment_id>", triage_apis.CaseCommentApi.as_view(), name="api-case-comment"),
-    path("api/audit", triage_apis.AuditApi.as_view(), name="api-audit"),
     path("api/score-jobs/<uuid:job_id>", scoring_apis.ScoreJobApi.as_view(), name="score-job"),
 ]
 
@@ -44,4 +43,5 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("rules.urls")),
     path("", include("accounts.urls")),
+    path("", include("audit.urls")),
 ]

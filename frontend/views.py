@@ -1,31 +1,14 @@
 """Pages for people. Each view checks the role it needs; data comes from the API."""
 from __future__ import annotations
 
-from functools import wraps
-
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.conf import settings
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 
-from accounts.roles import MANAGER, REVIEWER, user_has_role
+from accounts.permissions import role_required
+from accounts.roles import MANAGER, REVIEWER
 from triage.models import Score
-
-
-def role_required(role: str):
-    def decorator(view):
-        @login_required
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not user_has_role(request.user, role):
-                raise PermissionDenied(f"this page needs the {role} role")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def home(request):

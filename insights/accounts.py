@@ -17,7 +17,7 @@ from django.utils import timezone
 from insights.models import AccountRisk, SegmentSummary
 from insights.segments import PROFILE_COLUMNS, Criteria, segment_accounts
 from triage.models import Score, Transaction
-from triage.services import audit_record
+from audit.services import audit_record
 
 STORED_FIELDS = (
     "events", "first_seen", "last_seen", "amount_sum", "max_score", "mean_score", "high_events",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from insights.segments import Criteria, entity_pairs_from_events, segment_accounts, segment_summary
 from ml import tiers
-from ml.features import batch_features, describe_feature
+from ml.features import batch_features
 from scoring.registry import LoadedModel
 
 TOP_FACTORS = 3

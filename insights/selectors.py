@@ -13,6 +13,7 @@ from django.utils import timezone
 from insights import stats
 from insights.models import AccountRisk, HourlyRollup, RoiAssumptions, SegmentSummary
 from insights.periods import Period
+from ml.psi import psi
 from scoring.models import ModelVersion
 from triage.models import Decision, Score, Transaction
 from triage.selectors import oldest_open_high_case
@@ -239,7 +240,7 @@ def _score_drift(period: Period, bands_by_day: dict[str, list[int]]) -> dict[str
     actual = [sum(day[b] for day in bands_by_day.values()) for b in SCORE_BANDS]
     if sum(actual) == 0:
         return {"source": "manifest", "psi": None, "message": "no scored events in this period"}
-    value = stats.psi(reference, actual)
+    value = psi(reference, actual)
     return {"source": "manifest", "model_version": champion.name, "psi": round(value, 4),
             "status": _psi_status(value)}
 
@@ -265,7 +266,7 @@ def _period_score_psi(period: Period, champion: ModelVersion, reference: dict[st
     base = {"source": "reference", "model_version": champion.name, "scores": total, "time_base": "scored time"}
     if total == 0:
         return {**base, "psi": None, "message": f"no scores by {champion.name} made in this period"}
-    value = stats.psi(reference["shares"], [n / total for n in counts])
+    value = psi(reference["shares"], [n / total for n in counts])
     return {**base, "psi": round(value, 4), "status": _psi_status(value)}
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from insights.models import RoiAssumptions
 from insights.selectors import roi_assumptions
-from triage.services import audit_record
+from audit.services import audit_record
 
 ROI_FIELDS = ("cost_per_review", "friction_cost_per_false_positive", "value_of_unpriced_event")
 

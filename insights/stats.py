@@ -27,21 +27,6 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def psi(expected: Sequence[float], actual: Sequence[float], floor: float = 1e-4) -> float:
-    """Population stability index between two histograms over the same bins.
-
-    Inputs are counts or shares per bin (normalised here); empty bins are floored at
-    `floor` so the log stays finite. Rule of thumb: < 0.1 stable, 0.1–0.25 watch, > 0.25 shifted.
-    """
-    e = np.asarray(expected, dtype="float64")
-    a = np.asarray(actual, dtype="float64")
-    if e.sum() <= 0 or a.sum() <= 0:
-        raise ValueError("both histograms need at least one count")
-    e = np.clip(e / e.sum(), floor, None)
-    a = np.clip(a / a.sum(), floor, None)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0–100, linear interpolation) or None for no values."""
     if len(values) == 0:

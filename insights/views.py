@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.roles import MANAGER
-from frontend.views import role_required
+from accounts.permissions import role_required
 from insights.models import AccountRisk
 
 log = logging.getLogger(__name__)

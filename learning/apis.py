@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsManager
-from learning import drift, selectors, services, tier_watch
+from learning import drift, lifecycle, selectors, services, tier_watch
 from learning import serializers as s
 from learning.models import DriftAlert, DriftCheck, TierAlert, TrainingRun
 from scoring.models import ModelVersion
@@ -75,7 +75,7 @@ class PromoteApi(APIView):
         if version.status == ModelVersion.Status.CHAMPION:
             return _error("version_id", "already_champion", f"{version.name} is already the champion", 409)
         try:
-            services.model_promote(version=version, actor=request.user)
+            lifecycle.model_promote(version=version, actor=request.user)
         except ModelUnavailable as exc:
             return _error("version_id", "unloadable", str(exc), status.HTTP_409_CONFLICT)
         return Response(s.ChampionSerializer(version).data)
@@ -87,8 +87,8 @@ class RollbackApi(APIView):
     @extend_schema(request=None, responses={200: s.ChampionSerializer}, summary="Roll back to the previous champion")
     def post(self, request):
         try:
-            version = services.model_rollback(actor=request.user)
-        except services.NoEarlierChampion as exc:
+            version = lifecycle.model_rollback(actor=request.user)
+        except lifecycle.NoEarlierChampion as exc:
             return _error("body", "no_previous_champion", str(exc), status.HTTP_409_CONFLICT)
         except ModelUnavailable as exc:
             return _error("body", "unloadable", str(exc), status.HTTP_409_CONFLICT)

@@ -17,13 +17,13 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from learning.models import DriftAlert, DriftCheck, DriftReference
-from learning.psi import psi_against, reference_bins
+from ml.psi import psi_against, reference_bins
 from ml.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
 from scoring.models import ModelVersion
 from scoring.registry import load_version
 from scoring.selectors import events_frame
 from triage.models import Score, Transaction
-from triage.services import audit_record
+from audit.services import audit_record
 
 log = logging.getLogger(__name__)
 # Enough rows for stable quantile bins; more only costs time.

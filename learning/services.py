@@ -21,21 +21,17 @@ from ml import tiers
 from ml.features import batch_features
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
-from scoring.services import model_version_promote, model_version_register, training_config
+from learning.lifecycle import model_version_promote, model_version_register, training_config
 from triage.models import Transaction
 from ml.training import NotEnoughData, train_model
 from triage.models import Score
-from triage.services import audit_record
+from audit.services import audit_record
 
 log = logging.getLogger(__name__)
 
 
 class RetrainingBusy(Exception):
     """A retraining is already queued or running."""
-
-
-class NoEarlierChampion(Exception):
-    """Rollback asked for, but no version was champion before the current one."""
 
 
 class ShadowNotAllowed(Exception):
@@ -190,34 +186,6 @@ def retrain_if_due(*, trigger: str) -> TrainingRun | None:
         return training_run_request(trigger=trigger)
     except RetrainingBusy:
         return None
-
-
-# --------------------------------------------------------------------------- promotion and rollback
-
-
-def model_promote(*, version: ModelVersion, actor: Any) -> ModelVersion:
-    """A manager makes a challenger the champion (audited by the registry); its shadow stops."""
-    model_version_promote(version=version, actor=actor)
-    ShadowModel.objects.filter(model_version=version, is_active=True).update(is_active=False, stopped_at=timezone.now())
-    return version
-
-
-def model_rollback(*, actor: Any) -> ModelVersion:
-    """Give the champion role back to the version that held it before the current one. Audited."""
-    current = ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).first()
-    previous = (
-        ModelVersion.objects.filter(status=ModelVersion.Status.RETIRED, promoted_at__isnull=False)
-        .order_by("-promoted_at")
-        .first()
-    )
-    if previous is None:
-        raise NoEarlierChampion("no earlier champion to roll back to")
-    model_version_promote(version=previous, actor=actor)
-    audit_record(
-        actor=actor, action="model_rolled_back", object_type="model_version", object_id=str(previous.pk),
-        detail={"from": current.name if current else None, "to": previous.name},
-    )
-    return previous
 
 
 # --------------------------------------------------------------------------- shadow mode

@@ -25,10 +25,10 @@ from learning.models import TierAlert, TierCut
 from ml import tiers
 from scoring.models import ModelVersion
 from scoring.registry import forget_loaded_models
-from scoring.services import training_config
+from learning.lifecycle import training_config
 from ml.training import choose_thresholds
 from triage.models import Score
-from triage.services import audit_record
+from audit.services import audit_record
 
 # A re-cut needs this many live scores: fewer would cut the tail of a handful of events.
 MIN_RECUT_SCORES = 500

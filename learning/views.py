@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.shortcuts import render
 
 from accounts.roles import MANAGER
-from frontend.views import role_required
+from accounts.permissions import role_required
 
 
 @role_required(MANAGER)

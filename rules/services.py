@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from rules.engine import forget_rulebook, normalise_value, rule_check
 from rules.language import RuleSyntaxError, Vocabulary
 from rules.models import BacktestRun, EntityList, ListEntry, RuleSetVersion, RulesGeneration
-from triage.services import audit_record
+from audit.services import audit_record
 
 CSV_COLUMNS = ("value", "reason", "expires_at")
 MAX_CSV_ROWS = 200_000

@@ -13,7 +13,7 @@ from django.db.models import Max
 
 from accounts.models import ApiClient
 from accounts.roles import MANAGER, REVIEWER, user_has_role
-from frontend.views import role_required
+from accounts.permissions import role_required
 from rules import selectors, services
 from rules.engine import ACTIONS
 from rules.language import EVENT_FIELDS, MODEL_FIELDS

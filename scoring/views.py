@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.roles import MANAGER
-from frontend.views import role_required
+from accounts.permissions import role_required
 from scoring.models import ModelVersion
 from ml.report import REPORT_FILES
 

@@ -149,7 +149,7 @@ def trained_result():
 @pytest.fixture
 def champion(db):
     """A small LightGBM model trained on generated history, registered and promoted."""
-    from scoring.services import model_version_promote, model_version_register
+    from learning.lifecycle import model_version_promote, model_version_register
 
     version = model_version_register(result=trained_result())
     return model_version_promote(version=version, actor=None)

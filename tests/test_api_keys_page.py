@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiClient
 from tests.conftest import DEMO_PASSWORD, event
 from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the shared page fixture)
-from triage.models import AuditEntry
+from audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,9 @@ import pytest
 from tests.conftest import DEMO_PASSWORD, signed_in
 from tests.test_browser import page  # noqa: F401  (the shared page fixture)
 from tests.test_workbench_api import make_case
-from triage.models import AuditEntry, Score
-from triage.services import audit_record
+from audit.models import AuditEntry
+from triage.models import Score
+from audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from tests.conftest import DEMO_PASSWORD, signed_in
 from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the shared page fixture)
-from triage.models import AuditEntry, CaseComment, Score, Transaction
+from audit.models import AuditEntry
+from triage.models import CaseComment, Score, Transaction
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=dt_timezone.utc)
 

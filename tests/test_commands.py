@@ -25,7 +25,7 @@ def test_generate_then_train_registers_a_champion(capsys):
 
 def test_promote_and_rollback_switch_the_model_that_scores(champion, service):
     from tests.conftest import event, trained_result
-    from scoring.services import model_version_register
+    from learning.lifecycle import model_version_register
 
     challenger = model_version_register(result=trained_result())
     call_command("promote", challenger.name)

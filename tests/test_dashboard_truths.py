@@ -135,7 +135,7 @@ def test_a_freshly_trained_and_promoted_model_has_a_psi_reference(
 ):
     from learning.models import DriftReference
     from scoring.store.events import events_load
-    from scoring.services import model_version_promote, model_version_register
+    from learning.lifecycle import model_version_promote, model_version_register
     from tests.conftest import small_world, trained_result
     from tests.worlds import score_all
 

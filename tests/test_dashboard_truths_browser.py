@@ -92,7 +92,7 @@ LONG_REASON = (
 @pytest.mark.django_db(transaction=True)
 def test_models_page_fits_and_follows_a_retraining_to_its_verdict(page, live_server, manager, champion, settings):  # noqa: F811
     from learning.models import TrainingRun
-    from scoring.services import model_version_register
+    from learning.lifecycle import model_version_register
     from tests.conftest import trained_result
 
     settings.RETRAIN_MIN_AP_GAIN = 0.01

@@ -5,7 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import DEMO_PASSWORD, event
-from triage.models import AuditEntry, Decision, Transaction
+from audit.models import AuditEntry
+from triage.models import Decision, Transaction
 
 pytestmark = pytest.mark.django_db
 

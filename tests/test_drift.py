@@ -16,15 +16,15 @@ from django.utils import timezone
 
 from learning.drift import drift_check, reference_rows
 from learning.models import DriftAlert, DriftCheck, TrainingRun
-from learning.psi import psi, psi_against, reference_bins
+from ml.psi import psi, psi_against, reference_bins
 from learning.tasks import notify_drift_alert
 from ml.features import batch_features
 from scoring.store.events import events_load
-from scoring.services import model_version_promote, model_version_register
+from learning.lifecycle import model_version_promote, model_version_register
 from ml.training import TrainingConfig, train_model
 from tests.conftest import DEMO_PASSWORD
 from tests.worlds import drifting_world, score_all
-from triage.models import AuditEntry
+from audit.models import AuditEntry
 
 WINDOW_DAYS = 3
 

@@ -13,7 +13,7 @@ from insights.accounts import account_risk_refresh
 from insights.models import AccountRisk
 from insights.segments import Criteria, entity_pairs_from_events, profiles_from_events, segment_accounts
 from tests.insights_data import add_event
-from triage.models import AuditEntry
+from audit.models import AuditEntry
 
 UTC = timezone.utc
 START = datetime(2026, 11, 2, 9, tzinfo=UTC)

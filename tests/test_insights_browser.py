@@ -85,7 +85,7 @@ def test_manager_reads_the_dashboard_and_changes_the_period(page, live_server, m
 
 @pytest.mark.django_db(transaction=True)
 def test_manager_offboards_an_account_from_the_list(page, live_server, manager, reviewer, second_reviewer, api_client_and_key):  # noqa: F811
-    from triage.models import AuditEntry
+    from audit.models import AuditEntry
 
     lively_world(api_client_and_key[0], [reviewer, second_reviewer], days=10)
     rollups_refresh(max_hours=5000)

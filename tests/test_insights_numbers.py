@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from insights.models import DirtyHour, HourlyRollup
 from insights.rollups import ROLLUP_KEY, ROLLUP_VALUES, rollups_rebuild, rollups_refresh
-from insights.stats import psi, roi_figures, wilson_interval
+from insights.stats import roi_figures, wilson_interval
+from ml.psi import psi
 from tests.insights_data import add_event, hand_counted_world
 from triage.models import Transaction
 from triage.services import decision_record
@@ -103,7 +104,7 @@ def test_roi_from_the_hand_counted_world(world, as_manager):
 
 
 def test_roi_assumption_change_is_audited_and_validated(world, as_manager):
-    from triage.models import AuditEntry
+    from audit.models import AuditEntry
 
     bad = as_manager.post("/api/insights/roi/assumptions", {
         "cost_per_review": -1, "friction_cost_per_false_positive": 15, "value_of_unpriced_event": 50}, format="json")

@@ -12,12 +12,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from learning.models import ShadowScore, TrainingRun
 from scoring.store.events import events_load
 from scoring.models import ModelVersion
-from scoring.services import model_version_promote, model_version_register
+from learning.lifecycle import model_version_promote, model_version_register
 from ml.training import DEFAULT_PARAMS, TrainingConfig, train_model
 from tests.celery_worker import celery_worker, worker_log
 from tests.conftest import DEMO_PASSWORD, event
 from tests.worlds import learning_world, score_all
-from triage.models import AuditEntry, Score, Transaction
+from audit.models import AuditEntry
+from triage.models import Score, Transaction
 
 # Events of the last days go through /score so reviewers can decide them; the rest is imported history.
 SCORED_TAIL = 300

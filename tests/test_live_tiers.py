@@ -15,7 +15,8 @@ from learning import tier_watch
 from learning.models import TierAlert, TierCut
 from scoring.models import ModelVersion
 from tests.conftest import event, small_world
-from triage.models import AuditEntry, Score, Transaction
+from audit.models import AuditEntry
+from triage.models import Score, Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from tests.conftest import DEMO_PASSWORD
-from triage.models import AuditEntry
+from audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from playwright.sync_api import expect
 
 from learning.models import DriftAlert, DriftCheck
 from scoring.models import ModelVersion
-from scoring.services import model_version_register
+from learning.lifecycle import model_version_register
 from tests.conftest import DEMO_PASSWORD, trained_result
 from tests.test_browser import SCREENSHOTS, page  # noqa: F401  (the Chromium fixture)
-from triage.models import AuditEntry
+from audit.models import AuditEntry
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,7 +14,8 @@ from rules.engine import Rulebook, build_list, compile_set
 from rules.language import RuleSyntaxError, Vocabulary, parse
 from rules.models import EntityList, RuleSetVersion, ShadowHit
 from tests.conftest import event
-from triage.models import AuditEntry, Score
+from audit.models import AuditEntry
+from triage.models import Score
 
 VOCAB = Vocabulary.default(lists=["bad", "ranges"])
 

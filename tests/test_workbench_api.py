@@ -10,7 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import signed_in
-from triage.models import AuditEntry, Decision, Score, Transaction
+from audit.models import AuditEntry
+from triage.models import Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
-"""The reviewers' API: queue, next case, claims, case view data, decisions, undo, bulk, audit.
+"""The reviewers' API: queue, next case, claims, case view data, decisions, undo, bulk, comments.
 
 Session login only (API keys never reach these): reviewer role for cases, manager role for
-bulk decisions and the audit log.
+bulk decisions.
 """
 from __future__ import annotations
 
@@ -240,24 +240,6 @@ class BulkDecisionApi(APIView):
             return Response({"errors": errors}, status=status.HTTP_409_CONFLICT)
         body = {"verdict": data.validated_data["verdict"], "decided": [d.transaction_id for d in decisions]}
         return Response(s.BulkOutputSerializer(body).data, status=status.HTTP_201_CREATED)
-
-
-class AuditApi(APIView):
-    permission_classes = [IsManager]
-
-    @extend_schema(
-        parameters=[s.AuditQuerySerializer], responses={200: s.AuditPageSerializer},
-        summary="The audit log, newest first, filtered and paginated (managers)",
-    )
-    def get(self, request):
-        query = s.AuditQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        page = selectors.audit_list(
-            filters=query.filters(), page=params["page"], page_size=params["page_size"], holds=params["holds"]
-        )
-        return Response(s.AuditPageSerializer(page).data)
-
 
 
 COMMENT_ID = OpenApiParameter("comment_id", int, OpenApiParameter.PATH)

@@ -1,4 +1,4 @@
-"""Triage writes: the audit log, reviewer decisions and their undo, claims, bulk decisions, comments."""
+"""Triage writes: reviewer decisions and their undo, claims, bulk decisions, comments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from triage.models import AuditEntry, CaseComment, Decision, Score, Transaction
+from audit.services import audit_record
+from triage.models import CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 
 # What each verdict does to the case and to the event's label.
@@ -23,29 +24,6 @@ _VERDICT_EFFECT = {
 
 class DecisionConflict(Exception):
     """Someone else decided this case after the version the reviewer was looking at."""
-
-
-def _unchanged_save(detail: dict) -> bool:
-    """A detail that is only a before/after pair records a save; equal halves mean it changed
-    nothing. Other keys mean the action did more than that save (a tier re-cut also re-tiers
-    open cases and settles alerts), so such entries are never dropped."""
-    return set(detail) == {"before", "after"} and detail["before"] == detail["after"]
-
-
-def audit_record(
-    *, actor: Any, action: str, object_type: str = "", object_id: str = "", detail: dict | None = None, client: Any = None
-) -> AuditEntry | None:
-    """Append an entry to the audit log; None when the detail says a save changed nothing.
-
-    Entries of things done rather than changed (decisions, claims, logins) are always written;
-    a save whose before equals its after would read in the log as a change nobody made.
-    """
-    if detail and _unchanged_save(detail):
-        return None
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEntry.objects.create(
-        actor=user, actor_client=client, action=action, object_type=object_type, object_id=object_id, detail=detail or {}
-    )
 
 
 def decision_record(

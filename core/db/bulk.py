@@ -6,7 +6,7 @@ Imports into the transactions table and batch scoring into the score table use i
 Keeping the look-up indexes (account, device, IP, merchant × time, time, event id) up to
 date costs PostgreSQL more than everything else in a big import, and checking the sender
 foreign key row by row comes next; building the indexes once from the loaded table and
-checking the key in one pass are several times cheaper (see docs/benchmarks.md). The primary
+checking the key in one pass are several times cheaper (see docs/benchmarks-history.md). The primary
 key and the unique (sender, event_id) constraint stay, so a bulk load keeps every guarantee
 of an ordinary one: rows are stored once, a re-run adds only what is missing, and the
 dashboard triggers fire per chunk as usual (they cost next to nothing).
@@ -38,7 +38,7 @@ BUILD_SESSIONS = 2
 LOCK_TIMEOUT = "5s"
 # A load is bulk loaded when it brings at least this many new rows and at least as many as
 # the table already holds: rebuilding the indexes costs about as much per stored row as keeping
-# them up to date costs per new row (docs/benchmarks.md), so below that keeping them is cheaper.
+# them up to date costs per new row (docs/benchmarks-history.md), so below that keeping them is cheaper.
 BULK_MIN_ROWS = 100_000
 
 
@@ -178,7 +178,7 @@ class BulkTable:
     def _build_side_by_side(self, indexes: list) -> None:
         """Build in BUILD_SESSIONS sessions at once, each taking the next index left as it finishes one.
 
-        Side by side is faster than one after the other (docs/benchmarks.md); taking the next
+        Side by side is faster than one after the other (docs/benchmarks-history.md); taking the next
         index rather than a fixed share keeps both sessions busy until the end, as the builds
         differ several-fold in cost."""
         pending: queue.SimpleQueue = queue.SimpleQueue()

@@ -3,7 +3,7 @@
 A payload is the signature, then per row the number of fields and each field as its length
 and PostgreSQL's wire form of the value (length -1 for NULL), then -1 as the end.
 PostgreSQL reads it without parsing text, which is most of its time per row in CSV
-(timestamps, numbers, JSON; see docs/benchmarks.md). Each encoder turns one column into one
+(timestamps, numbers, JSON; see docs/benchmarks-history.md). Each encoder turns one column into one
 or more pieces (a length, a value), and `payload` joins the pieces of each row in one pass.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ which of them already have a score.
 Reading a million events through the ORM builds a million tuples of Python objects. The
 ADBC PostgreSQL driver receives PostgreSQL's binary rows straight into Arrow columns in C++,
 in a session of its own; psycopg hands a COPY's rows to Python one by one, which costs as
-much again as PostgreSQL's own work (docs/benchmarks.md). Inside a caller's transaction,
+much again as PostgreSQL's own work (docs/benchmarks-history.md). Inside a caller's transaction,
 whose rows other sessions cannot see, the events come by COPY as CSV in that transaction.
 """
 from __future__ import annotations

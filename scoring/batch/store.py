@@ -18,7 +18,7 @@ A run that adds at least as many scores as the table holds (the first scoring of
 imported history) sets the score table's look-up indexes and foreign keys aside while it
 writes and rebuilds them after, as a bulk import does (`scoring.store.bulk`): keeping them up
 to date row by row would cost PostgreSQL several times the rest of the run
-(docs/benchmarks.md).
+(docs/benchmarks-history.md).
 """
 from __future__ import annotations
 

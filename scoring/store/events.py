@@ -33,7 +33,7 @@ from triage.models import Transaction
 
 CHUNK = 50_000
 # Sessions storing chunks side by side (PostgreSQL): one session's COPY keeps one core of the
-# database busy, the reader preparing the chunks needs less than another (docs/benchmarks.md).
+# database busy, the reader preparing the chunks needs less than another (docs/benchmarks-history.md).
 STORE_SESSIONS = 2
 
 TEXT_COLUMNS = (

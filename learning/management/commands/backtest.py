@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from ml.backtest import MODELS, Fold, backtest, comparison_lines, weekly_folds
 from ingest.files import ImportFileError, MappingError, events_read, mapping_load
-from scoring.services import training_config
+from learning.lifecycle import training_config
 from ml.training import TrainingConfig
 
 

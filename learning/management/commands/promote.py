@@ -4,11 +4,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable
-from scoring.services import model_version_promote
+from learning.lifecycle import model_promote
 
 
 class Command(BaseCommand):
-    help = "Make a model version the champion (the current champion is retired)."
+    help = "Make a model version the champion (the current champion is retired; audited)."
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the version name, as listed by `manage.py promote --list`", nargs="?")
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if version is None:
             raise CommandError(f"no model version named {opts['name']!r}")
         try:
-            model_version_promote(version=version, actor=None)
+            model_promote(version=version, actor=None)
         except ModelUnavailable as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"{version.name} is now the champion"))

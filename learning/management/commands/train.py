@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.services import model_train, training_config
+from learning.lifecycle import model_train, training_config
 from ml.training import NotEnoughData, TrainingConfig, comparison_table
 
 

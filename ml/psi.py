@@ -1,4 +1,5 @@
-"""Population stability index: how far a recent distribution moved from a reference one.
+"""Population stability index: how far a recent distribution moved from a reference one (feature
+drift checks and the dashboard's score drift both use it).
 
 Reference values are cut into quantile bins once (edges stored as JSON); later windows are
 counted into the same bins. Missing values get a bin of their own, so a feature that starts
@@ -6,7 +7,7 @@ arriving empty drifts too. No Django here.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -43,10 +44,20 @@ def bin_shares(values: np.ndarray, edges: list[float]) -> list[float]:
     return (counts / len(values)).tolist()
 
 
-def psi(reference_shares: list[float], recent_shares: list[float]) -> float:
-    """Σ (recent − reference) · ln(recent / reference). Below 0.1 is stable, above 0.2 has moved."""
-    ref = np.maximum(np.asarray(reference_shares, dtype="float64"), SHARE_FLOOR)
-    new = np.maximum(np.asarray(recent_shares, dtype="float64"), SHARE_FLOOR)
+def psi(reference: Sequence[float], recent: Sequence[float]) -> float:
+    """Σ (recent − reference) · ln(recent / reference) over the same bins. Below 0.1 is stable,
+    above 0.2 has moved.
+
+    Either side may be counts or shares per bin: each is turned into shares (a side with no
+    count at all stays all-empty), and shares are floored at SHARE_FLOOR so the logarithm
+    stays finite.
+    """
+    def shares(values: Sequence[float]) -> np.ndarray:
+        array = np.asarray(values, dtype="float64")
+        total = array.sum()
+        return np.maximum(array / total if total > 0 else array, SHARE_FLOOR)
+
+    ref, new = shares(reference), shares(recent)
     return float(np.sum((new - ref) * np.log(new / ref)))
 
 
