@@ -1,0 +1,1 @@
+"""Helpers and fixtures the tests share: plain modules and pytest plugins, never test modules."""
