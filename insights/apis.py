@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_response
 from accounts.permissions import IsManager
 from insights import selectors
 from insights.accounts import UnknownAccount, account_decision_record
@@ -131,7 +132,6 @@ class AccountDecisionApi(APIView):
         try:
             account = account_decision_record(account_id=account_id, actor=request.user, **data.validated_data)
         except UnknownAccount:
-            return Response({"errors": [{"field": "account_id", "code": "not_found", "message": "no such account"}]},
-                            status=status.HTTP_404_NOT_FOUND)
+            return error_response("account_id", "not_found", "no such account", status.HTTP_404_NOT_FOUND)
         return Response({"account_id": account.account_id, "decision": account.decision,
                          "decided_by": request.user.get_username(), "decided_at": account.decided_at})

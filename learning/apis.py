@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_response
 from accounts.permissions import IsManager
 from learning import drift, lifecycle, selectors, services, tier_watch
 from learning import serializers as s
@@ -15,13 +16,10 @@ from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable
 
 
-def _error(field: str, code: str, message: str, http_status: int) -> Response:
-    return Response({"errors": [{"field": field, "code": code, "message": message}]}, status=http_status)
-
 
 def _version_or_404(version_id: int) -> ModelVersion | Response:
     version = ModelVersion.objects.filter(pk=version_id).first()
-    return version or _error("version_id", "not_found", f"no model version {version_id}", status.HTTP_404_NOT_FOUND)
+    return version or error_response("version_id", "not_found", f"no model version {version_id}", status.HTTP_404_NOT_FOUND)
 
 
 class ModelsOverviewApi(APIView):
@@ -40,7 +38,7 @@ class RetrainApi(APIView):
         try:
             run = services.training_run_request(trigger=TrainingRun.Trigger.MANUAL, actor=request.user)
         except services.RetrainingBusy as exc:
-            return _error("body", "busy", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("body", "busy", str(exc), status.HTTP_409_CONFLICT)
         run.refresh_from_db()
         return Response(_run_body(run), status=status.HTTP_202_ACCEPTED)
 
@@ -60,7 +58,7 @@ class TrainingRunApi(APIView):
     def get(self, request, run_id: int):
         run = TrainingRun.objects.select_related("champion", "challenger", "requested_by").filter(pk=run_id).first()
         if run is None:
-            return _error("run_id", "not_found", f"no training run {run_id}", status.HTTP_404_NOT_FOUND)
+            return error_response("run_id", "not_found", f"no training run {run_id}", status.HTTP_404_NOT_FOUND)
         return Response(_run_body(run))
 
 
@@ -73,11 +71,11 @@ class PromoteApi(APIView):
         if isinstance(version, Response):
             return version
         if version.status == ModelVersion.Status.CHAMPION:
-            return _error("version_id", "already_champion", f"{version.name} is already the champion", 409)
+            return error_response("version_id", "already_champion", f"{version.name} is already the champion", 409)
         try:
             lifecycle.model_promote(version=version, actor=request.user)
         except ModelUnavailable as exc:
-            return _error("version_id", "unloadable", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("version_id", "unloadable", str(exc), status.HTTP_409_CONFLICT)
         return Response(s.ChampionSerializer(version).data)
 
 
@@ -89,9 +87,9 @@ class RollbackApi(APIView):
         try:
             version = lifecycle.model_rollback(actor=request.user)
         except lifecycle.NoEarlierChampion as exc:
-            return _error("body", "no_previous_champion", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("body", "no_previous_champion", str(exc), status.HTTP_409_CONFLICT)
         except ModelUnavailable as exc:
-            return _error("body", "unloadable", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("body", "unloadable", str(exc), status.HTTP_409_CONFLICT)
         return Response(s.ChampionSerializer(version).data)
 
 
@@ -109,7 +107,7 @@ class ShadowApi(APIView):
         try:
             services.shadow_set(version=version, active=data.validated_data["active"], actor=request.user)
         except services.ShadowNotAllowed as exc:
-            return _error("version_id", "not_allowed", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("version_id", "not_allowed", str(exc), status.HTTP_409_CONFLICT)
         row = next(v for v in selectors.models_overview()["versions"] if v["id"] == version.pk)
         return Response(s.ModelVersionSerializer(row).data)
 
@@ -136,7 +134,7 @@ class DriftAlertAcknowledgeApi(APIView):
     def post(self, request, alert_id: int):
         alert = DriftAlert.objects.select_related("model_version").filter(pk=alert_id).first()
         if alert is None:
-            return _error("alert_id", "not_found", f"no drift alert {alert_id}", status.HTTP_404_NOT_FOUND)
+            return error_response("alert_id", "not_found", f"no drift alert {alert_id}", status.HTTP_404_NOT_FOUND)
         if alert.acknowledged_at is None:
             drift.drift_alert_acknowledge(alert=alert, actor=request.user)
         return Response(s.DriftAlertSerializer(alert).data)
@@ -162,7 +160,7 @@ class TierRecutApi(APIView):
         try:
             cut = tier_watch.tiers_recut(actor=request.user, days=body.validated_data["days"])
         except tier_watch.NotEnoughScores as exc:
-            return _error("days", "not_enough_scores", str(exc), status.HTTP_409_CONFLICT)
+            return error_response("days", "not_enough_scores", str(exc), status.HTTP_409_CONFLICT)
         return Response(s.TierCutSerializer(cut).data, status=status.HTTP_201_CREATED)
 
 
@@ -173,7 +171,7 @@ class TierAlertAcknowledgeApi(APIView):
     def post(self, request, alert_id: int):
         alert = TierAlert.objects.select_related("model_version").filter(pk=alert_id).first()
         if alert is None:
-            return _error("alert_id", "not_found", f"no tier alert {alert_id}", status.HTTP_404_NOT_FOUND)
+            return error_response("alert_id", "not_found", f"no tier alert {alert_id}", status.HTTP_404_NOT_FOUND)
         if alert.acknowledged_at is None:
             tier_watch.tier_alert_acknowledge(alert=alert, actor=request.user)
         return Response(s.TierAlertSerializer(alert).data)

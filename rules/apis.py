@@ -5,12 +5,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer, error_response
 from accounts.permissions import IsManager, IsReviewer
 from rules import serializers as s
 from rules.language import RuleSyntaxError, parse
 from rules.models import BacktestRun
 from rules.services import vocabulary
-from scoring.serializers import ErrorSerializer
 
 
 class ConditionCheckApi(APIView):
@@ -21,12 +21,11 @@ class ConditionCheckApi(APIView):
     def post(self, request):
         condition = request.data.get("condition") if isinstance(request.data, dict) else None
         if not isinstance(condition, str):
-            return Response({"errors": [{"field": "condition", "code": "required", "message": "send the condition as text"}]}, status=400)
+            return error_response("condition", "required", "send the condition as text", 400)
         try:
             checked = parse(condition, vocabulary())
         except RuleSyntaxError as exc:
-            return Response({"errors": [{"field": "condition", "code": "syntax", "message": exc.message,
-                                         "position": exc.position, "pointer": exc.pointer}]}, status=400)
+            return error_response("condition", "syntax", exc.message, 400, position=exc.position, pointer=exc.pointer)
         names = sorted(checked.names | {f'attributes["{a}"]' for a in checked.attributes})
         return Response({"ok": True, "reads": names, "lists": sorted(checked.lists)})
 
@@ -38,5 +37,5 @@ class BacktestRunApi(APIView):
     def get(self, request, run_id: int):
         run = BacktestRun.objects.select_related("version").filter(pk=run_id).first()
         if run is None:
-            return Response({"errors": [{"field": "run_id", "code": "not_found", "message": f"no backtest {run_id}"}]}, status=404)
+            return error_response("run_id", "not_found", f"no backtest {run_id}", 404)
         return Response(s.BacktestRunSerializer(run).data)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.api import ErrorSerializer, error_response
 from accounts.authentication import ApiKeyAuthentication, IsApiClient
 from accounts.roles import MANAGER, user_has_role
 from accounts.services import api_client_create
@@ -38,9 +39,6 @@ EXAMPLE_EVENT = {
 }
 
 
-def _error(field: str, code: str, message: str, http_status: int) -> Response:
-    return Response({"errors": [{"field": field, "code": code, "message": message}]}, status=http_status)
-
 
 class RegisterApi(APIView):
     """Register an external service; answers its API key once."""
@@ -51,8 +49,8 @@ class RegisterApi(APIView):
 
     @extend_schema(
         request=s.RegisterInputSerializer,
-        responses={201: s.RegisterOutputSerializer, 400: s.ErrorSerializer, 403: s.ErrorSerializer,
-                   429: s.ErrorSerializer},
+        responses={201: s.RegisterOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
+                   429: ErrorSerializer},
         summary="Register an API client",
         description="Needs the enrollment token in `X-Enrollment-Token`, or a logged-in manager.",
     )
@@ -62,7 +60,7 @@ class RegisterApi(APIView):
             request.user, MANAGER
         )
         if not allowed:
-            return _error("X-Enrollment-Token", "forbidden", "a valid enrollment token or a manager login is required", 403)
+            return error_response("X-Enrollment-Token", "forbidden", "a valid enrollment token or a manager login is required", 403)
         data = s.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor = request.user if request.user.is_authenticated else None
@@ -84,12 +82,12 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
         responses={
             200: s.ScoreResultSerializer,
             202: s.ScoreJobAcceptedSerializer,
-            400: s.ErrorSerializer,
-            401: s.ErrorSerializer,
-            409: s.ErrorSerializer,
-            411: s.ErrorSerializer,
-            413: s.ErrorSerializer,
-            429: s.ErrorSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            409: ErrorSerializer,
+            411: ErrorSerializer,
+            413: ErrorSerializer,
+            429: ErrorSerializer,
         },
         summary="Score events",
         description=(
@@ -108,22 +106,22 @@ class ScoreApi(RateLimitHeadersMixin, APIView):
     def post(self, request):
         mode = request.query_params.get("mode", "sync")
         if mode not in ("sync", "async"):
-            return _error("mode", "invalid_choice", "must be sync or async", 400)
+            return error_response("mode", "invalid_choice", "must be sync or async", 400)
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get("CONTENT_LENGTH"):
             # WSGI hands Django no body without a length: say so instead of "event_id is required".
-            return _error("Content-Length", "length_required", "send the body with a Content-Length (chunked bodies are not read)", 411)
+            return error_response("Content-Length", "length_required", "send the body with a Content-Length (chunked bodies are not read)", 411)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.SCORE_MAX_BODY_BYTES:
-            return _error("body", "too_large", f"request body must be at most {settings.SCORE_MAX_BODY_BYTES} bytes", 413)
+            return error_response("body", "too_large", f"request body must be at most {settings.SCORE_MAX_BODY_BYTES} bytes", 413)
         payload = request.data
         is_batch = isinstance(payload, list)
         events = payload if is_batch else [payload]
         if is_batch and not events:
-            return _error("body", "empty", "send at least one event", 400)
+            return error_response("body", "empty", "send at least one event", 400)
         run_async = mode == "async" or len(events) > settings.SCORE_ASYNC_OVER
         limit = settings.SCORE_MAX_ASYNC_BATCH if run_async else settings.SCORE_MAX_BATCH
         if len(events) > limit:
-            return _error("body", "too_many", f"a batch holds at most {limit} events", 413)
+            return error_response("body", "too_many", f"a batch holds at most {limit} events", 413)
         clean, problems = [], []
         for index, raw in enumerate(events):
             event, errors = validate_event(raw, prefix=f"[{index}]." if is_batch else "")
@@ -194,11 +192,11 @@ class ScoreJobApi(RateLimitHeadersMixin, APIView):
     permission_classes = [IsApiClient]
     throttle_classes = [ApiClientRateThrottle]
 
-    @extend_schema(responses={200: s.ScoreJobSerializer, 404: s.ErrorSerializer}, summary="Read a scoring job")
+    @extend_schema(responses={200: s.ScoreJobSerializer, 404: ErrorSerializer}, summary="Read a scoring job")
     def get(self, request, job_id):
         job = ScoreJob.objects.filter(pk=job_id, client=request.auth).first()
         if job is None:
-            return _error("job_id", "not_found", "no scoring job with this id for your API key", 404)
+            return error_response("job_id", "not_found", "no scoring job with this id for your API key", 404)
         body = {
             "job_id": str(job.pk),
             "status": job.status,
@@ -222,7 +220,7 @@ class ExplanationApi(RateLimitHeadersMixin, APIView):
     permission_classes = [IsApiClient]
     throttle_classes = [ApiClientRateThrottle]
 
-    @extend_schema(responses={200: s.ExplanationSerializer, 404: s.ErrorSerializer}, summary="Read an explanation")
+    @extend_schema(responses={200: s.ExplanationSerializer, 404: ErrorSerializer}, summary="Read an explanation")
     def get(self, request, transaction_id: int):
         score = (
             Score.objects.select_related("transaction")
@@ -230,7 +228,7 @@ class ExplanationApi(RateLimitHeadersMixin, APIView):
             .first()
         )
         if score is None:
-            return _error("transaction_id", "not_found", "no score with this id for your API key", 404)
+            return error_response("transaction_id", "not_found", "no score with this id for your API key", 404)
         return Response(
             {
                 "event_id": score.transaction.event_id,

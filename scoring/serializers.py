@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from triage.models import Score
+from triage.models import Score, Tier
 
 
 class EventSerializer(serializers.Serializer):
@@ -38,7 +38,7 @@ class ScoreResultSerializer(serializers.Serializer):
     event_id = serializers.CharField()
     probability = serializers.FloatField(help_text="Estimated probability of fraud, 0–1")
     risk_score = serializers.IntegerField(help_text="0–100; 50+ is the medium tier, 80+ the high tier")
-    tier = serializers.ChoiceField(choices=["low", "medium", "high"])
+    tier = serializers.ChoiceField(choices=Tier.values)
     expected_loss = serializers.FloatField(help_text="probability × amount (or the default event value)")
     model_version = serializers.CharField(help_text="The model that made this score; fallback-rules-v1 when no model could be loaded")
     explanation_status = serializers.ChoiceField(choices=Score.ExplanationStatus.values)
@@ -81,13 +81,9 @@ class RegisterOutputSerializer(serializers.Serializer):
 
 class ExplanationSerializer(serializers.Serializer):
     event_id = serializers.CharField()
-    status = serializers.CharField(help_text="pending, ready or failed")
+    status = serializers.CharField(help_text="One of: " + ", ".join(Score.ExplanationStatus.values))
     model_version = serializers.CharField()
     explanation = serializers.JSONField(allow_null=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    errors = serializers.ListField(child=serializers.DictField(), help_text="[{field, code, message}]")
 
 
 class ScoreModeSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import error_response
 from accounts.permissions import IsManager, IsReviewer
 from triage import selectors, services
 from triage import serializers as s
@@ -23,16 +24,13 @@ from triage.models import Score
 CASE_ID = OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)
 
 
-def _error(field: str, code: str, message: str, http_status: int, **extra) -> Response:
-    return Response({"errors": [{"field": field, "code": code, "message": message, **extra}]}, status=http_status)
-
 
 def _not_found() -> Response:
-    return _error("transaction_id", "not_found", "no such case", status.HTTP_404_NOT_FOUND)
+    return error_response("transaction_id", "not_found", "no such case", status.HTTP_404_NOT_FOUND)
 
 
 def _conflict(message: str, field: str = "transaction_id") -> Response:
-    return _error(field, "conflict", message, status.HTTP_409_CONFLICT)
+    return error_response(field, "conflict", message, status.HTTP_409_CONFLICT)
 
 
 class QueueApi(APIView):
@@ -247,8 +245,8 @@ COMMENT_ID = OpenApiParameter("comment_id", int, OpenApiParameter.PATH)
 
 def _comment_refused(exc: services.CommentRefused) -> Response:
     if exc.forbidden:
-        return _error(exc.field, "forbidden", str(exc), status.HTTP_403_FORBIDDEN)
-    return _error(exc.field, "invalid", str(exc), status.HTTP_400_BAD_REQUEST)
+        return error_response(exc.field, "forbidden", str(exc), status.HTTP_403_FORBIDDEN)
+    return error_response(exc.field, "invalid", str(exc), status.HTTP_400_BAD_REQUEST)
 
 
 class CaseCommentsApi(APIView):
@@ -287,7 +285,7 @@ class CaseCommentApi(APIView):
         from triage.models import CaseComment
 
         if not CaseComment.objects.filter(pk=comment_id, transaction_id=transaction_id).exists():
-            return _error("comment_id", "not_found", "no such comment on this case", status.HTTP_404_NOT_FOUND)
+            return error_response("comment_id", "not_found", "no such comment on this case", status.HTTP_404_NOT_FOUND)
         data = s.CommentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -7,8 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field the problem concerns: a body field, a header, a path or query parameter")
+    code = serializers.CharField(help_text="Machine-readable: required, invalid, not_found, conflict, …")
+    message = serializers.CharField(help_text="In words, for the developer")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error answer's shape, for the OpenAPI schema."""
+
+    errors = ErrorItemSerializer(many=True)
+
+
+def error_response(field: str, code: str, message: str, http_status: int, **extra: Any) -> Response:
+    """One problem, in the shape every API answer uses: {"errors": [{"field", "code", "message"}]}."""
+    return Response({"errors": [{"field": field, "code": code, "message": message, **extra}]}, status=http_status)
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
