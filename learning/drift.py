@@ -1,11 +1,7 @@
 """Drift: reference distributions per model version, periodic PSI checks, alerts."""
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import urllib.request
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +20,8 @@ from scoring.registry import load_version
 from scoring.selectors import events_frame
 from triage.models import Score, Transaction
 from audit.services import audit_record
+from webhooks.models import WebhookDelivery
+from webhooks.services import operator_alert_notify
 
 log = logging.getLogger(__name__)
 # Enough rows for stable quantile bins; more only costs time.
@@ -156,10 +154,7 @@ def drift_alert_raise(*, check: DriftCheck, drifted: dict[str, float]) -> DriftA
             )
     except IntegrityError:  # another check opened it a moment ago
         return DriftAlert.objects.get(model_version=check.model_version, acknowledged_at=None)
-    if settings.DRIFT_WEBHOOK_URL:
-        from learning.tasks import notify_drift_alert
-
-        transaction.on_commit(lambda: _quietly(notify_drift_alert.delay, alert.pk))
+    operator_alert_notify(event=WebhookDelivery.Event.DRIFT_ALERT, data=drift_alert_payload(alert))
     if settings.DRIFT_TRIGGERS_RETRAINING:
         from learning.services import retrain_if_due
 
@@ -168,16 +163,8 @@ def drift_alert_raise(*, check: DriftCheck, drifted: dict[str, float]) -> DriftA
     return alert
 
 
-def _quietly(call, *args) -> None:
-    try:
-        call(*args)
-    except Exception as exc:  # broker down: the alert is stored and shown anyway
-        log.warning("could not queue the drift webhook: %s", exc)
-
-
 def drift_alert_payload(alert: DriftAlert) -> dict[str, Any]:
     return {
-        "event": "drift_alert",
         "alert_id": alert.pk,
         "model_version": alert.model_version.name,
         "drifted": alert.drifted,
@@ -185,21 +172,6 @@ def drift_alert_payload(alert: DriftAlert) -> dict[str, Any]:
         "threshold": alert.threshold,
         "raised_at": alert.raised_at.isoformat(),
     }
-
-
-def drift_alert_notify(*, alert_id: int) -> bool:
-    """POST the alert to DRIFT_WEBHOOK_URL; raises on network errors so the task retries."""
-    alert = DriftAlert.objects.select_related("model_version").filter(pk=alert_id).first()
-    if alert is None or not settings.DRIFT_WEBHOOK_URL:
-        return False
-    body = json.dumps(drift_alert_payload(alert), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json"}
-    if settings.DRIFT_WEBHOOK_SECRET:
-        digest = hmac.new(settings.DRIFT_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Fraud-Signature"] = f"sha256={digest}"
-    request = urllib.request.Request(settings.DRIFT_WEBHOOK_URL, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (URL is operator-configured)
-        return 200 <= response.status < 300
 
 
 def drift_alert_acknowledge(*, alert: DriftAlert, actor: Any) -> DriftAlert:

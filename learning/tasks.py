@@ -1,7 +1,6 @@
 """Celery tasks of the learning loop: thin wrappers that call a service and report a short status."""
 from __future__ import annotations
 
-from urllib.error import URLError
 
 from celery import shared_task
 from django.conf import settings
@@ -62,18 +61,6 @@ def drift_reference_build(version_id: int) -> str:
     if reference is None:
         return f"no reference for model version {version_id}: no such version or no stored events"
     return f"drift reference of {reference.model_version.name}: {reference.rows} rows ({reference.source})"
-
-
-@shared_task(
-    autoretry_for=(URLError, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
-def notify_drift_alert(alert_id: int) -> str:
-    sent = drift.drift_alert_notify(alert_id=alert_id)
-    return "sent" if sent else "nothing to send"
 
 
 @shared_task

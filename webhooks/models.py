@@ -13,13 +13,18 @@ class WebhookDelivery(models.Model):
     class Event(models.TextChoices):
         HIGH_TIER = "score.high_tier", "An event scored in the high tier"
         CASE_DECIDED = "case.decided", "A reviewer decided a case"
+        DRIFT_ALERT = "model.drift_alert", "The champion's live inputs drifted (to the operators)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    client = models.ForeignKey("accounts.ApiClient", on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # None for the deployment's own alerts (drift), sent to DRIFT_WEBHOOK_URL and signed with
+    # DRIFT_WEBHOOK_SECRET; a client's callbacks use the client's URL and secret.
+    client = models.ForeignKey(
+        "accounts.ApiClient", on_delete=models.CASCADE, related_name="webhook_deliveries", null=True, blank=True
+    )
     event = models.CharField(max_length=32, choices=Event.choices)
     url = models.URLField()
     body = models.TextField()

@@ -12,7 +12,7 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
-    client = serializers.CharField(source="client.name")
+    client = serializers.CharField(source="client.name", allow_null=True, default=None, help_text="Null for the operators' own alerts (drift)")
     attempt_log = AttemptSerializer(many=True)
 
     class Meta:

@@ -56,6 +56,16 @@ def _create(client: ApiClient, event: str, items: Sequence[dict[str, Any]]) -> l
     return deliveries
 
 
+def operator_alert_notify(*, event: str, data: dict[str, Any]) -> WebhookDelivery | None:
+    """A callback to the deployment's operators (DRIFT_WEBHOOK_URL), signed, retried and logged
+    like a client's; None when no URL is set."""
+    if not settings.DRIFT_WEBHOOK_URL:
+        return None
+    delivery = WebhookDelivery.objects.create(client=None, event=event, url=settings.DRIFT_WEBHOOK_URL, body=_body(event, data))
+    transaction.on_commit(lambda: delivery_publisher.submit([delivery.pk]))
+    return delivery
+
+
 def high_tier_notify(*, client: ApiClient, results: Sequence["ScoredEvent"]) -> list[WebhookDelivery]:
     """A callback per event that landed in the high tier."""
     items = [
@@ -136,7 +146,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
         delivery.url,
         data=body,
         method="POST",
-        headers={**signed_headers(delivery.client.webhook_secret, body), "User-Agent": USER_AGENT},
+        headers={**signed_headers(_secret(delivery), body), "User-Agent": USER_AGENT},
     )
     status_code, error, refused = None, "", False
     began = time.perf_counter()
@@ -176,6 +186,10 @@ def delivery_attempt(*, delivery_id: int) -> str:
     if ok:
         return "delivered"
     return "failed" if delivery.status == WebhookDelivery.Status.FAILED else "retry"
+
+
+def _secret(delivery: WebhookDelivery) -> str:
+    return delivery.client.webhook_secret if delivery.client_id else settings.DRIFT_WEBHOOK_SECRET
 
 
 def stale_pending_delivery_ids(*, limit: int = 1000) -> list[int]:

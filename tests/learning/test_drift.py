@@ -1,10 +1,9 @@
 """The generator's drift period raises a drift alert; the weeks before it do not."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -17,7 +16,6 @@ from django.utils import timezone
 from learning.drift import drift_check, reference_rows
 from learning.models import DriftAlert, DriftCheck, TrainingRun
 from ml.psi import psi, psi_against, reference_bins
-from learning.tasks import notify_drift_alert
 from ml.features import batch_features
 from scoring.store.events import events_load
 from learning.lifecycle import model_version_promote, model_version_register
@@ -25,6 +23,9 @@ from ml.training import TrainingConfig, train_model
 from tests.support.factories import DEMO_PASSWORD
 from tests.support.worlds import drifting_world, score_all
 from audit.models import AuditEntry
+from webhooks.models import WebhookDelivery
+from webhooks.services import delivery_attempt
+from webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 WINDOW_DAYS = 3
 
@@ -43,9 +44,10 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Receiver.received.append(
-            {"raw": body, "body": json.loads(body), "signature": self.headers.get("X-Fraud-Signature", "")}
-        )
+        _Receiver.received.append({
+            "raw": body, "body": json.loads(body), "signature": self.headers.get(SIGNATURE_HEADER, ""),
+            "timestamp": self.headers.get(TIMESTAMP_HEADER, ""),
+        })
         self.send_response(204)
         self.end_headers()
 
@@ -85,6 +87,16 @@ def parked_tasks(settings):
     broker.delete(queue)
 
 
+def _parked_soon(parked_tasks, names: set[str], seconds: float = 10) -> bool:
+    """Whether these tasks reach the parked queue: deliveries are handed over by a background thread."""
+    deadline = time.monotonic() + seconds
+    while not names <= set(parked_tasks()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
     settings, api_client_and_key, service, manager, webhook_receiver, parked_tasks
@@ -121,19 +133,24 @@ def test_the_drift_period_raises_an_alert_and_the_weeks_before_do_not(
     assert {"km_from_prev_event", "travel_speed_kmh"} & set(alert.drifted)
     assert "day_of_week" not in check.psi
     assert AuditEntry.objects.filter(action="drift_alert", object_id=str(champion.pk)).exists()
-    # The alert queued its webhook and a retraining; the webhook task delivers it, signed.
-    assert {"learning.tasks.notify_drift_alert", "learning.tasks.retrain"} <= set(parked_tasks())
+    # The alert queued its webhook (a delivery in the webhook log, to the operators) and a
+    # retraining; the webhook task delivers it, signed like every callback.
+    delivery = WebhookDelivery.objects.get(event="model.drift_alert")
+    assert delivery.client is None and delivery.url == url
+    assert _parked_soon(parked_tasks, {"webhooks.tasks.deliver_webhook", "learning.tasks.retrain"})
     assert alert.retraining_requested
     assert TrainingRun.objects.get(trigger="drift").status == "queued"
-    assert notify_drift_alert(alert.pk) == "sent"
-    assert [r["body"]["alert_id"] for r in received] == [alert.pk]
-    expected = hmac.new(b"s3cret", received[0]["raw"], hashlib.sha256).hexdigest()
-    assert received[0]["signature"] == f"sha256={expected}"
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the receiver is on loopback
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
+    assert [r["body"]["data"]["alert_id"] for r in received] == [alert.pk]
+    assert received[0]["body"]["event"] == "model.drift_alert"
+    assert verify_signature(secret="s3cret", body=received[0]["raw"], timestamp=received[0]["timestamp"],
+                            signature_header=received[0]["signature"])
 
     # A second check keeps the one open alert; the dashboard and its API show it.
     drift_check()
     assert DriftAlert.objects.count() == 1
-    assert parked_tasks().count("learning.tasks.notify_drift_alert") == 1
+    assert WebhookDelivery.objects.filter(event="model.drift_alert").count() == 1
     # A busy window is compared through an evenly spread sample, and still trips.
     settings.DRIFT_MAX_ROWS = 300
     sampled = drift_check()
