@@ -1,12 +1,15 @@
 """Decisions show on the dashboards within seconds: after a decision commits, refresh the
 hours that changed. New scores need no signal: database triggers mark their hours and the
-periodic refresh picks them up, so /score pays nothing extra here."""
+periodic refresh picks them up, so /score pays nothing extra here. A bulk COPY of scores
+(batch scoring) marks its hours once instead of per row, told by scoring's signals."""
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from insights.rollups import hours_mark_dirty
+from scoring.signals import bulk_scores_copied, bulk_scores_copy_started
 from triage.models import Decision
 
 
@@ -23,3 +26,16 @@ def _enqueue_refresh() -> None:
         refresh_rollups.delay()
     except Exception:  # broker down: the periodic refresh catches up
         pass
+
+
+@receiver(bulk_scores_copy_started, dispatch_uid="insights-bulk-copy-started")
+def bulk_copy_started(sender, cursor, **kwargs) -> None:
+    # The score trigger skips its per-row marking for the rest of this transaction (migration
+    # 0005): the copy's hours are marked once, from the events' times at hand.
+    cursor.execute("SET LOCAL insights.hours_marked = 'on'")
+
+
+@receiver(bulk_scores_copied, dispatch_uid="insights-bulk-copied")
+def bulk_copied(sender, cursor, event_hours, **kwargs) -> None:
+    cursor.execute("SET LOCAL insights.hours_marked = 'off'")
+    hours_mark_dirty(event_hours)

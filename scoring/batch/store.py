@@ -35,10 +35,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
-from insights.rollups import hours_mark_dirty
 from core.db import copy_binary
 from scoring.batch.run import BatchModel, score_chunks
 from scoring.batch.read import stored_batch_read
+from scoring.signals import bulk_scores_copied, bulk_scores_copy_started
 from scoring.store.bulk import SCORES, BulkLoad
 from ml.features import HISTORY_WINDOW_MS
 from scoring.services import enqueue_explanations
@@ -109,7 +109,9 @@ def scores_store(
             raise RuntimeError(f"scored {stored:,} events for {len(ids):,} transaction ids")
     scored_frame = pd.concat(scored, ignore_index=True) if len(scored) > 1 else scored[0]
     if connection.vendor == "postgresql":
-        hours_mark_dirty(pd.DatetimeIndex(scored_frame["timestamp"]).floor("h").unique().to_pydatetime())
+        with connection.cursor() as cursor:
+            hours = pd.DatetimeIndex(scored_frame["timestamp"]).floor("h").unique().to_pydatetime()
+            bulk_scores_copied.send(sender=None, cursor=cursor, event_hours=list(hours))
     return scored_frame, np.concatenate(pending).tolist()
 
 
@@ -147,9 +149,8 @@ def _score_copy(version_id: int | None, version_name: str, now: datetime) -> Ite
         return
     target = ", ".join(name for name, _ in _WRITE_COLUMNS)
     with connection.cursor() as cursor:
-        # The dashboards' hours of these scores are marked by `scores_store`, from the events'
-        # times at hand, rather than by the insert trigger joining every score to its event.
-        cursor.execute("SET LOCAL insights.hours_marked = 'on'")
+        # Listeners that mark per row (the dashboards' hours) may do it once for the run instead.
+        bulk_scores_copy_started.send(sender=None, cursor=cursor)
         with cursor.cursor.copy(f"COPY triage_score ({target}) FROM STDIN WITH (FORMAT binary)",
                                 writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             copy.write(copy_binary.COPY_HEADER)
@@ -159,7 +160,6 @@ def _score_copy(version_id: int | None, version_name: str, now: datetime) -> Ite
 
             yield send
             copy.write(copy_binary.COPY_TRAILER)
-        cursor.execute("SET LOCAL insights.hours_marked = 'off'")
 
 
 def _score_fields(rows: pd.DataFrame, version_id: int | None, version_name: str, now: datetime) -> list:
