@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+
 from audit.services import audit_record
 
 _REGISTRY = "login-lockouts"  # username → locked-until (epoch s), for the managers' list

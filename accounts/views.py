@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 from accounts.forms import ApiClientRegisterForm
 from accounts.login_guard import locked_usernames, login_unlock
 from accounts.models import ApiClient
+from accounts.permissions import role_required
 from accounts.roles import MANAGER
 from accounts.services import api_client_create, api_client_revoke, api_client_rotate_key
-from accounts.permissions import role_required
 
 
 def _keys_page(request, form: ApiClientRegisterForm | None = None, status: int = 200):

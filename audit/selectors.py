@@ -7,7 +7,8 @@ imports none of them: every room writes to the log, and the log reads from every
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timezone as dt_timezone
+from datetime import date
+from datetime import timezone as dt_timezone
 from itertools import takewhile
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditEntry
 from core.dates import within_days
+
 
 @dataclass(frozen=True)
 class AuditFilters:

@@ -2,8 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import health
-from config import metrics
+from config import health, metrics
 from scoring import apis as scoring_apis
 from scoring import views as scoring_views
 from triage import apis as triage_apis

@@ -11,6 +11,9 @@ was read, plus a `reject_reason` naming each field and what is wrong with it. Ac
 go through `scoring.store.events.events_store`: every chunk is one transaction, stored whole or
 not at all, and rows already stored for the import source are skipped, so importing the
 same file twice adds nothing the second time.
+
+One module (past 500 lines) because it is one pipeline per chunk: read, map, check,
+reject, store; its stages share the mapping and the reject bookkeeping.
 """
 from __future__ import annotations
 

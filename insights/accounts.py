@@ -14,10 +14,10 @@ from django.db.models import Count, FloatField, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from audit.services import audit_record
 from insights.models import AccountRisk, SegmentSummary
 from insights.segments import PROFILE_COLUMNS, Criteria, segment_accounts
 from triage.models import Score, Transaction
-from audit.services import audit_record
 
 STORED_FIELDS = (
     "events", "first_seen", "last_seen", "amount_sum", "max_score", "mean_score", "high_events",

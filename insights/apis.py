@@ -12,13 +12,16 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_response
 from accounts.permissions import IsManager
+from core.api import error_response
 from insights import selectors
 from insights.accounts import UnknownAccount, account_decision_record
 from insights.periods import period_resolve
 from insights.serializers import (
-    AccountDecisionSerializer, OffboardingQuerySerializer, PeriodQuerySerializer, RoiAssumptionsSerializer,
+    AccountDecisionSerializer,
+    OffboardingQuerySerializer,
+    PeriodQuerySerializer,
+    RoiAssumptionsSerializer,
 )
 from insights.services import roi_assumptions_update
 

@@ -6,7 +6,8 @@ Which hours to recompute comes from `DirtyHour` marks written by database trigge
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Callable, Iterable
 
 from django.db import transaction

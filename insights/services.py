@@ -5,9 +5,9 @@ from typing import Any
 
 from django.db import transaction
 
+from audit.services import audit_record
 from insights.models import RoiAssumptions
 from insights.selectors import roi_assumptions
-from audit.services import audit_record
 
 ROI_FIELDS = ("cost_per_review", "friction_cost_per_false_positive", "value_of_unpriced_event")
 

@@ -9,8 +9,8 @@ from django.db.models import Max
 from django.shortcuts import render
 from django.utils import timezone
 
-from accounts.roles import MANAGER
 from accounts.permissions import role_required
+from accounts.roles import MANAGER
 from insights.models import AccountRisk
 
 log = logging.getLogger(__name__)

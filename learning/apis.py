@@ -7,14 +7,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_response
 from accounts.permissions import IsManager
+from core.api import error_response
 from learning import drift, lifecycle, selectors, services, tier_watch
 from learning import serializers as s
 from learning.models import DriftAlert, DriftCheck, TierAlert, TrainingRun
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable
-
 
 
 def _version_or_404(version_id: int) -> ModelVersion | Response:

@@ -12,14 +12,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from audit.services import audit_record
 from learning.models import DriftAlert, DriftCheck, DriftReference
-from ml.psi import psi_against, reference_bins
 from ml.features import HISTORY_WINDOW_MS, batch_features, to_epoch_ms
+from ml.psi import psi_against, reference_bins
 from scoring.models import ModelVersion
 from scoring.registry import load_version
 from scoring.selectors import events_frame
 from triage.models import Score, Transaction
-from audit.services import audit_record
 from webhooks.models import WebhookDelivery
 from webhooks.services import operator_alert_notify
 

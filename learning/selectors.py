@@ -9,8 +9,8 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
-from learning.evaluation import holdout_metrics
 from learning import tier_watch
+from learning.evaluation import holdout_metrics
 from learning.models import DriftAlert, DriftCheck, ShadowModel, ShadowScore, TierAlert, TierCut, TrainingRun
 from scoring.models import ModelVersion
 from scoring.selectors import events_frame

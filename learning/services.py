@@ -13,19 +13,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from audit.services import audit_record
 from learning import selectors
 from learning.drift import drift_reference_store, reference_rows
 from learning.evaluation import PromotionRule, holdout_mask, holdout_metrics, promotion_verdict
+from learning.lifecycle import model_version_promote, model_version_register, training_config
 from learning.models import ShadowModel, ShadowScore, TrainingRun
 from ml import tiers
 from ml.features import batch_features
+from ml.training import NotEnoughData, train_model
 from scoring.models import ModelVersion
 from scoring.registry import LoadedModel, ModelUnavailable, load_version
-from learning.lifecycle import model_version_promote, model_version_register, training_config
-from triage.models import Transaction
-from ml.training import NotEnoughData, train_model
-from triage.models import Score
-from audit.services import audit_record
+from triage.models import Score, Transaction
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,14 @@
 """Celery tasks of the learning loop: thin wrappers that call a service and report a short status."""
 from __future__ import annotations
 
-
 from celery import shared_task
 from django.conf import settings
 
 from config.draining import drain
+from core.tasks import InBackgroundWhenEager
 from learning import drift, services
 from learning import tier_watch as tier_watch_service
 from learning.models import TrainingRun
-from scoring.tasks import InBackgroundWhenEager
 
 
 # Without a broker (the demo) an eager retraining would run inside the "Retrain now" request,

@@ -21,14 +21,14 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.models import ApiClient
+from audit.services import audit_record
+from learning.lifecycle import training_config
 from learning.models import TierAlert, TierCut
 from ml import tiers
+from ml.training import choose_thresholds
 from scoring.models import ModelVersion
 from scoring.registry import forget_loaded_models
-from learning.lifecycle import training_config
-from ml.training import choose_thresholds
 from triage.models import Score
-from audit.services import audit_record
 
 # A re-cut needs this many live scores: fewer would cut the tail of a handful of events.
 MIN_RECUT_SCORES = 500

@@ -31,10 +31,15 @@ import numpy as np
 import pandas as pd
 
 from ml.design import Design, design_fit
-from ml.textbook import TEXTBOOK_NAMES, textbook_features
 from ml.features import MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms
+from ml.textbook import TEXTBOOK_NAMES, textbook_features
 from ml.training import (
-    TrainingConfig, _baselines, _categorical_columns, choose_thresholds, evaluate, fit_champion,
+    TrainingConfig,
+    _baselines,
+    _categorical_columns,
+    choose_thresholds,
+    evaluate,
+    fit_champion,
 )
 
 Progress = Callable[[str], None]

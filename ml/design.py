@@ -15,11 +15,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ml.features import (
+    FIELD_WITNESSES,
+    batch_feature_matrix,
+    describe_feature,
+    feature_fields,
+    field_presence,
+)
 from ml.inputs import InputSpec, categorical_names, inputs_fit, inputs_frame, inputs_row
 from ml.missing import filled_features, missing_fill, missing_policy_fit
-from ml.features import (
-    FIELD_WITNESSES, batch_feature_matrix, describe_feature, feature_fields, field_presence,
-)
 
 
 @dataclass(frozen=True)

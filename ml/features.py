@@ -14,13 +14,17 @@ account's recent history (live scoring). Both follow the same definition:
 
 Times are compared as integer milliseconds since the epoch so that both paths agree to
 the bit on window edges.
+
+Both paths live in this one module on purpose (past 1,000 lines): each feature's batch and
+online computation sit a scroll apart, so one added to a path is visibly missing from the
+other, and the parity test reads them as one definition.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np

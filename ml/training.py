@@ -11,6 +11,10 @@ The split is by time: train, then validation, then test, the newest period. Trai
 rows whose label was not yet known when the validation period began are left out, as
 they would be for a model trained on that day, and a configurable gap separates the
 periods.
+
+One module on purpose (past 500 lines): the split, the candidates, the tuning and the
+figures they are judged by must use the same periods and the same features, and read as
+one procedure.
 """
 from __future__ import annotations
 
@@ -30,10 +34,15 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml.design import Design, design_fit
 from ml.calibration import calibrated_probability, fit_platt
+from ml.design import Design, design_fit
 from ml.features import (
-    DEFAULT_LABEL_DELAY_MS, MS_PER_DAY, available_features, batch_feature_matrix, label_known_ms, to_epoch_ms,
+    DEFAULT_LABEL_DELAY_MS,
+    MS_PER_DAY,
+    available_features,
+    batch_feature_matrix,
+    label_known_ms,
+    to_epoch_ms,
 )
 
 Progress = Callable[[str], None]

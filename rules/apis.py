@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer, error_response
 from accounts.permissions import IsManager, IsReviewer
+from core.api import ErrorSerializer, error_response
 from rules import serializers as s
 from rules.language import RuleSyntaxError, parse
 from rules.models import BacktestRun

@@ -16,6 +16,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from core.db.copy_frame import copy_frame
 from rules.engine import CompiledSet, Rulebook
 from rules.language import EVENT_FIELDS, NUM
 
@@ -59,7 +60,6 @@ def _quoted(text: str) -> str:
 
 def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fields: set[str] = frozenset(), *, limit: int) -> pd.DataFrame:
     """The scored events of [start, end) with the columns the rules read, oldest first."""
-    from scoring.batch.read import _copy_frame
 
     from django.db import connection
 
@@ -73,7 +73,7 @@ def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fiel
     sql = (f"COPY (SELECT {select} FROM triage_transaction t JOIN triage_score s ON s.transaction_id = t.id "
            f"WHERE t.timestamp >= %s AND t.timestamp < %s ORDER BY t.timestamp DESC LIMIT {int(limit)}) "
            "TO STDOUT WITH (FORMAT csv)")
-    frame = _copy_frame(sql, (start, end), columns).to_pandas()
+    frame = copy_frame(sql, (start, end), columns).to_pandas()
     for name, _, kind in columns:
         if name.startswith("attributes."):  # JSON text: numbers back to numbers, texts unquoted
             frame[name] = [None if v is None else orjson.loads(v) for v in frame[name].tolist()]

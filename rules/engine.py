@@ -12,6 +12,10 @@ sets the outcome, and "reason" rules only add their words:
 - tier_low / tier_medium / tier_high: the tier, the risk score moved into its band.
 
 The model's probability is never changed: it stays what the model said.
+
+One module on purpose (past 500 lines): the precedence, the compiled rulebook and the
+per-event and per-column paths are one definition; split, the order of precedence would
+be spelled twice.
 """
 from __future__ import annotations
 

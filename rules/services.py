@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any, Iterable, Mapping
 
 from django.db import transaction
@@ -12,10 +13,10 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit.services import audit_record
 from rules.engine import forget_rulebook, normalise_value, rule_check
 from rules.language import RuleSyntaxError, Vocabulary
 from rules.models import BacktestRun, EntityList, ListEntry, RuleSetVersion, RulesGeneration
-from audit.services import audit_record
 
 CSV_COLUMNS = ("value", "reason", "expires_at")
 MAX_CSV_ROWS = 200_000

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from scoring.tasks import InBackgroundWhenEager
+from core.tasks import InBackgroundWhenEager
 
 
 # Without a broker (the demo) the backtest runs in a thread, so the page answers at once

@@ -1,19 +1,19 @@
 """The /rules/ and /lists/ pages: reviewers read them, managers change them."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 from django.contrib import messages
+from django.db.models import Max
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from django.db.models import Max
-
 from accounts.models import ApiClient
-from accounts.roles import MANAGER, REVIEWER, user_has_role
 from accounts.permissions import role_required
+from accounts.roles import MANAGER, REVIEWER, user_has_role
 from rules import selectors, services
 from rules.engine import ACTIONS
 from rules.language import EVENT_FIELDS, MODEL_FIELDS

@@ -10,10 +10,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer, error_response
 from accounts.authentication import ApiKeyAuthentication, IsApiClient
 from accounts.roles import MANAGER, user_has_role
 from accounts.services import api_client_create
+from core.api import ErrorSerializer, error_response
 from scoring import serializers as s
 from scoring.models import ScoreJob
 from scoring.services import EventConflict, events_conflicts, score_events, score_job_create

@@ -11,9 +11,9 @@ import lightgbm
 import numpy as np
 from django.conf import settings
 
-from ml.design import Design
 from ml.bundle import BundleError, load_bundle
 from ml.calibration import calibrated_probability
+from ml.design import Design
 from scoring.models import ModelVersion
 
 

@@ -12,9 +12,22 @@ import pandas as pd
 from django.db import connection
 
 from core.db.prepared import fetch_prepared
-from ml.features import DEFAULT_LABEL_DELAY_MS, ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, MIN_LABEL_DELAY_MS, epoch_ms
+from ml.features import (
+    DEFAULT_LABEL_DELAY_MS,
+    ENTITY_ROWS_CAP,
+    ENTITY_WINDOW_MS,
+    HISTORY_WINDOW_MS,
+    LEARNED_WINDOW_MS,
+    MIN_LABEL_DELAY_MS,
+    epoch_ms,
+)
 from scoring.entity_stats import (
-    EntityHistory, entity_history_for, entity_key, event_link_days, event_link_nodes, link_groups_for,
+    EntityHistory,
+    entity_history_for,
+    entity_key,
+    event_link_days,
+    event_link_nodes,
+    link_groups_for,
 )
 from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction

@@ -1,4 +1,11 @@
-"""Scoring writes: score events, store explanations, register and promote models."""
+"""The /score service: validated events in, features from the request's context, the
+champion's probability, tiers, lists and rules, one stored write, explanations and webhooks
+queued; score jobs and stored explanations.
+
+One module (past 500 lines) because it is one request's path, read top to bottom; the
+parts that stand alone live beside it (`selectors` the read, `store.online` the write,
+`registry` the loaded models, `fallback`, `dispatch`).
+"""
 from __future__ import annotations
 
 import logging
@@ -18,14 +25,24 @@ from django.utils import timezone
 
 from accounts.models import ApiClient
 from config import metrics
-from scoring import fallback
-from scoring.store import online as store_sql
 from ml import tiers
 from ml.explain import explain_rows
-from ml.features import FEATURE_NAMES, HISTORY_WINDOW_MS, LEARNED_WINDOW_MS, batch_features, epoch_ms, fraud_rate_at, link_day, online_features, ring_size
+from ml.features import (
+    FEATURE_NAMES,
+    HISTORY_WINDOW_MS,
+    LEARNED_WINDOW_MS,
+    batch_features,
+    epoch_ms,
+    fraud_rate_at,
+    link_day,
+    online_features,
+    ring_size,
+)
+from scoring import fallback
 from scoring.models import ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, load_version
 from scoring.selectors import link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
+from scoring.store import online as store_sql
 from triage.models import Score, Transaction
 
 log = logging.getLogger(__name__)
@@ -533,7 +550,7 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
 
 def _missing_callbacks_send(client: ApiClient, results: Sequence[ScoredEvent], *, since: datetime) -> None:
     """High-tier events an interrupted run stored without creating their callback."""
-    from webhooks.services import high_tier_notify, high_tier_notified_ids
+    from webhooks.services import high_tier_notified_ids, high_tier_notify
 
     high = [r for r in results if r.tier == "high"]
     if not client.webhook_url or not high:

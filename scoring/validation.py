@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from functools import lru_cache
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import pycountry

@@ -7,10 +7,10 @@ from pathlib import Path
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
-from accounts.roles import MANAGER
 from accounts.permissions import role_required
-from scoring.models import ModelVersion
+from accounts.roles import MANAGER
 from ml.report import REPORT_FILES
+from scoring.models import ModelVersion
 
 
 @role_required(MANAGER)

@@ -12,6 +12,10 @@ Conventions inside this module: times are int64 nanoseconds since the Unix epoch
 categorical fields are small integer codes into the tables below, and a "block" is a dict
 of equally long numpy arrays, one per internal field, turned into strings only once at the
 end.
+
+One module (past 1,000 lines) because one seeded generator draws everything in a fixed
+order: split across modules, the order of draws (and so every seed's world) would depend
+on how they call each other.
 """
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import error_response
 from accounts.permissions import IsManager, IsReviewer
+from core.api import error_response
 from triage import selectors, services
 from triage import serializers as s
 from triage.models import Score

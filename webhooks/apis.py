@@ -5,8 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ErrorSerializer
 from accounts.permissions import IsManager
+from core.api import ErrorSerializer
 from webhooks import serializers as s
 from webhooks.selectors import delivery_list
 

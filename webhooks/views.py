@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.shortcuts import render
 
-from accounts.roles import MANAGER
 from accounts.permissions import role_required
+from accounts.roles import MANAGER
 from webhooks.models import WebhookDelivery
 from webhooks.selectors import delivery_list
 

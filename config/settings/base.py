@@ -112,7 +112,7 @@ from config.settings.cache import *  # noqa: E402,F401,F403
 from config.settings.celery import *  # noqa: E402,F401,F403
 from config.settings.database import *  # noqa: E402,F401,F403
 from config.settings.fraud import *  # noqa: E402,F401,F403
-from config.settings.logging import *  # noqa: E402,F401,F403
 from config.settings.insights import *  # noqa: E402,F401,F403
 from config.settings.learning import *  # noqa: E402,F401,F403
+from config.settings.logging import *  # noqa: E402,F401,F403
 from config.settings.service import *  # noqa: E402,F401,F403

@@ -9,19 +9,17 @@ whose rows other sessions cannot see, the events come by COPY as CSV in that tra
 """
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 from django.db import connection
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import Conninfo
 
+from core.db.copy_frame import copy_frame
 from triage.models import Score
 
 _UTC_TIME = pa.timestamp("us", tz="UTC")
@@ -70,7 +68,7 @@ def stored_batch_read(*, since: datetime, start: datetime, until: datetime) -> S
             f"{expr} AT TIME ZONE 'UTC' AS {name}" if kind == _UTC_TIME else f"{expr} AS {name}"
             for name, expr, kind in _READ_COLUMNS
         )
-        events = _copy_frame(
+        events = copy_frame(
             f"COPY (SELECT {select} FROM triage_transaction t WHERE t.timestamp >= %s AND t.timestamp < %s) "
             "TO STDOUT WITH (FORMAT csv)", (since, until),
             [(name, expr, pa.timestamp("us") if kind == _UTC_TIME else kind) for name, expr, kind in _READ_COLUMNS],
@@ -131,29 +129,8 @@ def _scored_ids(ids: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     sql = f"SELECT transaction_id FROM triage_score WHERE transaction_id BETWEEN {int(ids[0])} AND {int(ids[-1])}"
     if connection.in_atomic_block:  # the caller's transaction may hold scores only it sees
-        return _copy_frame(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", (), (("id", "", pa.int64()),)).column("id").to_numpy()
+        return copy_frame(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", (), (("id", "", pa.int64()),)).column("id").to_numpy()
     return _adbc_query(sql).column(0).to_numpy()
-
-
-def _copy_frame(sql: str, params: tuple, columns: Sequence[tuple[str, str, pa.DataType]]) -> pa.Table:
-    """Run `COPY (query) TO STDOUT` as CSV and parse it with Arrow into `columns`."""
-    buffer = io.BytesIO()
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql, params) as copy:
-            for block in copy:
-                buffer.write(block)
-    if buffer.tell() == 0:
-        return pa.table({name: pa.array([], kind) for name, _, kind in columns})
-    return pa_csv.read_csv(
-        io.BytesIO(buffer.getbuffer()),
-        read_options=pa_csv.ReadOptions(column_names=[name for name, _, _ in columns]),
-        # COPY writes NULL as an empty unquoted field and "" as a quoted one.
-        convert_options=pa_csv.ConvertOptions(
-            column_types={name: kind for name, _, kind in columns},
-            strings_can_be_null=True, quoted_strings_can_be_null=False,
-        ),
-    )
 
 
 def _batch_of(frame: pd.DataFrame, start: datetime, scored: np.ndarray) -> StoredBatch:

@@ -36,12 +36,12 @@ from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from core.db import copy_binary
-from scoring.batch.run import BatchModel, score_chunks
+from ml.features import HISTORY_WINDOW_MS
 from scoring.batch.read import stored_batch_read
+from scoring.batch.run import BatchModel, score_chunks
+from scoring.services import enqueue_explanations
 from scoring.signals import bulk_scores_copied, bulk_scores_copy_started
 from scoring.store.bulk import SCORES, BulkLoad
-from ml.features import HISTORY_WINDOW_MS
-from scoring.services import enqueue_explanations
 from triage.models import Score
 
 # Any fixed number: the lock only has to be the same for every batch run.

@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
 from accounts.models import ApiClient
-from tests.support.factories import DEMO_PASSWORD, event
-from tests.support.browser import SCREENSHOTS
 from audit.models import AuditEntry
+from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, event
 
 pytestmark = pytest.mark.django_db
 

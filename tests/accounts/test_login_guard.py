@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from tests.support.factories import DEMO_PASSWORD
 from audit.models import AuditEntry
+from tests.support.factories import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

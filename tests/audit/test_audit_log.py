@@ -3,14 +3,15 @@ no entry for a save that changed nothing, and claims and releases folded into ho
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 
-from tests.support.factories import DEMO_PASSWORD, signed_in
-from tests.support.cases import make_case
 from audit.models import AuditEntry
 from audit.services import audit_record
+from tests.support.cases import make_case
+from tests.support.factories import DEMO_PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 

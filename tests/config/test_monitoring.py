@@ -12,6 +12,7 @@ from celery import shared_task
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.factories import event
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

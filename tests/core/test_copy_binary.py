@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 
 from core.db import copy_binary
+
+
 @pytest.mark.django_db
 def test_missing_text_and_json_are_stored_as_null_and_the_other_rows_intact():
     text = pd.Series(["a", None, "ünïcode", ""], dtype=object)

@@ -1,13 +1,12 @@
 """A reviewer logs in, sees the queue drawn with data, flags a case, and it is stored."""
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.browser import SCREENSHOTS
 from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Decision
-from tests.support.browser import SCREENSHOTS
 
 
 @pytest.mark.django_db(transaction=True)

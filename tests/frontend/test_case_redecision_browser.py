@@ -1,7 +1,8 @@
 """Re-deciding a decided case says who decided it and asks first."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 from playwright.sync_api import expect

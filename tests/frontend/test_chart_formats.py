@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.support.factories import DEMO_PASSWORD, event
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Score
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -215,7 +215,8 @@ def test_refusal_not_found_and_api_docs_pages_draw_in_the_layout(page, live_serv
 def test_score_distribution_leaves_the_days_without_scores_between_days_with_them(page, live_server, manager, api_client_and_key):
     """Scores on Oct 13 and on Nov 23 only: the six weeks between are empty columns, not
     nothing (the two days drawn side by side read as consecutive)."""
-    from datetime import datetime, timezone as dt_timezone
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
 
     from insights.rollups import rollups_refresh
     from triage.models import Transaction

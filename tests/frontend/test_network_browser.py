@@ -1,13 +1,14 @@
 """The linked-accounts graph of an account on a device shared by dozens of accounts."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.factories import DEMO_PASSWORD
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD
 from triage.models import Score, Transaction
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=dt_timezone.utc)

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from tests.support.factories import DEMO_PASSWORD
+
 pytestmark = pytest.mark.django_db
 
 

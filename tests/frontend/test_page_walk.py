@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from tests.support.factories import DEMO_PASSWORD, _user, event
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, _user, event
 from triage.models import Score
 
 pytestmark = pytest.mark.django_db(transaction=True)

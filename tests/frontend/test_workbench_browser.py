@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.factories import DEMO_PASSWORD, event
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)

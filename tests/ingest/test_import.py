@@ -12,13 +12,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ingest import files as importing
-
-from scoring.store import events as loaders
-from synthetic.generator import write_world
 from ingest.files import events_prepare, mapping_parse
+from scoring.store import events as loaders
 from scoring.validation import validate_event
-from triage.models import Transaction
+from synthetic.generator import write_world
 from tests.support.imports import GENERATOR_MAPPING, ROOT, crash_on_second_chunk, generator_csv, run_import, stored, world
+from triage.models import Transaction
 
 pytestmark = pytest.mark.django_db
 

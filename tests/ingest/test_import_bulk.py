@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from core.db import bulk as core_bulk
 from insights.models import DirtyHour, HourlyRollup
 from insights.rollups import ROLLUP_KEY, ROLLUP_VALUES, rollups_rebuild, rollups_refresh
-from core.db import bulk as core_bulk
 from scoring.store import bulk as bulkload
 from scoring.store import events as loaders
 from scoring.store.bulk import foreign_keys, indexes_missing, secondary_indexes

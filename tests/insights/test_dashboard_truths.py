@@ -133,9 +133,9 @@ def test_the_oldest_open_high_case_is_aged_from_its_event(api_client_and_key, as
 def test_a_freshly_trained_and_promoted_model_has_a_psi_reference(
     api_client_and_key, service, as_manager, django_capture_on_commit_callbacks
 ):
+    from learning.lifecycle import model_version_promote, model_version_register
     from learning.models import DriftReference
     from scoring.store.events import events_load
-    from learning.lifecycle import model_version_promote, model_version_register
     from tests.support.factories import small_world, trained_result
     from tests.support.worlds import score_all
     world = small_world()

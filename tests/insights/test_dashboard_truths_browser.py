@@ -11,9 +11,9 @@ from playwright.sync_api import expect
 
 from insights.accounts import account_risk_refresh
 from insights.rollups import rollups_refresh
+from tests.support.browser import SCREENSHOTS
 from tests.support.factories import DEMO_PASSWORD
 from tests.support.insights_worlds import lively_world
-from tests.support.browser import SCREENSHOTS
 from triage.models import Score
 from triage.services import decision_record
 
@@ -91,8 +91,8 @@ LONG_REASON = (
 
 @pytest.mark.django_db(transaction=True)
 def test_models_page_fits_and_follows_a_retraining_to_its_verdict(page, live_server, manager, champion, settings):
-    from learning.models import TrainingRun
     from learning.lifecycle import model_version_register
+    from learning.models import TrainingRun
     from tests.support.factories import trained_result
     settings.RETRAIN_MIN_AP_GAIN = 0.01
     challenger = model_version_register(result=trained_result())

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from insights.models import HourlyRollup
 from tests.support.insights_worlds import hand_counted_world
+
 ENDPOINTS = (
     "/api/insights/trends", "/api/insights/heatmap", "/api/insights/roi", "/api/insights/model-health",
     "/api/insights/team", "/api/insights/accounts/segments", "/api/insights/offboarding", "/api/insights/offboarding.csv",

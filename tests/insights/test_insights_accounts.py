@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from insights.accounts import account_risk_refresh
 from insights.models import AccountRisk
 from insights.segments import Criteria, entity_pairs_from_events, profiles_from_events, segment_accounts
 from tests.support.insights_worlds import add_event
-from audit.models import AuditEntry
 
 UTC = timezone.utc
 START = datetime(2026, 11, 2, 9, tzinfo=UTC)

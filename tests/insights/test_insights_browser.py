@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from insights.accounts import account_risk_refresh
 from insights.rollups import rollups_refresh
+from tests.support.browser import SCREENSHOTS
 from tests.support.factories import DEMO_PASSWORD
 from tests.support.insights_worlds import lively_world
-from tests.support.browser import SCREENSHOTS
 
 
 def api(manager, url, **params):

@@ -24,8 +24,8 @@ def test_generate_then_train_registers_a_champion(capsys):
 
 
 def test_promote_and_rollback_switch_the_model_that_scores(champion, service):
-    from tests.support.factories import event, trained_result
     from learning.lifecycle import model_version_register
+    from tests.support.factories import event, trained_result
 
     challenger = model_version_register(result=trained_result())
     call_command("promote", challenger.name)

@@ -13,16 +13,16 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from learning.drift import drift_check, reference_rows
-from learning.models import DriftAlert, DriftCheck, TrainingRun
-from ml.psi import psi, psi_against, reference_bins
-from ml.features import batch_features
-from scoring.store.events import events_load
 from learning.lifecycle import model_version_promote, model_version_register
+from learning.models import DriftAlert, DriftCheck, TrainingRun
+from ml.features import batch_features
+from ml.psi import psi, psi_against, reference_bins
 from ml.training import TrainingConfig, train_model
+from scoring.store.events import events_load
 from tests.support.factories import DEMO_PASSWORD
 from tests.support.worlds import drifting_world, score_all
-from audit.models import AuditEntry
 from webhooks.models import WebhookDelivery
 from webhooks.services import delivery_attempt
 from webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature

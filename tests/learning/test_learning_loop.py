@@ -9,15 +9,15 @@ from django.test import Client
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from learning.models import ShadowScore, TrainingRun
-from scoring.store.events import events_load
-from scoring.models import ModelVersion
-from learning.lifecycle import model_version_promote, model_version_register
-from ml.training import DEFAULT_PARAMS, TrainingConfig, train_model
-from tests.support.worker import celery_worker, worker_log
-from tests.support.factories import DEMO_PASSWORD, event
-from tests.support.worlds import learning_world, score_all
 from audit.models import AuditEntry
+from learning.lifecycle import model_version_promote, model_version_register
+from learning.models import ShadowScore, TrainingRun
+from ml.training import DEFAULT_PARAMS, TrainingConfig, train_model
+from scoring.models import ModelVersion
+from scoring.store.events import events_load
+from tests.support.factories import DEMO_PASSWORD, event
+from tests.support.worker import celery_worker, worker_log
+from tests.support.worlds import learning_world, score_all
 from triage.models import Score, Transaction
 
 # Events of the last days go through /score so reviewers can decide them; the rest is imported history.

@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from audit.models import AuditEntry
+from learning.lifecycle import model_version_register
 from learning.models import DriftAlert, DriftCheck
 from scoring.models import ModelVersion
-from learning.lifecycle import model_version_register
-from tests.support.factories import DEMO_PASSWORD, trained_result
 from tests.support.browser import SCREENSHOTS
-from audit.models import AuditEntry
+from tests.support.factories import DEMO_PASSWORD, trained_result
 
 
 @pytest.mark.django_db(transaction=True)

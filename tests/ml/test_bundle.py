@@ -7,6 +7,8 @@ import pytest
 
 from ml.bundle import BundleCorrupt, BundleMismatch, BundleMissing, load_bundle, save_bundle
 from tests.support.factories import trained_result
+
+
 def _save(tmp_path, **manifest_changes):
     result = trained_result()
     manifest = {**result.manifest(), **manifest_changes}

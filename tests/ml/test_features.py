@@ -11,11 +11,22 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from ml.features import (
-    EARTH_RADIUS_KM, FEATURE_NAMES, RING_MAX_ACCOUNTS, EntityRows, batch_features, epoch_ms, link_day, link_groups, link_window_ms,
-    online_features, to_epoch_ms,
+    EARTH_RADIUS_KM,
+    FEATURE_NAMES,
+    RING_MAX_ACCOUNTS,
+    EntityRows,
+    batch_features,
+    epoch_ms,
+    link_day,
+    link_groups,
+    link_window_ms,
+    online_features,
+    to_epoch_ms,
 )
 from synthetic.generator import WorldConfig, generate_world
 from tests.support.factories import small_world
+
+
 def _replay_online(frame: pd.DataFrame) -> pd.DataFrame:
     """Feed events one at a time, in ingestion order, as the live scorer would: each sees
     the stored events of its account, device, IP and merchant within the window."""
@@ -256,8 +267,8 @@ def test_location_spread_is_the_spread_of_the_accounts_earlier_locations():
 
 
 def test_big_batches_compute_the_linked_features_in_a_forked_process_with_the_same_values(monkeypatch, caplog):
-    from ml import features
     from core import forked
+    from ml import features
     frame = small_world().head(4000).reset_index(drop=True)
     in_process = batch_features(frame)
     started = []

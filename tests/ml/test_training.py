@@ -7,6 +7,7 @@ import numpy as np
 
 from ml.training import CANDIDATES, TrainingConfig, train_model
 from tests.support.factories import small_world, trained_result
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

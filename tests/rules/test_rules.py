@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from rules import services
 from rules.engine import Rulebook, build_list, compile_set
 from rules.language import RuleSyntaxError, Vocabulary, parse
 from rules.models import EntityList, RuleSetVersion, ShadowHit
 from tests.support.factories import event
-from audit.models import AuditEntry
 from triage.models import Score
 
 VOCAB = Vocabulary.default(lists=["bad", "ranges"])

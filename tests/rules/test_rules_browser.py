@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from rules.models import RuleSetVersion
-from tests.support.factories import DEMO_PASSWORD, event
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)

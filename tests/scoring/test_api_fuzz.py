@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.cache import cache
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
 
 from config.wsgi import application

@@ -1,7 +1,6 @@
 """Live scoring reads entity context from PostgreSQL and gets the batch path's values."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,14 +8,15 @@ import pytest
 from ml.features import FEATURE_NAMES, batch_features
 from tests.support.factories import small_world
 from tests.support.worlds import stored_row_event
+
 STORED, NEW = 2500, 150
 
 
 @pytest.mark.django_db
 def test_live_features_from_the_database_equal_batch_features():
     from accounts.services import import_source_get_or_create
-    from scoring.store.events import events_load
     from scoring.services import _features_for
+    from scoring.store.events import events_load
 
     frame = small_world().head(STORED + NEW).reset_index(drop=True)
     events_load(frame=frame.head(STORED), client=import_source_get_or_create(name="history"))

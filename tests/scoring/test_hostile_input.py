@@ -183,7 +183,8 @@ def test_paging_parameters_are_bounded(session_as, request, url, person):
 def test_a_hub_device_is_read_up_to_the_cap_not_whole(service, champion, api_client_and_key):
     """A device shared by thousands of accounts (a shop's terminal, an attacker's tool):
     live scoring reads its latest ENTITY_ROWS_CAP events of other accounts, not all."""
-    from datetime import datetime, timedelta, timezone as dt_timezone
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
 
     from ml.features import ENTITY_ROWS_CAP
     from triage.models import Score
@@ -206,12 +207,13 @@ def test_a_hub_device_read_walks_its_newest_entries_and_stops_at_the_cap(api_cli
     cap. A plan made for the hub's value may instead fetch every one of its index entries
     and sort them (a bitmap scan), which is what made hub requests slow."""
     import re
-    from datetime import datetime, timedelta, timezone as dt_timezone
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
 
     from django.db import connection
 
-    from scoring import selectors
     from ml.features import ENTITY_ROWS_CAP
+    from scoring import selectors
 
     start = datetime(2026, 11, 1, tzinfo=dt_timezone.utc)
     Transaction.objects.bulk_create([

@@ -11,6 +11,7 @@ from ml.features import epoch_ms, link_day, link_groups, link_window_ms, to_epoc
 from scoring.models import LinkGroup, LinkSnapshot
 from tests.support.factories import small_world
 from tests.support.worlds import stored_row_event
+
 pytestmark = pytest.mark.django_db
 STORED = 2500
 

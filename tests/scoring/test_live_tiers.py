@@ -11,13 +11,13 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import AuditEntry
 from learning import tier_watch
 from learning.models import TierAlert, TierCut
 from scoring.models import ModelVersion
-from tests.support.factories import event, small_world
-from audit.models import AuditEntry
-from triage.models import Score
 from tests.support.cases import live_scores
+from tests.support.factories import event, small_world
+from triage.models import Score
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.support.factories import event
+
 pytestmark = pytest.mark.django_db
 
 

@@ -9,6 +9,8 @@ from django.core.management.base import CommandError
 from synthetic.generator import write_world
 from tests.support.factories import small_world
 from tests.support.worlds import stored_small_world
+
+
 def test_scores_a_file_with_tiers_reasons_and_a_high_tier_export(champion, tmp_path, capsys):
     world = small_world()
     source = write_world(world, tmp_path / "new.csv")
@@ -143,6 +145,7 @@ def test_a_file_is_read_through_its_mapping(champion, tmp_path):
     renamed.to_csv(tmp_path / "renamed.csv", index=False)
     mapping = (tmp_path / "m.yaml")
     from pathlib import Path
+
     import yaml
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/mappings/generator.yaml").read_text())

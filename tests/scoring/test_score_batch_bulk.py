@@ -11,10 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from core.db import bulk as core_bulk
 from insights.models import DirtyHour
 from scoring.batch import read as batch_read
 from scoring.batch import store as batch_store
-from core.db import bulk as core_bulk
 from scoring.store.bulk import SCORES
 from tests.support.worlds import stored_small_world
 from triage.models import Score, Transaction

@@ -38,8 +38,8 @@ def _assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def test_vectorised_and_per_event_paths_give_the_same_features(api_client_and_key):
-    from scoring.services import _batch_features_for, _features_for
     from scoring.selectors import scoring_rows_frame
+    from scoring.services import _batch_features_for, _features_for
 
     incoming = _history_and_batch()
     client = api_client_and_key[0]

@@ -129,7 +129,8 @@ def test_a_real_worker_scores_the_job(service, champion, worker):
 
 
 def _many(n: int) -> list[dict]:
-    from datetime import datetime, timedelta, timezone as dt_timezone
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
 
     start = datetime(2026, 11, 20, tzinfo=dt_timezone.utc)
     return [event(event_id=f"big-{i}", account_id=f"acct-{i % 97}", device_id=f"dev-{i % 89}",

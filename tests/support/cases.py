@@ -2,7 +2,8 @@
 live scores from one model version."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from triage.models import Score, Transaction
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]

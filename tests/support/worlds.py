@@ -72,7 +72,6 @@ def stored_row_event(record: dict) -> dict:
 def stored_small_world(rows: int = 3000) -> tuple[pd.DataFrame, pd.Timestamp]:
     from accounts.services import import_source_get_or_create
     from scoring.store.events import events_load
-
     from tests.support.factories import small_world
 
     world = small_world().head(rows)

@@ -1,15 +1,16 @@
 """Comments on a case: a thread per case, edits keep the earlier wording, all audited."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
-from tests.support.factories import DEMO_PASSWORD, signed_in
-from tests.support.browser import SCREENSHOTS
 from audit.models import AuditEntry
+from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, signed_in
 from triage.models import CaseComment, Score, Transaction
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=dt_timezone.utc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.support.factories import DEMO_PASSWORD, event
 from audit.models import AuditEntry
+from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Decision, Transaction
 
 pytestmark = pytest.mark.django_db

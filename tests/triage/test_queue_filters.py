@@ -2,13 +2,14 @@
 filter is said once over an empty list, Reset empties the address too."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.factories import DEMO_PASSWORD, signed_in
 from tests.support.browser import SCREENSHOTS
+from tests.support.factories import DEMO_PASSWORD, signed_in
 from triage.models import Score, Transaction
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=dt_timezone.utc)

@@ -9,10 +9,10 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.support.factories import signed_in
 from audit.models import AuditEntry
-from triage.models import Decision, Score, Transaction
 from tests.support.cases import T0, make_case
+from tests.support.factories import signed_in
+from triage.models import Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,13 @@ from tqdm import tqdm
 
 from accounts.services import import_source_get_or_create
 from ingest.files import (
-    ImportFileError, MappingError, events_import, file_columns, file_row_estimate, mapping_load, mapping_warnings,
+    ImportFileError,
+    MappingError,
+    events_import,
+    file_columns,
+    file_row_estimate,
+    mapping_load,
+    mapping_warnings,
 )
 from scoring.store.events import CHUNK
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, time, timezone as dt_timezone
+from datetime import datetime, time
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import pandas as pd
@@ -9,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from insights.batch import offboarding_batch
 from insights.segments import Criteria
-from synthetic.generator import read_world
 from scoring.registry import ModelUnavailable, champion_model
 from scoring.selectors import events_frame
+from synthetic.generator import read_world
 
 COLUMNS = ("account_id", "segment", "offboard", "points", "events", "max_score", "high_events", "confirmed_frauds",
            "failed_payments", "devices", "ips", "ring_links", "amount_sum")

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ml.backtest import MODELS, Fold, backtest, comparison_lines, weekly_folds
 from ingest.files import ImportFileError, MappingError, events_read, mapping_load
 from learning.lifecycle import training_config
+from ml.backtest import MODELS, Fold, backtest, comparison_lines, weekly_folds
 from ml.training import TrainingConfig
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from learning.lifecycle import model_promote
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable
-from learning.lifecycle import model_promote
 
 
 class Command(BaseCommand):

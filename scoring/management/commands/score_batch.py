@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from ingest.files import ImportFileError, MappingError, events_read, mapping_load
 from scoring.batch.run import BatchModel, score_frame, tier_summary, write_scores
 from scoring.batch.store import stored_events_score
-from ingest.files import ImportFileError, MappingError, events_read, mapping_load
 from scoring.models import ModelVersion
 from scoring.registry import ModelUnavailable, champion_model, load_version
 

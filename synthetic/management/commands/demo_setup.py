@@ -11,11 +11,11 @@ from tqdm import tqdm
 
 from accounts.models import ApiClient
 from accounts.services import api_client_create, hash_key
-from synthetic.generator import WorldConfig, generate_world
-from synthetic.management.commands.generate_data import SOURCE_NAME
 from scoring.models import ModelVersion
 from scoring.services import score_events
 from scoring.validation import validate_event
+from synthetic.generator import WorldConfig, generate_world
+from synthetic.management.commands.generate_data import SOURCE_NAME
 from triage.models import Transaction
 
 DEMO_USERS = (("reviewer", "reviewer"), ("manager", "manager"), ("admin", "admin"))

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from accounts.services import import_source_get_or_create
-from synthetic.generator import WorldConfig, generate_world, write_world
 from scoring.store.events import events_load
+from synthetic.generator import WorldConfig, generate_world, write_world
 
 SOURCE_NAME = "synthetic-history"
 
