@@ -43,6 +43,7 @@ import yaml
 from django.db import connection, transaction
 
 from accounts.models import ApiClient
+from core import contract
 from scoring import validation as rules
 from scoring.store.bulk import BulkLoad, bulk_worthwhile, indexes_restore, indexes_set_aside
 from scoring.store.events import CHUNK, STORE_SESSIONS, EventBatch, EventWriters, events_batch
@@ -50,11 +51,7 @@ from triage.models import Transaction
 
 # Contract fields a column can feed. `scenario` is bookkeeping for evaluation (never a
 # feature), which lets synthetic or benchmark data keep its scenario names.
-MAPPABLE_FIELDS: tuple[str, ...] = (
-    "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
-    "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
-    "account_created_at", "scenario",
-)
+MAPPABLE_FIELDS: tuple[str, ...] = (*contract.COLUMN_NAMES, "scenario")
 TIMESTAMP_FORMATS = ("auto", "iso", "epoch_s", "epoch_ms")
 FRAUD_VALUES = ("1", "true", "t", "yes", "y", "fraud")
 LEGIT_VALUES = ("0", "false", "f", "no", "n", "legit", "legitimate")

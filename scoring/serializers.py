@@ -3,29 +3,39 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core import contract
+
 from triage.models import Score, Tier
 
 
-class EventSerializer(serializers.Serializer):
-    """The data contract. Documentation only: /score validates with scoring.validation."""
+def _contract_field(field: contract.Field) -> serializers.Field:
+    """The schema's description of one contract field (what /score checks is in scoring.validation)."""
+    options = {"required": field.required, **({"help_text": field.help} if field.help else {})}
+    if field.kind in ("id", "text", "country"):
+        return serializers.CharField(max_length=field.max_length, **options)
+    if field.kind == "time":
+        return serializers.DateTimeField(**options)
+    if field.kind == "money":
+        return serializers.DecimalField(max_digits=14, decimal_places=2, min_value=field.low, **options)
+    if field.kind == "number":
+        return serializers.FloatField(min_value=field.low, max_value=field.high, **options)
+    if field.kind == "currency":
+        return serializers.CharField(min_length=3, max_length=3, **options)
+    if field.kind == "choice":
+        return serializers.ChoiceField(choices=list(field.choices), **options)
+    if field.kind == "ip":
+        return serializers.IPAddressField(**options)
+    if field.kind == "mapping":
+        return serializers.DictField(**options)
+    raise ValueError(f"no schema for contract kind {field.kind!r}")
 
-    event_id = serializers.CharField(max_length=128, help_text="Your unique id for the event (idempotency key)")
-    account_id = serializers.CharField(max_length=128)
-    timestamp = serializers.DateTimeField(help_text="ISO 8601 with zone, e.g. 2026-11-23T14:05:00Z")
-    event_type = serializers.CharField(required=False, help_text="login, signup, payment, purchase, claim, …")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
-    currency = serializers.CharField(min_length=3, max_length=3, required=False)
-    payment_status = serializers.ChoiceField(choices=["success", "failed", "declined"], required=False)
-    device_id = serializers.CharField(required=False)
-    ip_address = serializers.IPAddressField(required=False)
-    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
-    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
-    country = serializers.CharField(required=False)
-    session_duration = serializers.FloatField(min_value=0, required=False, help_text="minutes")
-    merchant_id = serializers.CharField(required=False, help_text="merchant or terminal")
-    category = serializers.CharField(required=False)
-    account_created_at = serializers.DateTimeField(required=False)
-    attributes = serializers.DictField(required=False, help_text="further named numeric or categorical fields")
+
+# The data contract, for the OpenAPI schema: one field per contract field, in its order.
+EventSerializer = type("EventSerializer", (serializers.Serializer,), {
+    "__doc__": "The data contract. Documentation only: /score validates with scoring.validation.",
+    "__module__": __name__,
+    **{field.name: _contract_field(field) for field in contract.FIELDS},
+})
 
 
 class RuleHitSerializer(serializers.Serializer):

@@ -16,26 +16,14 @@ from typing import Any
 
 import pycountry
 
-MAX_ID = 128
+from core import contract
+from core.contract import ID_FIELDS, MAX_AMOUNT, MAX_ID, NUMBER_RANGES, REQUIRED, TEXT_LIMITS  # noqa: F401  (read by the import)
+
 # The contract's event types; a deployment with others lists them in EVENT_TYPES.
 DEFAULT_EVENT_TYPES = ("login", "signup", "payment", "purchase", "claim")
 MAX_ATTRIBUTES = 50
-PAYMENT_STATUSES = ("success", "failed", "declined")
+PAYMENT_STATUSES = contract.BY_NAME["payment_status"].choices
 
-TEXT_LIMITS = {
-    "event_id": MAX_ID,
-    "account_id": MAX_ID,
-    "event_type": 32,
-    "device_id": 128,
-    "country": 64,
-    "merchant_id": 128,
-    "category": 64,
-}
-REQUIRED = ("event_id", "account_id", "timestamp")
-ID_FIELDS = ("event_id", "account_id", "device_id", "merchant_id")
-# (field, lowest, highest) for the numeric fields other than amount.
-NUMBER_RANGES = (("latitude", -90, 90), ("longitude", -180, 180), ("session_duration", 0, 1e6))
-MAX_AMOUNT = 1e12
 MAX_ATTRIBUTE_TEXT = 256
 MAX_ATTRIBUTE_KEY = 64
 # Attribute integers are stored in JSON and read back as 64-bit integers.
@@ -45,13 +33,7 @@ INT64_RANGE = (-(2**63), 2**63 - 1)
 # arithmetic near year 1 or 9999). Python datetimes, like the stored column, are UTC.
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
-KNOWN_FIELDS = frozenset(
-    (
-        "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status",
-        "device_id", "ip_address", "latitude", "longitude", "country", "session_duration",
-        "merchant_id", "category", "account_created_at", "attributes",
-    )
-)
+KNOWN_FIELDS = frozenset(contract.NAMES)
 
 
 def event_types() -> tuple[str, ...]:

@@ -20,7 +20,9 @@ on how they call each other.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from core import contract
 
 SCENARIOS: tuple[str, ...] = (
     "account_takeover",
@@ -303,6 +307,25 @@ def write_world(df: pd.DataFrame, path: str | Path) -> Path:
         df.to_parquet(partial, index=False)
     os.replace(partial, path)
     return path
+
+
+# The contract's fields a generated row carries, in the contract's order; labels, the
+# scenario and the period stay behind when a row is sent as an event.
+EVENT_FIELDS = contract.COLUMN_NAMES
+
+
+def row_event(record: Mapping[str, Any], fields: Sequence[str] = EVENT_FIELDS) -> dict[str, Any]:
+    """A generated row as the JSON body of one /score event: times as ISO text, empty values
+    (None, NaN, NaT, "") left out, as a sender leaves out a field it does not have."""
+    event = {}
+    for name in fields:
+        value = record.get(name)
+        if value is None or value is pd.NaT or (isinstance(value, str) and value == "") or (
+            isinstance(value, float) and math.isnan(value)
+        ):
+            continue
+        event[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return event
 
 
 def read_world(path: str | Path) -> pd.DataFrame:

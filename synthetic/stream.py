@@ -25,12 +25,10 @@ from urllib import error, request
 import numpy as np
 import pandas as pd
 
-from synthetic.generator import WorldConfig, generate_world
+from synthetic.generator import EVENT_FIELDS, WorldConfig, generate_world, row_event
 
-CONTRACT = (
-    "event_type", "amount", "currency", "payment_status", "device_id", "ip_address", "latitude", "longitude",
-    "country", "session_duration", "merchant_id", "category", "account_created_at",
-)
+# What a streamed event carries besides its id, account and time (which the stream sets).
+SENT_FIELDS = EVENT_FIELDS[3:]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -157,7 +155,7 @@ def live_events(config: StreamConfig) -> Iterator[dict]:
     while True:
         world = generate_world(WorldConfig(accounts=max(config.accounts, 20), days=14, unlabeled_days=2,
                                            drift_days=7, seed=seed))
-        world = world[["account_id", "timestamp", *CONTRACT]].copy()
+        world = world[["account_id", "timestamp", *SENT_FIELDS]].copy()
         if config.clock == "world":
             start, end = world["timestamp"].min(), world["timestamp"].max()
             shift = (follows - end) if number == 0 else (follows - start + pd.Timedelta(seconds=1))
@@ -169,12 +167,7 @@ def live_events(config: StreamConfig) -> Iterator[dict]:
             # The run's own customers: the generator's account ids would otherwise merge with
             # other people's stored history under the same id (the demo's, an earlier run's).
             event = {"event_id": f"live-{run}-{number:08d}", "account_id": f"s{run}-{record['account_id']}",
-                     "timestamp": stamp.isoformat(timespec="milliseconds")}
-            for name in CONTRACT:
-                value = record[name]
-                if value is None or value is pd.NaT or value == "" or (isinstance(value, float) and np.isnan(value)):
-                    continue
-                event[name] = value.isoformat() if hasattr(value, "isoformat") else value
+                     "timestamp": stamp.isoformat(timespec="milliseconds"), **row_event(record, SENT_FIELDS)}
             number += 1
             yield event
         seed += 1  # a new world once this one is used up

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
+from core import contract
 from core.dates import within_days
 from triage.models import Decision, Score, Tier, Transaction
 from triage.services import claim_holder
@@ -182,11 +183,7 @@ def _plain(value: Any) -> Any:
 
 # --------------------------------------------------------------------------- one case
 
-EVENT_FIELDS = (
-    "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
-    "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
-    "account_created_at", "attributes",
-)
+EVENT_FIELDS = contract.NAMES
 
 
 def case_get(*, transaction_id: int) -> Score | None:

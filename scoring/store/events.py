@@ -27,6 +27,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from psycopg import errors as psycopg_errors
 
 from accounts.models import ApiClient
+from core import contract
 from core.db import copy_binary
 from scoring.link_groups import link_snapshots_forget
 from triage.models import Transaction
@@ -45,23 +46,7 @@ TIME_COLUMNS = ("timestamp", "account_created_at", "label_known_at")
 
 # Staging columns in COPY order, with the PostgreSQL types of the target table.
 STAGING: tuple[tuple[str, str], ...] = (
-    ("event_id", "text"),
-    ("account_id", "text"),
-    ("timestamp", "timestamptz"),
-    ("event_type", "text"),
-    ("amount", "numeric(14, 2)"),
-    ("currency", "text"),
-    ("payment_status", "text"),
-    ("device_id", "text"),
-    ("ip_address", "inet"),
-    ("latitude", "double precision"),
-    ("longitude", "double precision"),
-    ("country", "text"),
-    ("session_duration", "double precision"),
-    ("merchant_id", "text"),
-    ("category", "text"),
-    ("account_created_at", "timestamptz"),
-    ("attributes", "jsonb"),
+    *((f.name, f.sql) for f in contract.FIELDS),  # the event as sent
     ("is_fraud", "boolean"),
     ("label_known_at", "timestamptz"),
     ("label_source", "text"),

@@ -15,30 +15,18 @@ from typing import TYPE_CHECKING, Any, Sequence
 import orjson
 from django.utils import timezone
 
+from core import contract
 from core.db.prepared import fetch_prepared
 
 if TYPE_CHECKING:
     from scoring.services import _Computed
 
 # (column, type in the JSON record, expression for the table column)
-_EVENT_COLUMNS = (
-    ("event_id", "text", "event_id"),
-    ("account_id", "text", "account_id"),
-    ("timestamp", "timestamptz", "timestamp"),
-    ("event_type", "text", "event_type"),
-    ("amount", "numeric", "amount"),
-    ("currency", "text", "currency"),
-    ("payment_status", "text", "payment_status"),
-    ("device_id", "text", "device_id"),
-    ("ip_address", "inet", "ip_address"),
-    ("latitude", "float8", "latitude"),
-    ("longitude", "float8", "longitude"),
-    ("country", "text", "country"),
-    ("session_duration", "float8", "session_duration"),
-    ("merchant_id", "text", "merchant_id"),
-    ("category", "text", "category"),
-    ("account_created_at", "timestamptz", "account_created_at"),
-    ("attributes", "jsonb", "COALESCE(attributes, '{}'::jsonb)"),
+# (column, type in the JSON record, expression for the table column): the contract's fields.
+_JSON_TYPES = {"numeric(14, 2)": "numeric", "double precision": "float8"}
+_EVENT_COLUMNS = tuple(
+    (f.name, _JSON_TYPES.get(f.sql, f.sql), "COALESCE(attributes, '{}'::jsonb)" if f.kind == "mapping" else f.name)
+    for f in contract.FIELDS
 )
 _SCORE_COLUMNS = (
     ("probability", "float8", "probability"),

@@ -6,21 +6,11 @@ from functools import lru_cache
 
 import pandas as pd
 
-_TEXT_FIELDS = ("event_type", "currency", "payment_status", "device_id", "ip_address", "country", "merchant_id", "category")
-_NUMBER_FIELDS = ("amount", "latitude", "longitude", "session_duration")
-
+from synthetic.generator import row_event
 
 def api_events(frame: pd.DataFrame) -> list[dict]:
     """Rows of a generated world as /score events: ISO times, empty fields left out."""
-    events = []
-    for row in frame.to_dict("records"):
-        body = {"event_id": row["event_id"], "account_id": row["account_id"], "timestamp": row["timestamp"].isoformat()}
-        body.update({f: row[f] for f in _TEXT_FIELDS if row.get(f)})
-        body.update({f: float(row[f]) for f in _NUMBER_FIELDS if row.get(f) is not None and not math.isnan(row[f])})
-        if row.get("account_created_at") is not None and not pd.isna(row["account_created_at"]):
-            body["account_created_at"] = row["account_created_at"].isoformat()
-        events.append(body)
-    return events
+    return [row_event(row) for row in frame.to_dict("records")]
 
 
 def score_all(service, frame: pd.DataFrame) -> list[dict]:

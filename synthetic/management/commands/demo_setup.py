@@ -14,26 +14,13 @@ from accounts.services import api_client_create, hash_key
 from scoring.models import ModelVersion
 from scoring.services import score_events
 from scoring.validation import validate_event
-from synthetic.generator import WorldConfig, generate_world
+from synthetic.generator import EVENT_FIELDS, WorldConfig, generate_world, row_event
 from synthetic.management.commands.generate_data import SOURCE_NAME
 from triage.models import Transaction
 
 DEMO_USERS = (("reviewer", "reviewer"), ("manager", "manager"), ("admin", "admin"))
 DEMO_PASSWORD_SUFFIX = "-demo-pass"
 DEMO_API_KEY = "ftw_demo_key_for_local_use_only_0000000000"
-CONTRACT = (
-    "event_id", "account_id", "timestamp", "event_type", "amount", "currency", "payment_status", "device_id",
-    "ip_address", "latitude", "longitude", "country", "session_duration", "merchant_id", "category",
-    "account_created_at",
-)
-
-
-def _json_value(value):
-    if value is None or value != value or value == "":  # NaN / NaT / empty
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 class Command(BaseCommand):
@@ -69,8 +56,8 @@ class Command(BaseCommand):
             world = generate_world(WorldConfig(accounts=opts["accounts"], days=opts["days"], unlabeled_days=5, seed=7))
             live = world[world["period"] == "unlabeled"].head(opts["live_events"])
             events = []
-            for record in live[list(CONTRACT)].to_dict("records"):
-                clean, problems = validate_event({k: _json_value(v) for k, v in record.items() if _json_value(v) is not None})
+            for record in live[list(EVENT_FIELDS)].to_dict("records"):
+                clean, problems = validate_event(row_event(record))
                 if clean:
                     events.append(clean)
             with tqdm(total=len(events), desc="scoring live events", unit="events", disable=quiet) as bar:
