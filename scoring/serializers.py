@@ -4,7 +4,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core import contract
-
 from triage.models import Score, Tier
 
 

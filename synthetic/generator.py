@@ -19,13 +19,12 @@ on how they call each other.
 """
 from __future__ import annotations
 
-import os
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core import contract
+from core.files import frame_write
 
 SCENARIOS: tuple[str, ...] = (
     "account_takeover",
@@ -295,18 +295,7 @@ def write_world(df: pd.DataFrame, path: str | Path) -> Path:
     The file is written next to its destination first and then renamed, so a reader never
     sees half a file. Returns the path written.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"write_world: unsupported suffix {path.suffix!r}; use .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    if suffix == ".csv":
-        df.to_csv(partial, index=False)
-    else:
-        df.to_parquet(partial, index=False)
-    os.replace(partial, path)
-    return path
+    return frame_write(df, path)
 
 
 # The contract's fields a generated row carries, in the contract's order; labels, the

@@ -16,6 +16,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
+from core.files import frame_write
 from ml import tiers
 from ml.calibration import calibrated_probability
 from ml.design import Design
@@ -178,15 +179,4 @@ def tier_summary(scored: pd.DataFrame) -> pd.DataFrame:
 
 def write_scores(scored: pd.DataFrame, path: Path | str) -> Path:
     """Write scores to .csv or .parquet (by suffix), via a temporary file renamed at the end."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"output {path} must end in .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    if suffix == ".csv":
-        scored.to_csv(partial, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-    else:
-        scored.to_parquet(partial, index=False)
-    partial.replace(path)
-    return path
+    return frame_write(scored, path, date_format="%Y-%m-%dT%H:%M:%S.%fZ")

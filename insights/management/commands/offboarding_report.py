@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
+from core.files import written_whole
 from insights.batch import offboarding_batch
 from insights.segments import Criteria
 from scoring.registry import ModelUnavailable, champion_model
@@ -78,9 +79,7 @@ class Command(BaseCommand):
         return frame.reset_index(drop=True)
 
     def _write(self, rows: pd.DataFrame, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        with partial.open("w", newline="") as handle:
+        with written_whole(path) as partial, partial.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow([*COLUMNS, "offboard_reasons", "factors", "model_reasons"])
             for row in rows.itertuples(index=False):
@@ -90,7 +89,6 @@ class Command(BaseCommand):
                     "; ".join(r["text"] for r in row.reasons),
                     "; ".join(row.model_reasons),
                 ])
-        partial.replace(path)
 
 
 def _date(value: str):
