@@ -59,12 +59,18 @@ ENTITY_ROWS_CAP = 200
 # `<entity>_fraud_rate_learned_7d`: labels of the entity window's events that became known
 # within this long before the event.
 LEARNED_WINDOW_MS = WINDOW_7D
+# The kinds of node in the link graph. One letter each: they prefix every stored node
+# (`scoring.models.LinkGroup.node`, e.g. "d:dev-1"), and that table holds millions of them.
+NODE_ACCOUNT, NODE_DEVICE, NODE_IP = "a", "d", "i"
+# Which event field each kind of node comes from.
+NODE_FIELDS = ((NODE_ACCOUNT, "account_id"), (NODE_DEVICE, "device_id"), (NODE_IP, "ip_address"))
+
 # Devices and IP addresses used by more accounts than these in a window link nobody in
 # the ring size's groups. An address of more than a household's few accounts is a gateway
 # (an office's NAT, public Wi-Fi, a carrier); a device of more than a ring's ten a shop's
 # terminal or one attacker's tool, which `accounts_on_device_30d` shows already. Left in,
 # such hubs chain half of all accounts into one group whose size swings from day to day.
-RING_MAX_ACCOUNTS = {"d": 10, "i": 5}
+RING_MAX_ACCOUNTS = {NODE_DEVICE: 10, NODE_IP: 5}
 # Batches of at least this many events compute the features of devices and IPs shared
 # between accounts (other accounts, rings) in a forked process while this one computes the
 # rest, which takes about as long.
@@ -694,7 +700,7 @@ def _ring_sizes(account: np.ndarray, device: np.ndarray, ip: np.ndarray, t: np.n
     device_node = np.where(device >= 0, n_accounts + device, -1)
     ip_node = np.where(ip >= 0, n_accounts + n_devices + ip, -1)
     # Per node, as a column of the graph below (only devices and IPs are ever columns).
-    max_accounts = np.where(np.arange(n_nodes) < n_accounts + n_devices, RING_MAX_ACCOUNTS["d"], RING_MAX_ACCOUNTS["i"])
+    max_accounts = np.where(np.arange(n_nodes) < n_accounts + n_devices, RING_MAX_ACCOUNTS[NODE_DEVICE], RING_MAX_ACCOUNTS[NODE_IP])
     day = t // MS_PER_DAY
     links_day, links_account, links_node = _daily_links(day, account, device_node, ip_node, n_nodes)
     sizes = np.empty(len(t))
@@ -814,7 +820,7 @@ class EntityRows:
     ip: Sequence[Mapping[str, Any]] = ()
     merchant: Sequence[Mapping[str, Any]] = ()
     merchant_labels: tuple[int, int, int, int] | None = None
-    # The link groups of the event's UTC day (`link_groups`), at least for its account,
+    # The link groups of the event's UTC day (`link_components`), at least for its account,
     # device and IP; without them the ring feature is NaN.
     link_groups: Mapping[str, tuple[int, int]] | None = None
 
@@ -1019,11 +1025,11 @@ def link_window_ms(day: int) -> tuple[int, int]:
 
 
 def link_node(kind: str, value: str) -> str:
-    """A node of the link graph: kind "a" (account), "d" (device) or "i" (IP) and its value."""
+    """A node of the link graph: its kind (NODE_ACCOUNT, NODE_DEVICE or NODE_IP) and value."""
     return f"{kind}:{value}"
 
 
-def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[str]) -> dict[str, tuple[int, int]]:
+def link_components(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[str]) -> dict[str, tuple[int, int]]:
     """The connected groups of one window's links: per node (`link_node`) of the graph in
     which each account is joined to each device and IP it used, (group number, accounts
     in the group). Inputs are aligned, one item per event or distinct combination; an
@@ -1031,12 +1037,12 @@ def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[s
     RING_MAX_ACCOUNTS allows join nobody and are left out."""
     if len(accounts) == 0:
         return {}
-    frame = pd.DataFrame({"a": accounts, "d": devices, "i": ips}, dtype=object)
+    frame = pd.DataFrame({NODE_ACCOUNT: accounts, NODE_DEVICE: devices, NODE_IP: ips}, dtype=object)
     nodes: list[str] = []
     edges: list[np.ndarray] = []
-    account_codes, account_values = pd.factorize(frame["a"])
-    nodes.extend(link_node("a", str(v)) for v in account_values)
-    for kind in ("d", "i"):
+    account_codes, account_values = pd.factorize(frame[NODE_ACCOUNT])
+    nodes.extend(link_node(NODE_ACCOUNT, str(v)) for v in account_values)
+    for kind in (NODE_DEVICE, NODE_IP):
         linked = frame[kind].fillna("").astype(str).ne("").to_numpy()
         codes, values = pd.factorize(frame[kind][linked])
         used_by = np.unique(codes * len(account_values) + account_codes[linked])  # distinct (entity, account)
@@ -1056,17 +1062,17 @@ def link_groups(accounts: Sequence[str], devices: Sequence[str], ips: Sequence[s
 
 def ring_size(event: Mapping[str, Any], groups: Mapping[str, tuple[int, int]] | None) -> float:
     """`ring_size_30d`: the accounts of the groups of the event's account, device and IP
-    together, from the `link_groups` of its day (None: unknown). An account in none is
+    together, from the link groups of its day (`link_components`) (None: unknown). An account in none is
     counted once itself; a device or IP in none adds nobody. NaN without device and IP."""
     account, device, ip = (_text_of(event.get(field)) for field in ("account_id", "device_id", "ip_address"))
     if groups is None or not account or not (device or ip):
         return math.nan
     seen: set[int] = set()
     size = 0
-    for kind, value in (("a", account), ("d", device), ("i", ip)):
+    for kind, value in ((NODE_ACCOUNT, account), (NODE_DEVICE, device), (NODE_IP, ip)):
         found = groups.get(link_node(kind, value)) if value else None
         if found is None:
-            size += kind == "a"
+            size += kind == NODE_ACCOUNT
         elif found[0] not in seen:
             seen.add(found[0])
             size += found[1]

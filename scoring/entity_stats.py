@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
-from ml.features import ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, EntityRows, epoch_ms, link_day, link_node
+from ml.features import ENTITY_ROWS_CAP, ENTITY_WINDOW_MS, NODE_FIELDS, EntityRows, epoch_ms, link_day, link_node
 from scoring.link_groups import day_date, day_number, link_snapshots_ensure
 from scoring.models import LinkGroup
 from triage.models import Transaction
@@ -38,7 +38,7 @@ class EntityHistory:
         """`merchant_labels`, when given, replaces merchant rows: (labels known, fraud, and
         the same two for labels learned in the last LEARNED_WINDOW) per
         (merchant, event time in epoch ms), counted by the database. `link_groups` holds
-        the stored link groups of the events' days (`link_groups_for`)."""
+        the stored link groups of the events' days (`link_groups_read_orm`)."""
         self._rows = {kind: defaultdict(list, by_value) for kind, by_value in rows.items()}
         self._merchant_labels = merchant_labels
         self._link_groups = link_groups
@@ -100,13 +100,13 @@ def entity_history_for(events: Sequence[Mapping[str, Any]]) -> EntityHistory:
                     latest = query.filter(**{field: value}).order_by("-timestamp", "-id").values(*ENTITY_FIELDS)
                     by_value[value].extend(reversed(latest[:ENTITY_ROWS_CAP]))
         rows[kind] = by_value
-    return EntityHistory(rows, link_groups=link_groups_for(events))
+    return EntityHistory(rows, link_groups=link_groups_read_orm(events))
 
 
-def link_groups_for(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
+def link_groups_read_orm(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
     """The stored link groups of the events' accounts, devices and IPs on each event's UTC
     day (computing the days not stored yet), per day: {node: (group number, accounts)}.
-    The portable reader; `selectors.link_groups_of` reads them in one statement on PostgreSQL."""
+    The portable reader; `selectors.link_groups_read` reads them in one statement on PostgreSQL."""
     days = sorted(event_link_days(events))
     link_snapshots_ensure(days=days)
     found: dict[int, dict[str, tuple[int, int]]] = {day: {} for day in days}
@@ -124,7 +124,7 @@ def event_link_nodes(events: Sequence[Mapping[str, Any]]) -> list[str]:
     """The link-graph nodes of the events: their accounts, devices and IP addresses."""
     nodes = {
         link_node(kind, entity_key(e.get(field)))
-        for e in events for kind, field in (("a", "account_id"), ("d", "device_id"), ("i", "ip_address"))
+        for e in events for kind, field in NODE_FIELDS
         if entity_key(e.get(field))
     }
     return sorted(nodes)

@@ -2,7 +2,7 @@
 
 `ring_size_30d` of an event on UTC day D counts the accounts of the groups of its account,
 device and IP in the graph of the links (account–device, account–IP) of the events of the
-30 days before D (`features.link_groups`). The graph of a day is computed once — by the
+30 days before D (`features.link_components`). The graph of a day is computed once — by the
 beat task shortly after midnight UTC, or by the first request that needs it, under an
 advisory lock so that concurrent requests compute it once — and stored per node
 (`LinkGroup`). Scoring then reads three rows per event, whatever the size of the history.
@@ -17,7 +17,7 @@ from typing import Iterable
 
 from django.db import connection, transaction
 
-from ml.features import MS_PER_DAY, link_groups, link_window_ms
+from ml.features import MS_PER_DAY, link_components, link_window_ms
 from scoring.models import LinkGroup, LinkSnapshot
 from triage.models import Transaction
 
@@ -64,7 +64,7 @@ def link_snapshot_compute(*, day: int) -> bool:
             .values_list("account_id", "device_id", "ip_address")
             .distinct()
         )
-        groups = link_groups(*(_texts(column) for column in zip(*links))) if links else {}
+        groups = link_components(*(_texts(column) for column in zip(*links))) if links else {}
         _store_groups(day, groups)
         LinkSnapshot.objects.create(day=day_date(day), links=len(links))
     return True

@@ -27,7 +27,7 @@ from scoring.entity_stats import (
     entity_key,
     event_link_days,
     event_link_nodes,
-    link_groups_for,
+    link_groups_read_orm,
 )
 from scoring.link_groups import day_date, link_snapshots_ensure
 from triage.models import Transaction
@@ -374,10 +374,10 @@ def _merchant_labels(events: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int
     return {(merchant, at): tuple(counts) for merchant, at, *counts in fetch_prepared(_MERCHANT_LABELS_SQL, params)}
 
 
-def link_groups_of(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
-    """`entity_stats.link_groups_for`, in one statement on PostgreSQL when the days are stored."""
+def link_groups_read(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, tuple[int, int]]]:
+    """`entity_stats.link_groups_read_orm`, in one statement on PostgreSQL when the days are stored."""
     if connection.vendor != "postgresql":
-        return link_groups_for(events)
+        return link_groups_read_orm(events)
     return _link_groups_from(events, fetch_prepared(_LINK_GROUPS_SQL, _link_params(events)))
 
 

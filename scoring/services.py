@@ -41,7 +41,7 @@ from ml.features import (
 from scoring import fallback
 from scoring.models import ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, load_version
-from scoring.selectors import link_groups_of, merchant_label_rows, scoring_context, scoring_rows_frame
+from scoring.selectors import link_groups_read, merchant_label_rows, scoring_context, scoring_rows_frame
 from scoring.store import online as store_sql
 from triage.models import Score, Transaction
 
@@ -381,7 +381,7 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
     features["merchant_fraud_rate_30d"] = fraud_rate_at(labeled, "merchant_id", merchants, times)
     features["merchant_fraud_rate_learned_7d"] = fraud_rate_at(labeled, "merchant_id", merchants, times, LEARNED_WINDOW_MS)
     # Likewise the frame holds only a few accounts' links.
-    groups = link_groups_of(events)
+    groups = link_groups_read(events)
     features["ring_size_30d"] = [ring_size(e, groups.get(link_day(epoch_ms(e["timestamp"])))) for e in events]
     return features.to_dict("records")
 

@@ -168,7 +168,7 @@ def _claim(score: Score, *, reviewer: Any, now: datetime, how: str) -> Score:
     return score
 
 
-def claims_release(*, reviewer: Any, keep: int | None = None) -> int:
+def reviewer_claims_release(*, reviewer: Any, keep: int | None = None) -> int:
     """Drop the reviewer's other claims: a reviewer works one case at a time."""
     held = Score.objects.filter(claimed_by=reviewer, claim_expires_at__gt=timezone.now())
     if keep is not None:
@@ -204,7 +204,7 @@ def case_claim_next(
     """
     now = timezone.now()
     with transaction.atomic():
-        claims_release(reviewer=reviewer)
+        reviewer_claims_release(reviewer=reviewer)
         free = cases.filter(review_status=Score.ReviewStatus.OPEN).filter(
             Q(claimed_by__isnull=True) | Q(claim_expires_at__lte=now)
         )
@@ -237,7 +237,7 @@ def case_claim(*, transaction_id: int, reviewer: Any) -> Score:
             )
         if score.review_status != Score.ReviewStatus.OPEN:
             raise ClaimConflict(f"this case is already {score.review_status}")
-        claims_release(reviewer=reviewer, keep=score.pk)
+        reviewer_claims_release(reviewer=reviewer, keep=score.pk)
         return _claim(score, reviewer=reviewer, now=now, how="open")
 
 

@@ -17,8 +17,8 @@ from ml.features import (
     EntityRows,
     batch_features,
     epoch_ms,
+    link_components,
     link_day,
-    link_groups,
     link_window_ms,
     online_features,
     to_epoch_ms,
@@ -68,7 +68,7 @@ def _day_groups(stored: pd.DataFrame, day: int) -> dict:
     start, end = link_window_ms(day)
     t = to_epoch_ms(stored["timestamp"])
     window = stored[(t >= start) & (t < end)]
-    return link_groups(window["account_id"].tolist(), window["device_id"].tolist(), window["ip_address"].tolist())
+    return link_components(window["account_id"].tolist(), window["device_id"].tolist(), window["ip_address"].tolist())
 
 
 @pytest.mark.slow

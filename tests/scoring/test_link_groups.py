@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from ml.features import epoch_ms, link_day, link_groups, link_window_ms, to_epoch_ms
+from ml.features import epoch_ms, link_day, link_components, link_window_ms, to_epoch_ms
 from scoring.models import LinkGroup, LinkSnapshot
 from tests.support.factories import small_world
 from tests.support.worlds import stored_row_event
@@ -31,27 +31,27 @@ def stored_small_world() -> tuple[pd.DataFrame, list[dict]]:
 
 def test_the_first_request_of_a_day_stores_the_days_groups_once():
     from scoring.link_groups import link_snapshots_ensure
-    from scoring.selectors import link_groups_of
+    from scoring.selectors import link_groups_read
 
     frame, incoming = stored_small_world()
     day = link_day(epoch_ms(incoming[0]["timestamp"]))
     assert not LinkSnapshot.objects.exists()
-    found = link_groups_of(incoming)
+    found = link_groups_read(incoming)
     assert LinkSnapshot.objects.count() == len(found) >= 1
     start, end = link_window_ms(day)
     t = to_epoch_ms(frame["timestamp"])
     window = frame[(t >= start) & (t < end)]
-    expected = link_groups(window["account_id"].tolist(), window["device_id"].tolist(), window["ip_address"].tolist())
+    expected = link_components(window["account_id"].tolist(), window["device_id"].tolist(), window["ip_address"].tolist())
     assert LinkGroup.objects.filter(day=LinkSnapshot.objects.get().day).count() == len(expected)
     assert found[day] and all(expected[node][1] == accounts for node, (_, accounts) in found[day].items())
     assert link_snapshots_ensure(days=[day]) == []  # stored: not computed again
 
 
 def test_an_import_of_earlier_events_drops_the_groups_of_later_days():
-    from scoring.selectors import link_groups_of
+    from scoring.selectors import link_groups_read
 
     frame, incoming = stored_small_world()
-    link_groups_of(incoming)
+    link_groups_read(incoming)
     day = LinkSnapshot.objects.get().day
     same_day = frame.tail(1).assign(event_id="late-same-day")
     _load(same_day)  # timed on the day itself: the day's groups do not include it anyway

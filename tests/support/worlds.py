@@ -8,6 +8,7 @@ import pandas as pd
 
 from synthetic.generator import row_event
 
+
 def api_events(frame: pd.DataFrame) -> list[dict]:
     """Rows of a generated world as /score events: ISO times, empty fields left out."""
     return [row_event(row) for row in frame.to_dict("records")]
