@@ -1,0 +1,17 @@
+from django.urls import path
+
+from triage import apis
+
+urlpatterns = [
+    path("api/queue", apis.QueueApi.as_view(), name="api-queue"),
+    path("api/cases/<int:transaction_id>/decision", apis.DecisionApi.as_view(), name="api-decision"),
+    path("api/queue/next", apis.NextCaseApi.as_view(), name="api-queue-next"),
+    path("api/cases/bulk", apis.BulkDecisionApi.as_view(), name="api-cases-bulk"),
+    path("api/cases/<int:transaction_id>", apis.CaseApi.as_view(), name="api-case"),
+    path("api/cases/<int:transaction_id>/history", apis.CaseHistoryApi.as_view(), name="api-case-history"),
+    path("api/cases/<int:transaction_id>/network", apis.CaseNetworkApi.as_view(), name="api-case-network"),
+    path("api/cases/<int:transaction_id>/claim", apis.ClaimApi.as_view(), name="api-case-claim"),
+    path("api/cases/<int:transaction_id>/undo", apis.UndoApi.as_view(), name="api-case-undo"),
+    path("api/cases/<int:transaction_id>/comments", apis.CaseCommentsApi.as_view(), name="api-case-comments"),
+    path("api/cases/<int:transaction_id>/comments/<int:comment_id>", apis.CaseCommentApi.as_view(), name="api-case-comment"),
+]
