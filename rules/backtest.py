@@ -8,6 +8,7 @@ reviewers' decisions): precision is measured on the hits that have one.
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -15,10 +16,16 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from core.db.copy_frame import copy_frame
-from rules.engine import CompiledSet, Rulebook
-from rules.language import EVENT_FIELDS, NUM
+from rules.engine import CompiledSet, Rulebook, compile_set, load_rulebook
+from rules.language import EVENT_FIELDS, NUM, Vocabulary
+from rules.models import BacktestRun
+from rules.selectors import rules_generation
+from triage.models import Score
 
 EXAMPLES = 10
 # Actions that put an event in front of reviewers in the high tier.
@@ -61,7 +68,6 @@ def _quoted(text: str) -> str:
 def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fields: set[str] = frozenset(), *, limit: int) -> pd.DataFrame:
     """The scored events of [start, end) with the columns the rules read, oldest first."""
 
-    from django.db import connection
 
     names = set(rule_set.names) | {f for f in list_fields if not f.startswith("attributes.")}
     attributes = set(rule_set.attributes) | {f.split(".", 1)[1] for f in list_fields if f.startswith("attributes.")}
@@ -84,7 +90,6 @@ def read_period(start: datetime, end: datetime, rule_set: CompiledSet, list_fiel
 
 def _read_period_orm(start: datetime, end: datetime, names: set[str], attributes: set[str], *, limit: int) -> pd.DataFrame:
     """The same columns through the ORM, for the demo's embedded SQLite."""
-    from triage.models import Score
 
     scores = (Score.objects.select_related("transaction").filter(transaction__timestamp__gte=start, transaction__timestamp__lt=end)
               .order_by("-transaction__timestamp")[:limit])
@@ -183,14 +188,8 @@ def figures(frame: pd.DataFrame, rule_set: CompiledSet, rulebook: Rulebook, *, n
 
 def backtest(run_id: int) -> None:
     """Run a stored BacktestRun and store its figures (or why it failed)."""
-    import time
 
-    from django.conf import settings
-    from django.utils import timezone
 
-    from rules.engine import compile_set, load_rulebook
-    from rules.models import BacktestRun
-    from rules.selectors import rules_generation
 
     run = BacktestRun.objects.get(pk=run_id)
     run.status = BacktestRun.Status.RUNNING
@@ -198,7 +197,6 @@ def backtest(run_id: int) -> None:
     try:
         started = time.perf_counter()
         rulebook = load_rulebook(rules_generation())
-        from rules.language import Vocabulary
 
         rule_set = compile_set(run.version.number, run.rules, Vocabulary.default(lists=rulebook.lists))
         frame = read_period(run.period_start, run.period_end, rule_set, limit=settings.RULES_BACKTEST_MAX_EVENTS)

@@ -20,6 +20,7 @@ be spelled twice.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import socket
 import threading
@@ -29,8 +30,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
-from rules.language import EVENT_FIELDS, Condition, RuleSyntaxError, Vocabulary, parse
+from rules.language import EVENT_FIELDS, NUM, Condition, RuleSyntaxError, Vocabulary, parse
+from rules.models import EntityList, ListEntry, RuleSetVersion
+from rules.selectors import rules_generation
 
 ACTIONS = {
     "block": "Block",
@@ -415,7 +421,6 @@ def _getter(event: Mapping[str, Any], features: Mapping[str, Any], probability: 
 def event_columns(events: Sequence[Mapping[str, Any]], features: Sequence[Mapping[str, Any]], probability, risk_score, tier,
                   names: Iterable[str]) -> dict[str, np.ndarray]:
     """The columns the rules read, from events as /score holds them."""
-    from rules.language import NUM
 
     out: dict[str, np.ndarray] = {}
     for name in names:
@@ -457,7 +462,6 @@ def rulebook() -> Rulebook:
     every web process would otherwise add to one unlucky request. The first load of a
     process, and a reload after a change made in this process, happen at once."""
     global _cached, _checked_at, _reloading
-    from django.conf import settings
 
     now = time.monotonic()
     if _cached is not None and now - _checked_at < settings.RULES_REFRESH_SECONDS:
@@ -465,7 +469,6 @@ def rulebook() -> Rulebook:
     with _lock:
         if _cached is not None and now - _checked_at < settings.RULES_REFRESH_SECONDS:
             return _cached
-        from rules.selectors import rules_generation
 
         generation = rules_generation()
         _checked_at = now
@@ -479,7 +482,6 @@ def rulebook() -> Rulebook:
 
 def _reload(generation: int) -> None:
     global _cached
-    from django.db import connection
 
     try:
         fresh = load_rulebook(generation)
@@ -487,7 +489,6 @@ def _reload(generation: int) -> None:
             if _cached is not None:  # forgotten meanwhile: the next score loads at once
                 _cached = fresh
     except Exception:  # the old rules keep acting; the next check tries again
-        import logging
 
         logging.getLogger(__name__).exception("could not reload the rules; keeping the ones loaded")
     finally:
@@ -502,9 +503,7 @@ def forget_rulebook() -> None:
 
 
 def load_rulebook(generation: int) -> Rulebook:
-    from django.utils import timezone
 
-    from rules.models import EntityList, ListEntry, RuleSetVersion
 
     lists: dict[str, _ListIndex] = {}
     now = timezone.now()
@@ -521,7 +520,6 @@ def load_rulebook(generation: int) -> Rulebook:
         try:
             sets[version.status] = compile_set(version.number, version.rules, vocabulary, pk=version.pk)
         except RuleSyntaxError:  # a list a rule names was deleted: that version cannot run
-            import logging
 
             logging.getLogger(__name__).exception("rule set v%s no longer compiles; it is not applied", version.number)
     return Rulebook(lists=lists, active=sets.get("active"), shadow=sets.get("shadow"), generation=generation)

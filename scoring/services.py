@@ -38,12 +38,16 @@ from ml.features import (
     online_features,
     ring_size,
 )
+from rules.engine import rulebook
+from rules.models import ShadowHit
 from scoring import fallback
 from scoring.models import ScoreJob
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, load_version
 from scoring.selectors import link_groups_read, merchant_label_rows, scoring_context, scoring_rows_frame
 from scoring.store import online as store_sql
+from scoring.validation import validate_event
 from triage.models import Score, Transaction
+from webhooks.services import high_tier_notified_ids, high_tier_notify
 
 log = logging.getLogger(__name__)
 EXPLAIN_CHUNK = 100
@@ -235,7 +239,6 @@ def _result(transaction_id: int, event_id: str, item: _Computed) -> ScoredEvent:
 def _apply_rules(client: ApiClient, events: Sequence[dict[str, Any]], computed: list[_Computed]) -> None:
     """Lists and the active rules move tiers and risk scores (never the probability); an
     allow closes the case unreviewed. Nothing to do, and nothing read, without any."""
-    from rules.engine import rulebook
 
     book = rulebook()
     if book.empty:
@@ -256,8 +259,6 @@ def _store_shadow_hits(ids: Mapping[str, int], events: Sequence[dict[str, Any]],
     rows = [(ids[e["event_id"]], hit) for e, c in zip(events, computed) if c.shadow_hits and e["event_id"] in ids
             for hit in c.shadow_hits]
     if rows:
-        from rules.engine import rulebook
-        from rules.models import ShadowHit
 
         shadow = rulebook().shadow
         if shadow is not None and shadow.pk is not None:
@@ -282,7 +283,6 @@ def _after_scoring(client: ApiClient, results: list[ScoredEvent]) -> None:
     """Explanations and webhooks leave the request: queued in the background, caught up
     by the periodic sweeps if the broker is down."""
     from scoring.dispatch import explanation_publisher
-    from webhooks.services import high_tier_notify
 
     metrics.observe_scores(r.tier for r in results)
     pending = [r.transaction_id for r in results if r.explanation_status == Score.ExplanationStatus.PENDING]
@@ -508,7 +508,6 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
     a heartbeat older than the lease: its worker died), so two live workers never score one
     job; events stored by an interrupted run are answered from their stored rows, and the
     high-tier ones that never got their callback get it now."""
-    from scoring.validation import validate_event
 
     now = timezone.now()
     lease = timezone.timedelta(seconds=settings.SCORE_JOB_LEASE_SECONDS)
@@ -550,7 +549,6 @@ def score_job_run(*, job_id: Any) -> ScoreJob | None:
 
 def _missing_callbacks_send(client: ApiClient, results: Sequence[ScoredEvent], *, since: datetime) -> None:
     """High-tier events an interrupted run stored without creating their callback."""
-    from webhooks.services import high_tier_notified_ids, high_tier_notify
 
     high = [r for r in results if r.tier == "high"]
     if not client.webhook_url or not high:
