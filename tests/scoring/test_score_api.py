@@ -270,3 +270,21 @@ def test_session_apis_name_the_session_when_nobody_is_logged_in(db):
     response = APIClient().get("/api/queue")
     assert response.status_code in (401, 403)
     assert response.json()["errors"][0]["field"] == "session"
+
+
+@pytest.mark.django_db
+def test_the_answer_has_exactly_the_fields_the_api_schema_documents(service, champion):
+    # The answer is rendered by hand for speed (scoring.apis.result_renderer); the schema
+    # comes from ScoreResultSerializer. A field added to one and not the other fails here.
+    from dataclasses import fields
+
+    from scoring.serializers import ScoreResultSerializer
+    from scoring.services import ScoredEvent
+
+    documented = set(ScoreResultSerializer().fields)
+    for body in (event(), [event(event_id="b1"), event(event_id="b2")]):
+        answer = service.post("/score", body, format="json").json()
+        for result in answer["results"] if isinstance(body, list) else [answer]:
+            assert set(result) == documented
+    stored = {f.name for f in fields(ScoredEvent)}
+    assert documented - {"explanation_url", "action", "duplicate", "model_version"} <= stored | {"event_id"}
