@@ -1,7 +1,8 @@
-"""The reviewers' API: queue, next case, claims, case view data, decisions, undo, bulk, comments.
+"""The reviewers' API: queue, next case, claims, case view data, decisions, undo, bulk, ring
+decisions, comments, disposition codes, case files.
 
 Session login only (API keys never reach these): reviewer role for cases, manager role for
-bulk decisions.
+bulk decisions and for editing the disposition codes.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from accounts.permissions import IsManager, IsReviewer
 from core.api import error_response
 from triage import selectors, services
 from triage import serializers as s
-from triage.models import Score
+from triage.dispositions import DispositionRefused, disposition_create, disposition_update, dispositions_list
+from triage.models import CaseComment, Disposition, Score
 
 CASE_ID = OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)
 
@@ -179,12 +181,15 @@ class DecisionApi(APIView):
             return _not_found()
         try:
             decision = services.decision_record(transaction_id=transaction_id, reviewer=request.user, **data.validated_data)
+        except DispositionRefused as exc:
+            return _disposition_refused(exc)
         except services.DecisionConflict as exc:
             return _conflict(str(exc), field="expected_status")
         body = {
             "id": decision.pk,
             "transaction_id": transaction_id,
             "verdict": decision.verdict,
+            "disposition": decision.disposition_id,
             "note": decision.note,
             "reviewer": request.user.get_username(),
             "created_at": decision.created_at,
@@ -229,15 +234,103 @@ class BulkDecisionApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             decisions = services.decisions_bulk_record(reviewer=request.user, **data.validated_data)
+        except DispositionRefused as exc:
+            return _disposition_refused(exc)
         except services.BulkRefused as exc:
-            errors = [
-                {"field": "transaction_ids", "code": "conflict", "message": f"case {c.transaction_id}: {c.reason}",
-                 "transaction_id": c.transaction_id}
-                for c in exc.conflicts
-            ]
-            return Response({"errors": errors}, status=status.HTTP_409_CONFLICT)
+            return _bulk_refused(exc)
         body = {"verdict": data.validated_data["verdict"], "decided": [d.transaction_id for d in decisions]}
         return Response(s.BulkOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _disposition_refused(exc: DispositionRefused) -> Response:
+    return error_response(exc.field, "invalid", str(exc), status.HTTP_400_BAD_REQUEST)
+
+
+def _bulk_refused(exc: services.BulkRefused) -> Response:
+    errors = [
+        {"field": "transaction_ids", "code": "conflict", "message": f"case {c.transaction_id}: {c.reason}",
+         "transaction_id": c.transaction_id}
+        for c in exc.conflicts
+    ]
+    return Response({"errors": errors}, status=status.HTTP_409_CONFLICT)
+
+
+class RingDecisionApi(APIView):
+    """Decide every undecided case of a group of linked accounts at once, from a case's network."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[CASE_ID], request=s.RingDecisionInputSerializer, responses={201: s.RingDecisionOutputSerializer},
+        summary="Clear or flag every open or escalated case of linked accounts, all or nothing",
+        description="`accounts` must be this case's account or accounts its network links to (400 naming any other). "
+                    "409 listing each case another reviewer holds; nothing is written then.",
+    )
+    def post(self, request, transaction_id: int):
+        score = selectors.case_get(transaction_id=transaction_id)
+        if score is None:
+            return _not_found()
+        data = s.RingDecisionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        network = selectors.account_network(txn=score.transaction)
+        linked = {n["label"] for n in network["nodes"] if n["kind"] == "account"}
+        strangers = [a for a in data.validated_data["accounts"] if a not in linked]
+        if strangers:
+            return error_response("accounts", "not_linked", f"not linked to account {score.transaction.account_id} "
+                                  f"in the last {network['days']} days: {', '.join(strangers[:10])}", status.HTTP_400_BAD_REQUEST)
+        try:
+            decisions = services.ring_decision_record(reviewer=request.user, **data.validated_data)
+        except DispositionRefused as exc:
+            return _disposition_refused(exc)
+        except services.RingRefused as exc:
+            return _conflict(str(exc), field="accounts")
+        except services.BulkRefused as exc:
+            return _bulk_refused(exc)
+        body = {"verdict": data.validated_data["verdict"], "accounts": sorted(set(data.validated_data["accounts"])),
+                "decided": [d.transaction_id for d in decisions]}
+        return Response(s.RingDecisionOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class DispositionsApi(APIView):
+    """The managed list of disposition codes: everyone reads it, managers add to it."""
+
+    permission_classes = [IsReviewer]
+
+    def get_permissions(self):
+        return [IsManager()] if self.request.method == "POST" else [IsReviewer()]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("all", bool, description="Include retired codes")],
+        responses={200: s.DispositionListSerializer}, summary="Disposition codes, per verdict in their order",
+    )
+    def get(self, request):
+        include = request.query_params.get("all", "").lower() in ("1", "true", "yes")
+        return Response(s.DispositionListSerializer({"results": dispositions_list(include_inactive=include)}).data)
+
+    @extend_schema(request=s.DispositionSerializer, responses={201: s.DispositionSerializer},
+                   summary="Add a disposition code (managers; audited)")
+    def post(self, request):
+        data = s.DispositionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if Disposition.objects.filter(code=data.validated_data["code"]).exists():
+            return error_response("code", "duplicate", "a code with this name exists (retired codes stay reserved)",
+                                  status.HTTP_400_BAD_REQUEST)
+        item = disposition_create(actor=request.user, **data.validated_data)
+        return Response(s.DispositionSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class DispositionApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=s.DispositionChangeSerializer, responses={200: s.DispositionSerializer},
+                   summary="Reword, reorder, retire or bring back a code (managers; audited)")
+    def patch(self, request, code: str):
+        if not Disposition.objects.filter(code=code).exists():
+            return error_response("code", "not_found", "no such disposition code", status.HTTP_404_NOT_FOUND)
+        data = s.DispositionChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = disposition_update(actor=request.user, code=code, **data.validated_data)
+        return Response(s.DispositionSerializer(item).data)
 
 
 COMMENT_ID = OpenApiParameter("comment_id", int, OpenApiParameter.PATH)
@@ -282,8 +375,6 @@ class CaseCommentApi(APIView):
     @extend_schema(parameters=[CASE_ID, COMMENT_ID], request=s.CommentInputSerializer, responses={200: s.CommentSerializer},
                    summary="Edit your comment (earlier wordings kept, audited)")
     def patch(self, request, transaction_id: int, comment_id: int):
-        from triage.models import CaseComment
-
         if not CaseComment.objects.filter(pk=comment_id, transaction_id=transaction_id).exists():
             return error_response("comment_id", "not_found", "no such comment on this case", status.HTTP_404_NOT_FOUND)
         data = s.CommentInputSerializer(data=request.data)

@@ -164,6 +164,26 @@ class Score(models.Model):
         ]
 
 
+class Disposition(models.Model):
+    """A reason code a clear or flag decision carries ("stolen card", "customer confirmed").
+
+    A managed list, so figures can be broken down by why cases were decided, not only how.
+    Codes are never deleted once used: a retired one is made inactive, and decisions keep it.
+    """
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    verdict = models.CharField(max_length=10, choices=[("clear", "Clear (legitimate)"), ("flag", "Flag as fraud")])
+    label = models.CharField(max_length=80)
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within its verdict")
+
+    class Meta:
+        ordering = ["verdict", "position", "code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class Decision(models.Model):
     """A reviewer's verdict on a case. The latest one per transaction is its label."""
 
@@ -176,6 +196,8 @@ class Decision(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions")
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     note = models.TextField(blank=True)
+    # Why: required for clear and flag, none for an escalation (older decisions have none).
+    disposition = models.ForeignKey(Disposition, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions")
     model_version_name = models.CharField(max_length=64, blank=True, help_text="The version the reviewer saw")
     created_at = models.DateTimeField(auto_now_add=True)
     # What the case and the label were before this decision, so an undo can put them back.

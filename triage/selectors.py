@@ -17,6 +17,8 @@ from triage.models import Decision, Score, Tier, Transaction
 from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
+# Cases still waiting for a clear or flag.
+UNDECIDED = (Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED)
 FAILED_STATUSES = ("failed", "declined")
 
 QUEUE_FIELDS = (
@@ -153,6 +155,37 @@ def queue_item(*, transaction_id: int) -> dict[str, Any] | None:
     return _queue_item(row, now=timezone.now(), since=None) if row else None
 
 
+def sla_due(tier: str, event_time: datetime) -> datetime:
+    """When a case of this tier raised on an event at `event_time` is due to be decided."""
+    return event_time + timedelta(hours=settings.CASE_SLA_HOURS[tier])
+
+
+def sla_state(*, tier: str, event_time: datetime, review_status: str, now: datetime) -> str:
+    """"breached", "due_soon" (the last quarter of its time), "on_time", or "" once decided."""
+    if review_status not in UNDECIDED:
+        return ""
+    due = sla_due(tier, event_time)
+    if now >= due:
+        return "breached"
+    if now >= due - timedelta(hours=settings.CASE_SLA_HOURS[tier] / 4):
+        return "due_soon"
+    return "on_time"
+
+
+def sla_breaches(*, cap: int | None = None) -> dict[str, dict[str, Any]]:
+    """Open and escalated cases past their due time, per tier (counted up to `cap`)."""
+    cap = cap or settings.QUEUE_COUNT_CAP
+    now = timezone.now()
+    undecided = Score.objects.filter(review_status__in=UNDECIDED)
+    out = {}
+    for tier in TIER_ORDER:
+        hours = settings.CASE_SLA_HOURS[tier]
+        late = undecided.filter(tier=tier, transaction__timestamp__lte=now - timedelta(hours=hours)).order_by()
+        n = late[: cap + 1].count()
+        out[tier] = {"hours": hours, "breached": min(n, cap), "capped": n > cap}
+    return out
+
+
 def _queue_item(r: dict[str, Any], *, now: datetime, since: datetime | None) -> dict[str, Any]:
     held = bool(r["claimed_by__username"] and r["claim_expires_at"] and r["claim_expires_at"] > now)
     return {
@@ -174,6 +207,9 @@ def _queue_item(r: dict[str, Any], *, now: datetime, since: datetime | None) -> 
         "claimed_by": r["claimed_by__username"] if held else None,
         "claim_expires_at": r["claim_expires_at"] if held else None,
         "is_new": bool(since and r["scored_at"] > since),
+        "sla_due_at": sla_due(r["tier"], r["transaction__timestamp"]),
+        "sla_state": sla_state(tier=r["tier"], event_time=r["transaction__timestamp"], review_status=r["review_status"],
+                               now=now),
     }
 
 
@@ -202,14 +238,16 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         {
             "id": d.pk,
             "verdict": d.verdict,
+            "disposition": _disposition(d),
             "note": d.note,
             "reviewer": d.reviewer.get_username(),
             "model_version": d.model_version_name,
             "created_at": d.created_at,
             "undone_at": d.undone_at,
         }
-        for d in Decision.objects.filter(transaction=txn).select_related("reviewer").order_by("-created_at", "-pk")
+        for d in Decision.objects.filter(transaction=txn).select_related("reviewer", "disposition").order_by("-created_at", "-pk")
     ]
+    now = timezone.now()
     return {
         "transaction_id": txn.pk,
         "client": txn.client.name,
@@ -233,7 +271,17 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         "claim_expires_at": score.claim_expires_at if holder else None,
         "decisions": decisions,
         "undo_seconds": settings.UNDO_SECONDS,
+        "sla": {
+            "hours": settings.CASE_SLA_HOURS[score.tier],
+            "due_at": sla_due(score.tier, txn.timestamp),
+            "state": sla_state(tier=score.tier, event_time=txn.timestamp, review_status=score.review_status, now=now),
+        },
     }
+
+
+def _disposition(decision: Decision) -> dict[str, str] | None:
+    d = decision.disposition
+    return {"code": d.code, "label": d.label} if d else None
 
 
 # --------------------------------------------------------------------------- account history
@@ -307,13 +355,14 @@ def account_history(*, txn: Transaction, limit: int = HISTORY_LIMIT) -> dict[str
             "transaction_id": d.transaction_id,
             "event_id": d.transaction.event_id,
             "verdict": d.verdict,
+            "disposition": _disposition(d),
             "note": d.note,
             "reviewer": d.reviewer.get_username(),
             "created_at": d.created_at,
             "undone": d.undone_at is not None,
         }
         for d in Decision.objects.filter(transaction__account_id=txn.account_id)
-        .select_related("transaction", "reviewer")
+        .select_related("transaction", "reviewer", "disposition")
         .order_by("-created_at")[:20]
     ]
     return {"account_id": txn.account_id, "events": timeline, "shown": len(timeline), "summary": summary, "decisions": decisions}
@@ -390,11 +439,18 @@ def account_network(*, txn: Transaction) -> dict[str, Any]:
             legitimate=Count("pk", filter=Q(is_fraud=False)),
             latest_case=Max("pk", filter=Q(score__isnull=False)),
             events=Count("pk"),
+            open_cases=Count("pk", filter=Q(score__review_status__in=UNDECIDED)),
         )
     )
     for row in states:
         node = nodes[f"account:{row['account_id']}"]
-        node.update(state=_state(row["fraud"], row["legitimate"]), latest_case=row["latest_case"], events=row["events"])
+        node.update(state=_state(row["fraud"], row["legitimate"]), latest_case=row["latest_case"], events=row["events"],
+                    open_cases=row["open_cases"])
+    # What ties each account to this one: a shared device or IP says "ring"; a shared
+    # merchant alone rarely does (a ring decision pre-selects only the former).
+    for link in links:
+        if link["source"] != center:
+            nodes[link["target"]].setdefault("via", []).append(link["kind"])
     return {
         "account_id": txn.account_id,
         "days": settings.NETWORK_DAYS,

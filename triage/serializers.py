@@ -83,6 +83,11 @@ class QueueItemSerializer(serializers.Serializer):
     claimed_by = serializers.CharField(allow_null=True, help_text="Who is working this case now")
     claim_expires_at = serializers.DateTimeField(allow_null=True)
     is_new = serializers.BooleanField(help_text="Scored after `since`")
+    sla_due_at = serializers.DateTimeField(help_text="When the case is due: its event time + the tier's CASE_SLA_HOURS")
+    sla_state = serializers.ChoiceField(
+        choices=["on_time", "due_soon", "breached", ""],
+        help_text="breached: past due; due_soon: in the last quarter of its time; empty once decided",
+    )
 
 
 class QueueSerializer(serializers.Serializer):
@@ -113,8 +118,12 @@ class ClaimSerializer(serializers.Serializer):
     claim_expires_at = serializers.DateTimeField(allow_null=True)
 
 
+DISPOSITION_HELP = "Why (a code of GET /api/dispositions for this verdict): required to clear or flag, none to escalate"
+
+
 class DecisionInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    disposition = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", help_text=DISPOSITION_HELP)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     expected_status = serializers.ChoiceField(
         choices=Score.ReviewStatus.choices,
@@ -127,6 +136,7 @@ class DecisionOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     transaction_id = serializers.IntegerField()
     verdict = serializers.CharField()
+    disposition = serializers.CharField(allow_null=True)
     note = serializers.CharField()
     reviewer = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -142,6 +152,7 @@ class UndoOutputSerializer(serializers.Serializer):
 class BulkInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=[Decision.Verdict.CLEAR, Decision.Verdict.FLAG])
     transaction_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1)
+    disposition = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", help_text=DISPOSITION_HELP)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_transaction_ids(self, value):
@@ -177,3 +188,37 @@ class CommentSerializer(serializers.Serializer):
 
 class CommentListSerializer(serializers.Serializer):
     results = CommentSerializer(many=True)
+
+
+class RingDecisionInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=[Decision.Verdict.CLEAR, Decision.Verdict.FLAG])
+    disposition = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", help_text=DISPOSITION_HELP)
+    accounts = serializers.ListField(
+        child=serializers.CharField(max_length=128), min_length=1, max_length=200,
+        help_text="The accounts you confirmed: this case's account and linked ones from its network",
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RingDecisionOutputSerializer(serializers.Serializer):
+    verdict = serializers.CharField()
+    accounts = serializers.ListField(child=serializers.CharField())
+    decided = serializers.ListField(child=serializers.IntegerField(), help_text="The cases decided")
+
+
+class DispositionSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=40)
+    verdict = serializers.ChoiceField(choices=["clear", "flag"])
+    label = serializers.CharField(max_length=80)
+    active = serializers.BooleanField(read_only=True)
+    position = serializers.IntegerField(read_only=True)
+
+
+class DispositionListSerializer(serializers.Serializer):
+    results = DispositionSerializer(many=True)
+
+
+class DispositionChangeSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=80, required=False)
+    active = serializers.BooleanField(required=False, help_text="false retires the code: decisions keep it, new ones cannot use it")
+    position = serializers.IntegerField(min_value=0, max_value=1000, required=False)

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
+from triage.dispositions import disposition_for
 from triage.models import CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 
@@ -27,9 +28,13 @@ class DecisionConflict(Exception):
 
 
 def decision_record(
-    *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None
+    *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None,
+    disposition: str | None = None,
 ) -> Decision:
     """Store a reviewer's verdict; it becomes the event's label (flag = fraud, clear = legit).
+
+    A clear or flag carries an active `disposition` code of its verdict (DispositionRefused
+    otherwise, nothing written); an escalation carries none.
 
     `expected_status` is the review status the reviewer saw. If the case changed since, or
     another reviewer holds an unexpired claim on it, DecisionConflict is raised and nothing
@@ -39,6 +44,7 @@ def decision_record(
     if verdict not in _VERDICT_EFFECT:
         raise ValueError(f"unknown verdict {verdict!r}")
     review_status, label = _VERDICT_EFFECT[Decision.Verdict(verdict)]
+    code = disposition_for(verdict=verdict, code=disposition)
     now = timezone.now()
     with transaction.atomic():
         score = (
@@ -62,6 +68,7 @@ def decision_record(
             reviewer=reviewer,
             verdict=verdict,
             note=note,
+            disposition=code,
             model_version_name=score.model_version_name,
             previous_status=score.review_status,
             previous_decided_at=score.decided_at,
@@ -84,7 +91,8 @@ def decision_record(
             object_type="transaction",
             object_id=str(transaction_id),
             detail={
-                "verdict": verdict, "note": note, "previous_status": decision.previous_status,
+                "verdict": verdict, "disposition": code.code if code else None, "note": note,
+                "previous_status": decision.previous_status,
                 "event_id": txn.event_id, "decision_id": decision.pk,
             },
         )
@@ -258,7 +266,9 @@ class BulkRefused(Exception):
         self.conflicts = conflicts
 
 
-def decisions_bulk_record(*, transaction_ids: Sequence[int], reviewer: Any, verdict: str, note: str = "") -> list[Decision]:
+def decisions_bulk_record(
+    *, transaction_ids: Sequence[int], reviewer: Any, verdict: str, note: str = "", disposition: str | None = None,
+) -> list[Decision]:
     """Decide many open cases at once, all or nothing.
 
     Every case is locked first (in id order, so two bulk actions cannot deadlock) and
@@ -266,6 +276,7 @@ def decisions_bulk_record(*, transaction_ids: Sequence[int], reviewer: Any, verd
     fails, BulkRefused lists each failing case and its reason and nothing is written.
     """
     ids = sorted(set(transaction_ids))
+    disposition_for(verdict=verdict, code=disposition)  # refused before anything is locked
     now = timezone.now()
     with transaction.atomic():
         locked = {
@@ -285,12 +296,58 @@ def decisions_bulk_record(*, transaction_ids: Sequence[int], reviewer: Any, verd
         if conflicts:
             raise BulkRefused(conflicts)
         decisions = [
-            decision_record(transaction_id=pk, reviewer=reviewer, verdict=verdict, note=note, expected_status="open")
+            decision_record(transaction_id=pk, reviewer=reviewer, verdict=verdict, note=note, expected_status="open",
+                            disposition=disposition)
             for pk in ids
         ]
         audit_record(
             actor=reviewer, action="bulk_decision", object_type="transaction", object_id="",
-            detail={"verdict": verdict, "note": note, "transaction_ids": ids},
+            detail={"verdict": verdict, "disposition": disposition, "note": note, "transaction_ids": ids},
+        )
+    return decisions
+
+
+class RingRefused(Exception):
+    """The group holds more undecided cases than one ring decision may decide."""
+
+
+def ring_decision_record(
+    *, accounts: Sequence[str], reviewer: Any, verdict: str, disposition: str | None, note: str = "",
+) -> list[Decision]:
+    """Decide every undecided (open or escalated) case of a group of linked accounts, all or nothing.
+
+    The reviewer confirmed `accounts` (the network view lists them); each of their cases is
+    locked in id order and checked as a bulk decision checks: if another reviewer holds
+    one, BulkRefused lists it and nothing is written. Each event's label follows the
+    verdict, so every account of the ring is labelled from its own events.
+    """
+    accounts = sorted(set(accounts))
+    disposition_for(verdict=verdict, code=disposition)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = list(
+            Score.objects.select_for_update(of=("self",)).select_related("claimed_by")
+            .filter(transaction__account_id__in=accounts, review_status__in=(Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED))
+            .order_by("pk")[: settings.RING_MAX_CASES + 1]
+        )
+        if len(locked) > settings.RING_MAX_CASES:
+            raise RingRefused(f"these accounts have more than {settings.RING_MAX_CASES} undecided cases; decide them in the queue")
+        conflicts = []
+        for score in locked:
+            holder = claim_holder(score, now=now)
+            if holder is not None and holder.pk != reviewer.pk:
+                conflicts.append(BulkConflict(score.pk, f"{holder.get_username()} is working this case"))
+        if conflicts:
+            raise BulkRefused(conflicts)
+        decisions = [
+            decision_record(transaction_id=score.pk, reviewer=reviewer, verdict=verdict, note=note,
+                            expected_status=score.review_status, disposition=disposition)
+            for score in locked
+        ]
+        audit_record(
+            actor=reviewer, action="ring_decision", object_type="account", object_id=accounts[0] if accounts else "",
+            detail={"verdict": verdict, "disposition": disposition, "note": note, "accounts": accounts,
+                    "transaction_ids": [d.transaction_id for d in decisions]},
         )
     return decisions
 

@@ -14,4 +14,7 @@ urlpatterns = [
     path("api/cases/<int:transaction_id>/undo", apis.UndoApi.as_view(), name="api-case-undo"),
     path("api/cases/<int:transaction_id>/comments", apis.CaseCommentsApi.as_view(), name="api-case-comments"),
     path("api/cases/<int:transaction_id>/comments/<int:comment_id>", apis.CaseCommentApi.as_view(), name="api-case-comment"),
+    path("api/cases/<int:transaction_id>/network/decision", apis.RingDecisionApi.as_view(), name="api-case-ring-decision"),
+    path("api/dispositions", apis.DispositionsApi.as_view(), name="api-dispositions"),
+    path("api/dispositions/<slug:code>", apis.DispositionApi.as_view(), name="api-disposition"),
 ]

@@ -47,3 +47,13 @@ NETWORK_DAYS = env_int("NETWORK_DAYS", 90)
 NETWORK_MAX_NODES = env_int("NETWORK_MAX_NODES", 60)
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10000)
 BULK_MAX_CASES = env_int("BULK_MAX_CASES", 200)
+# Service levels: an open case is due this many hours after its event happened (the event's
+# own time, so a late-arriving backfill is as overdue as it is), per tier; "due soon" is the
+# last quarter of that time. The queue shows each case's due time; the dashboard counts breaches.
+CASE_SLA_HOURS = {
+    "high": env_float("CASE_SLA_HOURS_HIGH", 4.0),
+    "medium": env_float("CASE_SLA_HOURS_MEDIUM", 24.0),
+    "low": env_float("CASE_SLA_HOURS_LOW", 72.0),
+}
+# A ring decision from the network view decides at most this many open cases at once.
+RING_MAX_CASES = env_int("RING_MAX_CASES", 500)

@@ -47,7 +47,7 @@ def test_details_come_as_readable_lines_changes_as_before_and_after(settings, ma
         "cost_per_review": 8, "friction_cost_per_false_positive": 2, "value_of_unpriced_event": 50}, format="json")
     as_reviewer = signed_in(reviewer)
     as_reviewer.post(f"/api/cases/{cases[0].pk}/claim")
-    as_reviewer.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag"}, format="json")
+    as_reviewer.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag", "disposition": "stolen_card"}, format="json")
 
     _, items = _items(as_manager)
     roi = next(i for i in items if i["action"] == "roi_assumptions")
@@ -106,7 +106,7 @@ def test_a_save_that_changes_nothing_writes_no_entry(manager):
 def test_actions_that_are_not_saves_are_always_logged(manager, cases):
     before = AuditEntry.objects.count()
     assert audit_record(actor=manager, action="decision", object_type="transaction", object_id=str(cases[0].pk),
-                        detail={"verdict": "clear"}) is not None
+                        detail={"verdict": "clear", "disposition": "customer_confirmed"}) is not None
     assert audit_record(actor=manager, action="login") is not None
     # A re-cut that lands on the same thresholds still re-tiered cases and settled alerts.
     same = {"high": 0.8, "medium": 0.3}
@@ -125,7 +125,7 @@ def test_claims_and_releases_fold_into_holds_and_decisions_stay(manager, reviewe
     _entry(reviewer, "claim_released", a, 5)
     _entry(reviewer, "claim", b, 6, how="next")
     _entry(second_reviewer, "claim", a, 7, how="open")  # someone else's hold on the same case
-    _entry(reviewer, "decision", b, 8, verdict="flag")
+    _entry(reviewer, "decision", b, 8, verdict="flag", disposition="stolen_card")
     _entry(reviewer, "claim", b, 9, how="open")  # after the decision: a new hold
     as_manager = signed_in(manager)
 
@@ -151,7 +151,7 @@ def test_pages_of_folded_holds_add_up(manager, reviewer, cases):
     for n, case in enumerate(cases):
         _entry(reviewer, "claim", case, 10 * n, how="next")
         _entry(reviewer, "claim_released", case, 10 * n + 1)
-        _entry(reviewer, "decision", case, 10 * n + 2, verdict="clear")
+        _entry(reviewer, "decision", case, 10 * n + 2, verdict="clear", disposition="customer_confirmed")
     as_manager = signed_in(manager)
     seen, page = [], 1
     while True:
@@ -173,7 +173,7 @@ def test_the_page_shows_lines_links_and_holds_as_text(page, live_server, manager
     a = cases[0]
     _entry(reviewer, "claim", a, 0, how="next")
     _entry(reviewer, "claim_released", a, 2)
-    _entry(reviewer, "decision", a, 3, verdict="flag", note="<b>ring</b>")
+    _entry(reviewer, "decision", a, 3, verdict="flag", disposition="stolen_card", note="<b>ring</b>")
     audit_record(actor=manager, action="roi_assumptions", object_type="roi_assumptions", object_id="1",
                  detail={"before": {"cost_per_review": 5.0}, "after": {"cost_per_review": 8.0}})
 

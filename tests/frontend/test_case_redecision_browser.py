@@ -20,7 +20,7 @@ def test_flipping_a_colleagues_decision_names_them_and_asks(page, live_server, r
                                      event_type="payment", amount=80, currency="USD")
     Score.objects.create(transaction=txn, probability=0.6, risk_score=85, tier="high", expected_loss=48,
                          model_version_name="v-test", features={})
-    decision_record(transaction_id=txn.pk, reviewer=second_reviewer, verdict="clear", note="known customer")
+    decision_record(transaction_id=txn.pk, reviewer=second_reviewer, verdict="clear", disposition="customer_confirmed", note="known customer")
 
     page.goto(f"{live_server.url}/cases/{txn.pk}/")
     page.fill("#id_username", reviewer.username)

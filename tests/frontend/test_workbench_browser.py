@@ -154,7 +154,7 @@ def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live
     page.click("#bulk-confirm")
     expect(page.locator("#status")).to_contain_text("Flagged as fraud: 2 cases")
     expect(rows).to_have_count(count - 2)
-    assert Decision.objects.filter(verdict="flag", note="shared device ring").count() == 2
+    assert Decision.objects.filter(verdict="flag", disposition="stolen_card", note="shared device ring").count() == 2
 
     page.goto(f"{live_server.url}/audit/")
     table = page.locator("#audit-table tbody")

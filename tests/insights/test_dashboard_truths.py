@@ -67,8 +67,8 @@ def test_decisions_made_now_on_old_events_count_on_every_panel(api_client_and_ke
     fraud = add_event(client, "old-fraud", old, amount=120, score=92, tier="high", expected_loss=110)
     legit = add_event(client, "old-legit", old + timedelta(hours=2), amount=40, score=88, tier="high", expected_loss=35)
     add_event(client, "old-open", old + timedelta(hours=3), amount=15, score=60, tier="medium", expected_loss=9)
-    decision_record(transaction_id=fraud.pk, reviewer=reviewer, verdict="flag")
-    decision_record(transaction_id=legit.pk, reviewer=reviewer, verdict="clear")
+    decision_record(transaction_id=fraud.pk, reviewer=reviewer, verdict="flag", disposition="stolen_card")
+    decision_record(transaction_id=legit.pk, reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
     rollups_refresh()
     params = {"period": "30d", "tz": "UTC"}
 
@@ -104,7 +104,7 @@ def test_an_undone_decision_leaves_every_panel(api_client_and_key, reviewer, as_
 
     client = api_client_and_key[0]
     txn = add_event(client, "undo-me", timezone.now() - timedelta(days=3), amount=50, score=90, tier="high")
-    decision_record(transaction_id=txn.pk, reviewer=reviewer, verdict="flag")
+    decision_record(transaction_id=txn.pk, reviewer=reviewer, verdict="flag", disposition="stolen_card")
     decision_undo(transaction_id=txn.pk, reviewer=reviewer)
     params = {"period": "30d"}
     assert as_manager.get("/api/insights/team", params).json()["time_to_decision"]["decisions"] == 0

@@ -138,7 +138,7 @@ def test_incremental_rollups_equal_a_full_recomputation(world, reviewer, api_cli
     # New events (one in a brand-new hour), a reviewer decision, a late label, a deletion.
     add_event(client, "e6", datetime(2026, 11, 16, 10, 55, tzinfo=UTC), amount=10, score=95, tier="high", expected_loss=9.5)
     add_event(client, "e7", datetime(2026, 11, 15, 3, 0, tzinfo=UTC), amount=70, score=20, tier="low", expected_loss=1.0)
-    decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="flag")
+    decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="flag", disposition="stolen_card")
     Transaction.objects.filter(pk=world[1].pk).update(is_fraud=True)
     Transaction.objects.filter(event_id="e4").delete()
     assert DirtyHour.objects.exists()
@@ -164,13 +164,13 @@ def test_score_api_events_reach_the_dashboards(service, as_manager, django_captu
 
 def test_a_decision_refreshes_the_rollups_after_commit(world, reviewer, as_manager, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="clear")
+        decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
     body = as_manager.get("/api/insights/roi", {"period": "30d"}).json()
     assert body["counts"]["false_positives"] == 2 and not DirtyHour.objects.exists()
 
 
 def test_team_numbers(world, reviewer, as_manager):
-    decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="clear")
+    decision_record(transaction_id=world[2].pk, reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
     body = as_manager.get("/api/insights/team", {"period": "7d", "end": datetime.now(UTC).date().isoformat()}).json()
     assert body["decisions"] == [{"day": datetime.now(UTC).date().isoformat(), "reviewer": "rita-reviewer", "decisions": 1}]
     assert body["time_to_decision"]["decisions"] == 1 and body["time_to_decision"]["median_seconds"] < 60

@@ -15,7 +15,7 @@ def test_decision_refreshes_rollups_through_the_worker(worker, reviewer, api_cli
     events = hand_counted_world(api_client_and_key[0])
     client = APIClient()
     client.force_login(reviewer)
-    response = client.post(f"/api/cases/{events[2].pk}/decision", {"verdict": "flag", "expected_status": "open"}, format="json")
+    response = client.post(f"/api/cases/{events[2].pk}/decision", {"verdict": "flag", "disposition": "stolen_card", "expected_status": "open"}, format="json")
     assert response.status_code == 201
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and sum(HourlyRollup.objects.values_list("flagged", flat=True)) < 3:

@@ -52,10 +52,12 @@ def _decide(reviewer, world, results):
     ordered = sorted(results, key=lambda r: not truth[r["event_id"]])[:DECIDED]
     desk = _login(reviewer)
     ids = dict(Transaction.objects.values_list("event_id", "id"))
+    codes = {"flag": "stolen_card", "clear": "customer_confirmed"}
     for result in ordered:
         verdict = "flag" if truth[result["event_id"]] else "clear"
         response = desk.post(
-            f"/api/cases/{ids[result['event_id']]}/decision", {"verdict": verdict}, content_type="application/json"
+            f"/api/cases/{ids[result['event_id']]}/decision", {"verdict": verdict, "disposition": codes[verdict]},
+            content_type="application/json",
         )
         assert response.status_code == 201, response.content
     return sum(bool(truth[r["event_id"]]) for r in ordered)
@@ -245,11 +247,11 @@ def test_enough_new_decisions_queue_a_retraining(settings, reviewer, service, ch
     service.post("/score", [event(event_id=f"d{i}", account_id=f"a{i}") for i in range(4)], format="json")
     ids = list(Transaction.objects.values_list("id", flat=True))
     with django_capture_on_commit_callbacks(execute=False):
-        decision_record(transaction_id=ids[0], reviewer=reviewer, verdict="flag")
+        decision_record(transaction_id=ids[0], reviewer=reviewer, verdict="flag", disposition="stolen_card")
         decision_record(transaction_id=ids[1], reviewer=reviewer, verdict="escalate")  # says nothing about fraud
-        decision_record(transaction_id=ids[2], reviewer=reviewer, verdict="clear")
+        decision_record(transaction_id=ids[2], reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
         assert retrain_if_enough_decisions().startswith("not enough")
-        decision_record(transaction_id=ids[3], reviewer=reviewer, verdict="clear")
+        decision_record(transaction_id=ids[3], reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
         assert retrain_if_enough_decisions().startswith("queued training run")
         assert retrain_if_enough_decisions().startswith("not enough")  # one is already queued
     run = TrainingRun.objects.get()

@@ -39,7 +39,7 @@ def test_flag_stores_decision_label_and_audit(reviewer, scored):
     target = scored[0]
     txn = Transaction.objects.get(event_id=target["event_id"])
     response = _login(reviewer).post(
-        f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "note": "stolen card", "expected_status": "open"}, format="json"
+        f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "disposition": "stolen_card", "note": "stolen card", "expected_status": "open"}, format="json"
     )
     assert response.status_code == 201, response.content
     txn.refresh_from_db()
@@ -53,8 +53,8 @@ def test_flag_stores_decision_label_and_audit(reviewer, scored):
 def test_second_reviewer_gets_a_conflict(reviewer, second_reviewer, scored):
     txn = Transaction.objects.get(event_id=scored[1]["event_id"])
     url = f"/api/cases/{txn.pk}/decision"
-    assert _login(reviewer).post(url, {"verdict": "clear", "expected_status": "open"}, format="json").status_code == 201
-    late = _login(second_reviewer).post(url, {"verdict": "flag", "expected_status": "open"}, format="json")
+    assert _login(reviewer).post(url, {"verdict": "clear", "disposition": "customer_confirmed", "expected_status": "open"}, format="json").status_code == 201
+    late = _login(second_reviewer).post(url, {"verdict": "flag", "disposition": "stolen_card", "expected_status": "open"}, format="json")
     assert late.status_code == 409
     assert "already cleared" in late.json()["errors"][0]["message"]
     txn.refresh_from_db()
@@ -73,7 +73,7 @@ def test_decision_without_csrf_token_is_refused(reviewer, scored):
     client = APIClient(enforce_csrf_checks=True)
     client.login(username=reviewer.username, password=DEMO_PASSWORD)
     txn = Transaction.objects.get(event_id=scored[0]["event_id"])
-    assert client.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag"}, format="json").status_code == 403
+    assert client.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "disposition": "stolen_card"}, format="json").status_code == 403
 
 
 def test_login_is_audited(reviewer, client):

@@ -170,7 +170,7 @@ def test_expired_claim_can_be_taken_by_someone_else(reviewer, second_reviewer, c
 
 def test_decision_on_a_case_held_by_another_reviewer_is_409(reviewer, second_reviewer, cases):
     signed_in(reviewer).post("/api/queue/next")
-    response = signed_in(second_reviewer).post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag"}, format="json")
+    response = signed_in(second_reviewer).post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "flag", "disposition": "stolen_card"}, format="json")
     assert response.status_code == 409
     assert reviewer.username in response.json()["errors"][0]["message"]
     assert not Decision.objects.exists()
@@ -215,7 +215,7 @@ def test_two_reviewers_pressing_next_together_get_different_cases(reviewer, seco
 def test_undo_restores_status_and_label_and_is_audited(reviewer, cases):
     client = signed_in(reviewer)
     txn = cases[0]
-    assert client.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "expected_status": "open"}, format="json").status_code == 201
+    assert client.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "disposition": "stolen_card", "expected_status": "open"}, format="json").status_code == 201
     txn.refresh_from_db()
     assert txn.is_fraud is True and txn.label_source == "review" and txn.label_known_at is not None
     response = client.post(f"/api/cases/{txn.pk}/undo")
@@ -229,7 +229,7 @@ def test_undo_restores_status_and_label_and_is_audited(reviewer, cases):
 
 def test_undo_after_the_window_is_refused(reviewer, cases, settings):
     client = signed_in(reviewer)
-    client.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "clear"}, format="json")
+    client.post(f"/api/cases/{cases[0].pk}/decision", {"verdict": "clear", "disposition": "customer_confirmed"}, format="json")
     Decision.objects.update(created_at=timezone.now() - timedelta(seconds=settings.UNDO_SECONDS + 1))
     response = client.post(f"/api/cases/{cases[0].pk}/undo")
     assert response.status_code == 409 and "undone for" in response.json()["errors"][0]["message"]
@@ -240,7 +240,7 @@ def test_undo_after_the_window_is_refused(reviewer, cases, settings):
 def test_a_later_decision_wins_and_blocks_the_earlier_undo(reviewer, second_reviewer, cases):
     url = f"/api/cases/{cases[0].pk}/decision"
     signed_in(reviewer).post(url, {"verdict": "escalate"}, format="json")
-    assert signed_in(second_reviewer).post(url, {"verdict": "flag", "expected_status": "escalated"}, format="json").status_code == 201
+    assert signed_in(second_reviewer).post(url, {"verdict": "flag", "disposition": "stolen_card", "expected_status": "escalated"}, format="json").status_code == 201
     refused = signed_in(reviewer).post(f"/api/cases/{cases[0].pk}/undo")
     assert refused.status_code == 409 and second_reviewer.username in refused.json()["errors"][0]["message"]
     cases[0].refresh_from_db()
@@ -254,7 +254,7 @@ def test_a_later_decision_wins_and_blocks_the_earlier_undo(reviewer, second_revi
 
 def test_manager_bulk_flags_selected_cases(manager, cases):
     ids = [cases[1].pk, cases[2].pk]
-    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "flag", "transaction_ids": ids, "note": "ring"}, format="json")
+    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "flag", "disposition": "stolen_card", "transaction_ids": ids, "note": "ring"}, format="json")
     assert response.status_code == 201 and sorted(response.json()["decided"]) == sorted(ids)
     assert set(Transaction.objects.filter(pk__in=ids).values_list("is_fraud", flat=True)) == {True}
     assert AuditEntry.objects.filter(action="bulk_decision", actor=manager).exists()
@@ -262,9 +262,9 @@ def test_manager_bulk_flags_selected_cases(manager, cases):
 
 def test_bulk_is_all_or_nothing_and_reports_each_conflict(manager, reviewer, cases):
     signed_in(reviewer).post("/api/queue/next")  # holds h1
-    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
+    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear", "disposition": "customer_confirmed"}, format="json")
     ids = [cases[0].pk, cases[1].pk, cases[3].pk, 999999]
-    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "clear", "transaction_ids": ids}, format="json")
+    response = signed_in(manager).post("/api/cases/bulk", {"verdict": "clear", "disposition": "customer_confirmed", "transaction_ids": ids}, format="json")
     assert response.status_code == 409
     reported = {e["transaction_id"]: e["message"] for e in response.json()["errors"]}
     assert set(reported) == {cases[0].pk, cases[3].pk, 999999}
@@ -274,7 +274,7 @@ def test_bulk_is_all_or_nothing_and_reports_each_conflict(manager, reviewer, cas
 
 
 def test_bulk_needs_the_manager_role_and_valid_input(reviewer, manager, cases):
-    body = {"verdict": "flag", "transaction_ids": [cases[0].pk]}
+    body = {"verdict": "flag", "disposition": "stolen_card", "transaction_ids": [cases[0].pk]}
     assert signed_in(reviewer).post("/api/cases/bulk", body, format="json").status_code == 403
     bad = signed_in(manager).post("/api/cases/bulk", {"verdict": "escalate", "transaction_ids": []}, format="json")
     assert bad.status_code == 400
@@ -295,7 +295,7 @@ def test_case_api_has_every_field_score_and_decisions(reviewer, cases):
 
 def test_history_shows_failed_payments_device_changes_and_decisions(reviewer, sender, cases):
     make_case(sender, "a-old", account="alice", when=T0 - timedelta(days=3), device="dev-0", status="failed")
-    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear"}, format="json")
+    signed_in(reviewer).post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "clear", "disposition": "customer_confirmed"}, format="json")
     body = signed_in(reviewer).get(f"/api/cases/{cases[0].pk}/history").json()
     assert [e["event_id"] for e in body["events"]] == ["a-old", "h1", "m1"]
     assert [e["payment_failed"] for e in body["events"]] == [True, False, False]
@@ -356,7 +356,7 @@ def test_network_is_capped_and_bounded_in_time(reviewer, sender, cases, settings
 def test_audit_api_filters_and_paginates(manager, reviewer, cases):
     client = signed_in(reviewer)
     client.post("/api/queue/next")
-    client.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "clear"}, format="json")
+    client.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "clear", "disposition": "customer_confirmed"}, format="json")
     audit = signed_in(manager)
     decisions = audit.get("/api/audit", {"actor": reviewer.username, "action": "decision"}).json()
     assert decisions["total"] == 1 and decisions["items"][0]["object_id"] == str(cases[1].pk)

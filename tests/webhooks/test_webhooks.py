@@ -177,7 +177,7 @@ def test_a_decision_calls_back_the_service_that_sent_the_event(
     person = APIClient()
     person.login(username=reviewer.username, password=DEMO_PASSWORD)
     with django_capture_on_commit_callbacks(execute=True):
-        response = person.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "expected_status": "open"},
+        response = person.post(f"/api/cases/{txn.pk}/decision", {"verdict": "flag", "disposition": "stolen_card", "expected_status": "open"},
                                format="json")
     assert response.status_code == 201
     decided = [json.loads(r["body"]) for r in hook.requests if json.loads(r["body"])["event"] == "case.decided"]
