@@ -10,6 +10,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("queue/", views.queue, name="queue"),
     path("cases/<int:transaction_id>/", views.case, name="case"),
+    path("cases/<int:transaction_id>/file", views.case_file, name="case-file"),
+    path("reasons/", views.dispositions, name="dispositions"),
     path("audit/", views.audit, name="audit"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]

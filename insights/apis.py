@@ -49,7 +49,8 @@ def _period_view(name: str, selector, summary: str) -> type[APIView]:
 TrendsApi = _period_view("TrendsApi", selectors.trends_daily, "Daily events, flagged, confirmed fraud and money at risk by tier")
 HeatmapApi = _period_view("HeatmapApi", selectors.heatmap, "Fraud rate and volume by day of week × hour, with 95% intervals")
 ModelHealthApi = _period_view("ModelHealthApi", selectors.model_health, "Tier precision, score distribution, drift, versions")
-TeamApi = _period_view("TeamApi", selectors.team, "Decisions per reviewer per day, time to decision, oldest open high case")
+TeamApi = _period_view("TeamApi", selectors.team, "Decisions per reviewer per day, time to decision, oldest open high case, "
+                       "decisions by reason, cases past due")
 RoiApi = _period_view("RoiApi", selectors.roi, "Money stopped, review and friction cost, net savings and ROI")
 
 

@@ -16,7 +16,7 @@ from insights.periods import Period
 from ml.psi import psi
 from scoring.models import ModelVersion
 from triage.models import Decision, Score, Transaction
-from triage.selectors import oldest_open_high_case
+from triage.selectors import oldest_open_high_case, sla_breaches
 
 TIER_ORDER = ("high", "medium", "low", "unscored")
 SCORE_BANDS = list(range(11))  # risk score // 10; 100 is band 10
@@ -334,9 +334,22 @@ def team(*, period: Period) -> dict[str, Any]:
     ]
     oldest = oldest_open_high_case()
     now = timezone.now()
+    # Why cases were decided: each standing clear and flag of the period by its code.
+    reasons = (
+        decisions.filter(verdict__in=("clear", "flag"))
+        .values("verdict", "disposition__code", "disposition__label").annotate(n=Count("id"))
+        .order_by("verdict", "-n", "disposition__code")
+    )
     return {
         "period": period.as_dict(),
         "time_base": "decision time",
+        "dispositions": [
+            {"verdict": r["verdict"], "code": r["disposition__code"], "label": r["disposition__label"] or "no reason recorded",
+             "decisions": r["n"]}
+            for r in reasons
+        ],
+        # Now, not in the period: undecided cases past their due time, per tier.
+        "sla": sla_breaches(),
         "decisions": [{"day": r["day"].isoformat(), "reviewer": r["reviewer__username"], "decisions": r["n"]} for r in per_day],
         "cases_decided": _decided_cases(period).count(),
         "time_to_decision": {

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core import contract
 from core.dates import within_days
-from triage.models import Decision, Score, Tier, Transaction
+from triage.models import CaseComment, Decision, Score, Tier, Transaction
 from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
@@ -472,6 +472,109 @@ def comment_view(comment: Any) -> dict[str, Any]:
 
 def case_comments(*, transaction_id: int) -> list[dict[str, Any]]:
     """A case's comments, oldest first."""
-    from triage.models import CaseComment
-
     return [comment_view(c) for c in CaseComment.objects.filter(transaction_id=transaction_id).select_related("author")]
+
+
+# --------------------------------------------------------------------------- case file
+
+
+def case_file(*, score: Score) -> dict[str, Any]:
+    """Everything a chargeback or suspicious activity report needs about one case, in time
+    order and in words: a narrative, the account's events, decisions, comments, the reasons
+    and the points of the amounts chart."""
+    txn = score.transaction
+    detail = case_detail(score=score)
+    history = account_history(txn=txn)
+    network = account_network(txn=txn)
+    comments = case_comments(transaction_id=txn.pk)
+    summary = history["summary"]
+    linked = [n for n in network["nodes"] if n["kind"] == "account" and not n.get("center")]
+    reasons = (score.explanation or {}).get("reasons", []) if score.explanation_status == "ready" else []
+    rule_hits = (score.rules or {}).get("hits", [])
+
+    def amount_words(amount: Any, currency: str) -> str:
+        return "no amount" if amount is None else f"{amount:,.2f} {currency}".strip()
+
+    story = [
+        f"Account {txn.account_id} has {summary['events']:,} events on record, from "
+        f"{_day(summary['first_seen'])} to {_day(summary['last_seen'])}, totalling {_money(summary['total_amount'])}; "
+        f"known labels: {summary['known_fraud']} fraud, {summary['known_legitimate']} legitimate "
+        f"(state: {summary['state']}).",
+        f"On {_stamp(txn.timestamp)} the account made a {txn.event_type or 'event'} of "
+        f"{amount_words(_plain(txn.amount), txn.currency)}"
+        + (f" from device {txn.device_id}" if txn.device_id else "")
+        + (f", IP address {txn.ip_address}" if txn.ip_address else "")
+        + (f", in {txn.country}" if txn.country else "")
+        + (f", at merchant {txn.merchant_id}" if txn.merchant_id else "")
+        + f" (event {txn.event_id}, sent by {txn.client.name}).",
+        f"The model ({score.model_version_name}) gave it risk score {score.risk_score}/100, tier {score.tier}, "
+        f"probability {score.probability:.1%} and an expected loss of {score.expected_loss:,.2f}.",
+    ]
+    if reasons:
+        story.append("It scored so because: " + "; ".join(
+            f"{r['text']} ({'raises' if r['direction'] == 'raises' else 'lowers'} the risk)" for r in reasons) + ".")
+    if rule_hits:
+        story.append("Rules and lists: " + "; ".join(h["reason"] for h in rule_hits) + ".")
+    if linked:
+        story.append(f"{len(linked)} other account{'s' if len(linked) != 1 else ''} shared a device, IP address or "
+                     f"merchant with it in the {network['days']} days before: "
+                     + ", ".join(f"{n['label']} ({n.get('state', 'unknown')})" for n in linked[:20]) + ".")
+    timeline = [("event", e["timestamp"], e) for e in history["events"]]
+    timeline += [("decision", d["created_at"], d) for d in detail["decisions"]]
+    timeline += [("comment", c["created_at"], c) for c in comments]
+    timeline.sort(key=lambda item: item[1])
+    happenings = []
+    for kind, at, item in timeline:
+        if kind == "event":
+            words = (f"{item['event_type'] or 'event'} {item['event_id']} of {amount_words(item['amount'], item['currency'])}"
+                     + (f" from device {item['device_id']}" if item["device_id"] else "")
+                     + (" (payment failed)" if item["payment_failed"] else "")
+                     + (f", risk score {item['risk_score']} ({item['tier']})" if item["risk_score"] is not None else "")
+                     + (f", labelled {'fraud' if item['is_fraud'] else 'legitimate'}" if item["is_fraud"] is not None else "")
+                     + (" — this case" if item["is_this_case"] else ""))
+        elif kind == "decision":
+            reason = f" ({item['disposition']['label']})" if item["disposition"] else ""
+            words = (f"{item['reviewer']} decided: {item['verdict']}{reason}" + (f" — “{item['note']}”" if item["note"] else "")
+                     + (" (later undone)" if item["undone_at"] else ""))
+        else:
+            words = f"{item['author']} commented: “{item['body']}”"
+        happenings.append({"kind": kind, "at": at, "words": words})
+    amounts = [(e["timestamp"], e["amount"], e["is_this_case"], e["is_fraud"]) for e in history["events"] if e["amount"] is not None]
+    return {
+        "detail": detail, "history": history, "comments": comments, "narrative": story, "happenings": happenings,
+        "reasons": reasons, "linked": linked, "amounts_chart": _amounts_chart(amounts), "generated_at": timezone.now(),
+    }
+
+
+def _stamp(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "—"
+
+
+def _day(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else "—"
+
+
+def _money(value: Any) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _amounts_chart(points: list[tuple[datetime, float, bool, bool | None]], width: int = 640, height: int = 180) -> dict[str, Any]:
+    """Positions of the account's amounts over time for an SVG drawn in the file itself, so
+    the file needs nothing else to show (or print) its chart."""
+    if not points:
+        return {"width": width, "height": height, "dots": [], "max": 0}
+    left, right, top, bottom = 56, 12, 10, 28
+    times = [p[0].timestamp() for p in points]
+    t0, t1 = min(times), max(times)
+    top_amount = max(p[1] for p in points) or 1.0
+    span = (t1 - t0) or 1.0
+    dots = [
+        {
+            "x": round(left + (t - t0) / span * (width - left - right), 1),
+            "y": round(height - bottom - amount / top_amount * (height - top - bottom), 1),
+            "this": this, "fraud": fraud is True,
+        }
+        for (at, amount, this, fraud), t in zip(points, times)
+    ]
+    return {"width": width, "height": height, "dots": dots, "max": top_amount, "left": left, "bottom": height - bottom,
+            "first": _day(points[0][0]), "last": _day(points[-1][0]), "right": width - right}

@@ -28,10 +28,17 @@ def test_reviewer_flags_a_case_from_the_queue(page, live_server, reviewer, servi
 
     event_id = rows.first.locator("td").nth(5).inner_text()
     rows.first.locator("button.flag").click()
+    # Every flag says why: the row offers the fraud reasons, and choosing one decides.
+    reasons = rows.first.locator("select.reason")
+    expect(reasons).to_be_focused()
+    expect(reasons.locator("option")).to_contain_text(["Fraud because…", "Stolen card or credentials"])
+    assert Decision.objects.count() == 0
+    reasons.select_option("stolen_card")
     expect(page.locator("#undo-bar")).to_contain_text(f"Flagged {event_id}")  # with its Undo button
     expect(rows).to_have_count(count_before - 1)
     decision = Decision.objects.get()
     assert decision.verdict == "flag" and decision.reviewer == reviewer
+    assert decision.disposition_id == "stolen_card"
     assert decision.transaction.event_id == event_id
     assert page.console_errors == []
 

@@ -41,6 +41,8 @@ def test_flipping_a_colleagues_decision_names_them_and_asks(page, live_server, r
 
     page.once("dialog", lambda d: answer(d, True))
     page.keyboard.press("f")
+    expect(page.locator("#reason-picker")).to_contain_text("Fraud because:")
+    page.keyboard.press("1")
     expect(page.locator("#case-decisions")).to_contain_text("rita-reviewer")
     assert Score.objects.get(pk=txn.pk).review_status == "flagged"
     assert page.console_errors == []

@@ -92,11 +92,15 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     tier = score.tier
     before = _tier_count(page, tier)
     page.keyboard.press("f")
+    expect(page.locator("#reason-picker")).to_contain_text("Stolen card or credentials")
+    page.keyboard.press("2")  # the second fraud reason
     expect(page.locator("#case-status")).to_have_text("Flagged as fraud")
     expect(page.locator("#queue-counts span[data-tier=" + tier + "]")).not_to_contain_text(str(before))
     assert _tier_count(page, tier) == before - 1
     decision = Decision.objects.get(transaction_id=case_id)
     assert decision.verdict == "flag" and decision.reviewer == reviewer
+    assert decision.disposition_id == "account_takeover"
+    expect(page.locator("#case-decisions")).to_contain_text("(Account takeover)")
     assert Transaction.objects.get(pk=case_id).is_fraud is True
 
     page.keyboard.press("u")
@@ -129,6 +133,8 @@ def test_second_reviewer_sees_the_case_taken_and_a_conflict_message(page, live_s
     _log_in(other, live_server, second_reviewer, path=case_url.replace(live_server.url, ""))
     expect(other.locator("#claim")).to_contain_text(f"Taken by {reviewer.username}")
     other.keyboard.press("c")
+    expect(other.locator("#reason-picker")).to_be_visible()
+    other.keyboard.press("1")
     expect(other.locator("#message")).to_contain_text("Conflict")
     expect(other.locator("#message")).to_contain_text(reviewer.username)
     assert not Decision.objects.exists()
@@ -151,6 +157,8 @@ def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live
     expect(page.locator("#bulk-dialog")).to_be_visible()
     expect(page.locator("#bulk-summary")).to_contain_text("2 cases")
     page.fill("#bulk-note", "shared device ring")
+    expect(page.locator("#bulk-confirm")).to_be_disabled()  # not without a reason
+    page.select_option("#bulk-reason", "stolen_card")
     page.click("#bulk-confirm")
     expect(page.locator("#status")).to_contain_text("Flagged as fraud: 2 cases")
     expect(rows).to_have_count(count - 2)
@@ -220,6 +228,7 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
     other = page.context.browser.new_page()
     _log_in(other, live_server, manager, path="/queue/?tier=escalated")
     other.locator(f"#cases tbody tr[data-transaction-id='{case_id}'] button.flag").click()
+    other.locator(f"#cases tbody tr[data-transaction-id='{case_id}'] select.reason").select_option("ring")
     expect(other.locator("#cases tbody tr")).to_have_count(0, timeout=10_000)
     assert Score.objects.get(pk=case_id).review_status == "flagged"
     other.close()
@@ -254,6 +263,7 @@ def test_a_decision_from_a_queue_row_can_be_undone_from_the_queue(page, live_ser
     expect(row).to_be_visible()
     case_id = int(row.get_attribute("data-transaction-id"))
     row.locator("button.clear").click()
+    row.locator("select.reason").select_option("customer_confirmed")
     expect(page.locator("#undo-bar")).to_contain_text("Cleared")
     assert Score.objects.get(pk=case_id).review_status == "cleared"
     page.screenshot(path=str(SCREENSHOTS / "queue-undo.png"))

@@ -6,7 +6,8 @@ import { drawNetwork, STATE_WORD } from './charts/network.js';
 import { drawReasons, listReasons } from './charts/reasons.js';
 import { drawTimeline } from './charts/timeline.js';
 import {
-  STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, helpDialog, money, onShortcut, tierBadge, tierLabel, when, whenUtc,
+  SLA_WORD, STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, dispositions, fillDispositionSelect, helpDialog, money,
+  onShortcut, slaText, tierBadge, tierLabel, when, whenUtc,
 } from './common.js';
 
 const d3 = window.d3;
@@ -72,6 +73,9 @@ function drawHeader() {
   d3.select('#why-score').text(`${score.risk_score} (${tierLabel(score.tier)})`);
   d3.select('#case-status').attr('class', `case-status status-${current.review_status}`)
     .text(STATUS_WORD[current.review_status] || current.review_status);
+  const { sla } = current;
+  d3.select('#case-sla').attr('class', `case-sla sla-${sla.state || 'none'}`)
+    .text(sla.state ? `Due ${whenUtc(sla.due_at)} (${SLA_WORD[sla.state]}, ${slaText(sla.due_at, sla.state)}; ${sla.hours} h for this tier)` : '');
   const claim = d3.select('#claim');
   if (!current.claimed_by) claim.attr('class', 'claim').text(current.review_status === 'open' ? 'Nobody holds this case' : '');
   else if (current.claimed_by === me) claim.attr('class', 'claim mine').text(`Yours until ${clock(current.claim_expires_at)}`);
@@ -100,7 +104,11 @@ function drawCaseDecisions(decisions) {
   d3.select('#case-decisions').selectAll('li').data(decisions.length ? decisions : [null]).join('li')
     .attr('class', (d) => (d && d.undone_at ? 'undone' : null))
     .text((d) => (d === null ? 'No decisions yet.'
-      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${d.note ? ` — “${d.note}”` : ''}${d.undone_at ? ' (undone)' : ''}`));
+      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${reasonText(d)}${d.note ? ` — “${d.note}”` : ''}${d.undone_at ? ' (undone)' : ''}`));
+}
+
+function reasonText(d) {
+  return d.disposition ? ` (${d.disposition.label})` : '';
 }
 
 async function drawWhy() {
@@ -156,7 +164,7 @@ async function loadHistory() {
   d3.select('#account-decisions').selectAll('li').data(history.decisions.length ? history.decisions : [null]).join('li')
     .attr('class', (d) => (d && d.undone ? 'undone' : null))
     .text((d) => (d === null ? 'None.'
-      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]} ${d.event_id}${d.note ? ` — “${d.note}”` : ''}${d.undone ? ' (undone)' : ''}`));
+      : `${whenUtc(d.created_at)} — ${d.reviewer}: ${VERDICT_DONE[d.verdict]}${reasonText(d)} ${d.event_id}${d.note ? ` — “${d.note}”` : ''}${d.undone ? ' (undone)' : ''}`));
 }
 
 async function loadNetwork() {
@@ -167,6 +175,7 @@ async function loadNetwork() {
     : `No other account shared a device, IP or merchant in the last ${network.days} days.`);
   const open = (n) => window.location.assign(`/cases/${n.latest_case}/`);
   drawNetwork('#network-chart', network, { onOpen: open });
+  setupRing(network);
   d3.select('#neighbours').selectAll('li').data(neighbours).join('li')
     .each(function fill(n) {
       const li = d3.select(this);
@@ -175,6 +184,69 @@ async function loadNetwork() {
       else li.append('span').text(n.label);
       li.append('span').attr('class', `state state-${n.state}`).text(` ${STATE_WORD[n.state]}`);
     });
+}
+
+// A ring is decided at once: the accounts are listed with what links them and how many
+// undecided cases each has; those sharing a device or IP are ticked, a shared merchant
+// alone is not (everyone shares a busy merchant).
+function setupRing(network) {
+  const accounts = network.nodes.filter((n) => n.kind === 'account');
+  const dialog = document.getElementById('ring-dialog');
+  d3.select('#ring-open').attr('hidden', accounts.length > 1 ? null : '').on('click', async () => {
+    const items = d3.select('#ring-accounts').selectAll('li').data(accounts, (n) => n.id).join('li');
+    items.each(function fill(n) {
+      const li = d3.select(this);
+      li.selectAll('*').remove();
+      const label = li.append('label');
+      const ringLike = n.center || (n.via || []).some((k) => k === 'device' || k === 'ip');
+      label.append('input').attr('type', 'checkbox').attr('value', n.label).property('checked', ringLike)
+        .on('change', summarise);
+      const via = n.center ? 'this case' : `shares ${Array.from(new Set(n.via || [])).join(', ')}`;
+      label.append('span').text(` ${n.label} — ${STATE_WORD[n.state] || n.state}, ${n.open_cases || 0} undecided case${n.open_cases === 1 ? '' : 's'} (${via})`);
+    });
+    await fillReasons();
+    d3.select('#ring-errors').text('');
+    d3.select('#ring-conflicts').selectAll('li').remove();
+    summarise();
+    dialog.showModal();
+  });
+  const chosen = () => d3.selectAll('#ring-accounts input:checked').nodes().map((el) => el.value);
+  function summarise() {
+    const picked = new Set(chosen());
+    const cases = accounts.filter((n) => picked.has(n.label)).reduce((sum, n) => sum + (n.open_cases || 0), 0);
+    d3.select('#ring-summary').text(`${picked.size} account${picked.size === 1 ? '' : 's'}, ${cases} undecided case${cases === 1 ? '' : 's'}.`);
+    canConfirm();
+  }
+  async function fillReasons() {
+    const verdict = document.getElementById('ring-verdict').value;
+    fillDispositionSelect(d3.select('#ring-reason'), (await dispositions())[verdict]);
+    if (verdict === 'flag') d3.select('#ring-reason').property('value', 'ring');
+    canConfirm();
+  }
+  function canConfirm() {
+    d3.select('#ring-confirm').property('disabled', !document.getElementById('ring-reason').value || !chosen().length);
+  }
+  d3.select('#ring-reason').on('change', canConfirm);
+  d3.select('#ring-verdict').on('change', fillReasons);
+  d3.select('#ring-cancel').on('click', () => dialog.close());
+  d3.select('#ring-confirm').on('click', async () => {
+    d3.select('#ring-confirm').property('disabled', true);
+    const verdict = document.getElementById('ring-verdict').value;
+    try {
+      const body = await postJson(`/api/cases/${caseId}/network/decision`, {
+        verdict, accounts: chosen(), disposition: document.getElementById('ring-reason').value,
+        note: document.getElementById('ring-note').value,
+      });
+      dialog.close();
+      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} case${body.decided.length === 1 ? '' : 's'} of ${body.accounts.length} accounts.`, 'ok');
+      await Promise.all([loadCase(), loadCounts(), loadHistory(), loadNetwork()]);
+    } catch (error) {
+      const conflicts = error.status === 409 ? error.errors.filter((e) => e.transaction_id) : [];
+      d3.select('#ring-errors').text(conflicts.length ? 'Nothing was saved. These cases cannot be decided now:' : error.message);
+      d3.select('#ring-conflicts').selectAll('li').data(conflicts).join('li').text((e) => e.message);
+      d3.select('#ring-confirm').property('disabled', false);
+    }
+  });
 }
 
 async function loadCounts() {
@@ -211,14 +283,58 @@ function confirmsRedecision(verdict) {
     + `Change it to “${VERDICT_DONE[verdict]}”?`);
 }
 
-async function decide(verdict) {
+// Every clear and flag says why: c or f opens the verdict's reasons, a digit (or a click)
+// picks one and decides, Escape leaves without deciding. Escalations need no code.
+let picking = null;
+
+async function askReason(verdict) {
   if (busy) return;
   if (!confirmsRedecision(verdict)) { say('Nothing changed.', 'info'); return; }
+  if (verdict === 'escalate') { decide(verdict, ''); return; }
+  const codes = (await dispositions())[verdict];
+  picking = { verdict, codes };
+  const picker = d3.select('#reason-picker').attr('hidden', null);
+  picker.selectAll('*').remove();
+  picker.append('span').attr('class', 'prompt').text(verdict === 'flag' ? 'Fraud because:' : 'Legitimate because:');
+  codes.forEach((d, i) => {
+    const b = picker.append('button').attr('type', 'button').attr('class', verdict).attr('data-disposition', d.code)
+      .on('click', () => pick(d.code));
+    if (i < 9) b.append('kbd').text(String(i + 1));
+    b.append('span').text(` ${d.label}`);
+  });
+  picker.append('button').attr('type', 'button').attr('class', 'text-button').text('Cancel (Esc)').on('click', closePicker);
+}
+
+function closePicker() {
+  picking = null;
+  d3.select('#reason-picker').attr('hidden', '').selectAll('*').remove();
+}
+
+function pick(code) {
+  const { verdict } = picking;
+  closePicker();
+  decide(verdict, code);
+}
+
+// While the reasons are open, digits pick and Escape cancels; other shortcuts wait.
+window.addEventListener('keydown', (event) => {
+  if (!picking || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest && event.target.closest('input, textarea, select')) return;
+  const index = Number(event.key) - 1;
+  if (event.key === 'Escape') closePicker();
+  else if (index >= 0 && index < Math.min(9, picking.codes.length)) pick(picking.codes[index].code);
+  else return;
+  event.preventDefault();
+  event.stopImmediatePropagation();
+}, true);
+
+async function decide(verdict, disposition) {
+  if (busy) return;
   busy = true;
   const note = document.getElementById('note').value;
   try {
     const decision = await postJson(`/api/cases/${caseId}/decision`, {
-      verdict, note, expected_status: current.review_status,
+      verdict, disposition, note, expected_status: current.review_status,
     });
     sessionStorage.setItem(UNDO_KEY, JSON.stringify({ caseId, until: decision.undo_until }));
     document.getElementById('note').value = '';
@@ -302,7 +418,7 @@ function rememberVisit() {
 
 // ------------------------------------------------------------------ wiring
 
-d3.selectAll('.action-bar button[data-verdict]').on('click', function click() { decide(this.dataset.verdict); });
+d3.selectAll('.action-bar button[data-verdict]').on('click', function click() { askReason(this.dataset.verdict); });
 d3.select('#undo').on('click', undo);
 d3.select('#next').on('click', nextCase);
 d3.select('#take').on('click', take);
@@ -310,9 +426,9 @@ d3.select('#prev').on('click', previousCase);
 const toggleHelp = helpDialog();
 d3.select('#show-help').on('click', toggleHelp);
 onShortcut({
-  c: () => decide('clear'),
-  f: () => decide('flag'),
-  e: () => decide('escalate'),
+  c: () => askReason('clear'),
+  f: () => askReason('flag'),
+  e: () => askReason('escalate'),
   t: take,
   u: undo,
   n: nextCase,
@@ -326,6 +442,7 @@ onShortcut({
 
 rememberVisit();
 armUndo();
+dispositions();  // loaded ahead, so c or f shows the reasons at once
 loadCase()
   .catch((error) => say(`Could not load the case: ${error.message}`, 'error'));
 loadHistory().catch((error) => d3.select('#timeline').text(`Could not load the history: ${error.message}`));

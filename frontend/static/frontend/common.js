@@ -53,3 +53,35 @@ export function helpDialog(id = 'help') {
   dialog.querySelector('button.close').addEventListener('click', () => dialog.close());
   return () => (dialog.open ? dialog.close() : dialog.showModal());
 }
+
+// Disposition codes (why a case was cleared or flagged), per verdict in the managed order.
+let dispositionsLoaded = null;
+export function dispositions() {
+  if (!dispositionsLoaded) {
+    dispositionsLoaded = fetch('/api/dispositions', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then((response) => (response.ok ? response.json() : { results: [] }))
+      .then((body) => ({
+        clear: body.results.filter((d) => d.verdict === 'clear'),
+        flag: body.results.filter((d) => d.verdict === 'flag'),
+      }));
+  }
+  return dispositionsLoaded;
+}
+
+// A select of one verdict's codes, with a first option asking why.
+export function fillDispositionSelect(select, codes, prompt = 'Why? Choose a reason…') {
+  select.selectAll('option').remove();
+  select.append('option').attr('value', '').text(prompt);
+  codes.forEach((d) => select.append('option').attr('value', d.code).text(d.label));
+}
+
+// SLA words for a case: when it is due, and whether it is late.
+export const SLA_WORD = { on_time: 'on time', due_soon: 'due soon', breached: 'past due' };
+export function slaText(dueAt, state) {
+  if (!state) return '—';
+  const due = parsed(dueAt);
+  const left = due ? due - Date.now() : 0;
+  const hours = Math.abs(left) / 3600000;
+  const span = hours >= 48 ? `${Math.round(hours / 24)} d` : hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.round(hours * 60)} min`;
+  return state === 'breached' ? `${span} overdue` : `in ${span}`;
+}

@@ -3,7 +3,8 @@
 // .text(), never as HTML.
 import { getJson, postJson, query } from './api.js';
 import {
-  TIERS, TIER_SHAPE, TIER_NAME, clock, countText, helpDialog, money, onShortcut, tierLabel, when, VERDICT_DONE,
+  TIERS, TIER_SHAPE, TIER_NAME, SLA_WORD, clock, countText, dispositions, fillDispositionSelect, helpDialog, money,
+  onShortcut, slaText, tierLabel, when, VERDICT_DONE,
 } from './common.js';
 
 const d3 = window.d3;
@@ -119,6 +120,7 @@ const COLUMNS = (d) => [
   tierLabel(d.tier), String(d.risk_score), money(d.expected_loss),
   d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`, d.account_id, null, d.event_type || '—',
   when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${clock(d.claim_expires_at)}` : '—',
+  slaText(d.sla_due_at, d.sla_state),
 ];
 
 function drawCases(items) {
@@ -127,7 +129,7 @@ function drawCases(items) {
     if (isManager) {
       tr.append('td').append('input').attr('type', 'checkbox').attr('class', 'pick');
     }
-    for (let i = 0; i < 9; i += 1) tr.append('td').attr('class', `c${i}`);
+    for (let i = 0; i < 10; i += 1) tr.append('td').attr('class', `c${i}`);
     tr.select('td.c5').append('a').attr('class', 'open-case');
     const actions = tr.append('td').attr('class', 'actions');
     actions.append('button').attr('type', 'button').attr('class', 'clear').text('Clear');
@@ -141,6 +143,11 @@ function drawCases(items) {
     const row = d3.select(this);
     COLUMNS(d).forEach((value, i) => { if (value !== null) row.select(`td.c${i}`).text(value); });
     row.select('td.c0').attr('class', `c0 tier-cell tier-${d.tier}`);
+    // Past due cases stand out by words and a mark, not colour alone.
+    row.classed('sla-breached', d.sla_state === 'breached');
+    row.select('td.c9').attr('class', `c9 sla sla-${d.sla_state || 'none'}`)
+      .attr('title', d.sla_state ? `${SLA_WORD[d.sla_state]}: due ${when(d.sla_due_at)} UTC` : null)
+      .text(`${d.sla_state === 'breached' ? '⚠ ' : ''}${slaText(d.sla_due_at, d.sla_state)}`);
     row.select('a.open-case').attr('href', `/cases/${d.transaction_id}/`).text(d.event_id);
     const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
     // A case another reviewer holds cannot be decided in bulk (the server would refuse the
@@ -158,8 +165,24 @@ function drawCases(items) {
     row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
       .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
   });
-  rows.select('button.clear').on('click', (event, d) => decide(d, 'clear'));
-  rows.select('button.flag').on('click', (event, d) => decide(d, 'flag'));
+  rows.select('button.clear').on('click', function ask(event, d) { askReason(this, d, 'clear'); });
+  rows.select('button.flag').on('click', function ask(event, d) { askReason(this, d, 'flag'); });
+}
+
+// Every clear or flag says why: the row's buttons give way to a list of the verdict's
+// reasons; choosing one decides, Escape or leaving the list puts the buttons back.
+async function askReason(button, item, verdict) {
+  const cell = d3.select(button.parentNode);
+  const codes = (await dispositions())[verdict];
+  cell.selectAll('button').attr('hidden', '');
+  const select = cell.append('select').attr('class', 'reason')
+    .attr('aria-label', `Reason to ${verdict === 'flag' ? 'flag' : 'clear'} case ${item.event_id}`);
+  fillDispositionSelect(select, codes, verdict === 'flag' ? 'Fraud because…' : 'Legitimate because…');
+  const restore = () => { select.remove(); cell.selectAll('button').attr('hidden', null); };
+  select.on('change', () => { const code = select.property('value'); if (code) decide(item, verdict, code); })
+    .on('keydown', (event) => { if (event.key === 'Escape') restore(); })
+    .on('blur', () => { if (!select.property('value')) restore(); });
+  select.node().focus();
 }
 
 function drawBulkBar() {
@@ -192,12 +215,14 @@ function offerUndo(item, verdict, until) {
   undoTimer = setTimeout(() => bar.attr('hidden', ''), Math.max(0, new Date(until) - Date.now()));
 }
 
-async function decide(item, verdict) {
+async function decide(item, verdict, disposition) {
   if (busy) return;
   busy = true;
   try {
     // The status the row showed: a case that changed since is a 409, never overwritten.
-    const decision = await postJson(`/api/cases/${item.transaction_id}/decision`, { verdict, expected_status: item.review_status });
+    const decision = await postJson(`/api/cases/${item.transaction_id}/decision`, {
+      verdict, disposition, expected_status: item.review_status,
+    });
     offerUndo(item, verdict, decision.undo_until);
   } catch (error) {
     say(`${error.status === 409 ? 'Conflict' : 'Could not save the decision'}: ${error.message}`, true);
@@ -268,14 +293,19 @@ function setupBulk() {
   if (!isManager) return;
   const dialog = document.getElementById('bulk-dialog');
   let verdict = null;
-  const open = (v) => {
+  let refused = [];
+  const open = async (v) => {
     verdict = v;
+    refused = [];
+    fillDispositionSelect(d3.select('#bulk-reason'), (await dispositions())[v]);
+    d3.select('#bulk-skip').attr('hidden', '');
+    d3.select('#bulk-reason').on('change', () => d3.select('#bulk-confirm').property('disabled', !document.getElementById('bulk-reason').value));
     d3.select('#bulk-title').text(v === 'flag' ? 'Flag selected cases as fraud?' : 'Clear selected cases as legitimate?');
     d3.select('#bulk-summary').text(`${selected.size} case${selected.size === 1 ? '' : 's'} will be ${VERDICT_DONE[v].toLowerCase()}. `
       + 'All or nothing: if any case was decided or taken meanwhile, nothing is saved and the cases are listed.');
     d3.select('#bulk-errors').text('');
     d3.select('#bulk-conflicts').selectAll('li').remove();
-    d3.select('#bulk-confirm').property('disabled', false);
+    d3.select('#bulk-confirm').property('disabled', true);  // until a reason is chosen
     dialog.showModal();
   };
   d3.select('#bulk-clear').on('click', () => open('clear'));
@@ -290,22 +320,31 @@ function setupBulk() {
     });
     drawBulkBar();
   });
-  d3.select('#bulk-confirm').on('click', async () => {
-    d3.select('#bulk-confirm').property('disabled', true);
+  const send = async (ids) => {
+    d3.selectAll('#bulk-confirm, #bulk-skip').property('disabled', true);
     try {
       const body = await postJson('/api/cases/bulk', {
-        verdict, transaction_ids: [...selected], note: document.getElementById('bulk-note').value,
+        verdict, transaction_ids: ids, disposition: document.getElementById('bulk-reason').value,
+        note: document.getElementById('bulk-note').value,
       });
       dialog.close();
       selected.clear();
-      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} case${body.decided.length === 1 ? '' : 's'}.`);
+      const skipped = refused.length ? ` (${refused.length} skipped: decided or taken meanwhile)` : '';
+      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} case${body.decided.length === 1 ? '' : 's'}${skipped}.`);
       refresh();
     } catch (error) {
-      d3.select('#bulk-errors').text(error.status === 409 ? 'Nothing was saved. These cases cannot be decided now:' : error.message);
-      d3.select('#bulk-conflicts').selectAll('li').data(error.errors.filter((e) => e.transaction_id)).join('li').text((e) => e.message);
-      d3.select('#bulk-confirm').property('disabled', false);
+      const conflicts = error.status === 409 ? error.errors.filter((e) => e.transaction_id) : [];
+      d3.select('#bulk-errors').text(conflicts.length ? 'Nothing was saved. These cases cannot be decided now:' : error.message);
+      d3.select('#bulk-conflicts').selectAll('li').data(conflicts).join('li').text((e) => e.message);
+      // "Skip the ones I can't take": the rest can still go in one all-or-nothing step.
+      refused = conflicts.map((e) => e.transaction_id);
+      const others = ids.filter((id) => !refused.includes(id));
+      d3.select('#bulk-skip').attr('hidden', conflicts.length && others.length ? null : '')
+        .text(`Decide the other ${others.length}`).on('click', () => send(others));
+      d3.selectAll('#bulk-confirm, #bulk-skip').property('disabled', false);
     }
-  });
+  };
+  d3.select('#bulk-confirm').on('click', () => send([...selected]));
 }
 
 // The address always says what is shown, so a reload or a shared link shows the same cases.

@@ -389,6 +389,12 @@ function drawTeam(team) {
       value: duration(team.oldest_open_high.age_seconds),
       basis: oldestBasis(team.oldest_open_high),
     },
+    {
+      id: 'sla',
+      label: 'Undecided cases past due now',
+      value: count(['high', 'medium', 'low'].reduce((sum, t) => sum + team.sla[t].breached, 0)),
+      basis: ['high', 'medium', 'low'].map((t) => `${t} ${count(team.sla[t].breached)}${team.sla[t].capped ? '+' : ''} (due in ${team.sla[t].hours} h)`).join(' · '),
+    },
   ];
   const items = d3.select('#team-figures').selectAll('div').data(figures, (d) => d.id).join((enter) => {
     const div = enter.append('div');
@@ -440,6 +446,31 @@ function drawTeam(team) {
   legend.select('text').text((r) => r);
   svg.selectAll('text.empty').data(days.length ? [] : [null]).join('text').attr('class', 'empty')
     .attr('x', width / 2).attr('y', height / 2).attr('text-anchor', 'middle').text('no decisions in this period');
+  drawReasonsChart(team.dispositions);
+}
+
+// Clears and flags of the period by their reason, fraud reasons first, longest bar first.
+function drawReasonsChart(rows) {
+  const data = [...rows].sort((a, b) => (a.verdict === b.verdict ? b.decisions - a.decisions : a.verdict === 'flag' ? -1 : 1));
+  const barHeight = 18;
+  const margin = { top: 4, right: 56, bottom: 4, left: 230 };
+  const width = 520;
+  const height = Math.max(1, data.length) * (barHeight + 6) + margin.top + margin.bottom;
+  const svg = svgFor('#reasons-chart', width, height, 'Decisions of the period by reason');
+  const x = d3.scaleLinear().domain([0, d3.max(data, (d) => d.decisions) || 1]).range([0, width - margin.left - margin.right]);
+  const rowsSel = svg.selectAll('g.reason').data(data, (d) => `${d.verdict}:${d.code}`).join((enter) => {
+    const g = enter.append('g').attr('class', 'reason');
+    g.append('text').attr('class', 'label').attr('x', margin.left - 6).attr('y', barHeight * 0.75).attr('text-anchor', 'end');
+    g.append('rect').attr('x', margin.left).attr('height', barHeight).attr('rx', 2);
+    g.append('text').attr('class', 'value').attr('y', barHeight * 0.75);
+    return g;
+  });
+  rowsSel.attr('transform', (d, i) => `translate(0,${margin.top + i * (barHeight + 6)})`);
+  rowsSel.select('text.label').text((d) => `${d.verdict === 'flag' ? 'Fraud' : 'Legitimate'}: ${d.label}`);
+  rowsSel.select('rect').attr('class', (d) => `verdict-${d.verdict}`).attr('width', (d) => Math.max(2, x(d.decisions)));
+  rowsSel.select('text.value').attr('x', (d) => margin.left + Math.max(2, x(d.decisions)) + 4).text((d) => count(d.decisions));
+  svg.selectAll('text.empty').data(data.length ? [] : [null]).join('text').attr('class', 'empty')
+    .attr('x', width / 2).attr('y', height / 2 + 4).attr('text-anchor', 'middle').text('no clears or flags in this period');
 }
 
 // ------------------------------------------------------------------ accounts
