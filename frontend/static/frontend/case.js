@@ -75,7 +75,8 @@ function drawHeader() {
     .text(STATUS_WORD[current.review_status] || current.review_status);
   const { sla } = current;
   d3.select('#case-sla').attr('class', `case-sla sla-${sla.state || 'none'}`)
-    .text(sla.state ? `Due ${whenUtc(sla.due_at)} (${SLA_WORD[sla.state]}, ${slaText(sla.due_at, sla.state)}; ${sla.hours} h for this tier)` : '');
+    .attr('title', sla.state ? `Due ${whenUtc(sla.due_at)}: ${sla.hours} h after the event for this tier` : null)
+    .text(sla.state ? `${sla.state === 'breached' ? '⚠ ' : ''}${SLA_WORD[sla.state][0].toUpperCase()}${SLA_WORD[sla.state].slice(1)}: ${slaText(sla.due_at, sla.state)} (due ${clock(sla.due_at)})` : '');
   const claim = d3.select('#claim');
   if (!current.claimed_by) claim.attr('class', 'claim').text(current.review_status === 'open' ? 'Nobody holds this case' : '');
   else if (current.claimed_by === me) claim.attr('class', 'claim mine').text(`Yours until ${clock(current.claim_expires_at)}`);

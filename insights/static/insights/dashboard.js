@@ -453,8 +453,8 @@ function drawTeam(team) {
 function drawReasonsChart(rows) {
   const data = [...rows].sort((a, b) => (a.verdict === b.verdict ? b.decisions - a.decisions : a.verdict === 'flag' ? -1 : 1));
   const barHeight = 18;
-  const margin = { top: 4, right: 56, bottom: 4, left: 230 };
-  const width = 520;
+  const margin = { top: 4, right: 56, bottom: 4, left: 310 };
+  const width = 640;
   const height = Math.max(1, data.length) * (barHeight + 6) + margin.top + margin.bottom;
   const svg = svgFor('#reasons-chart', width, height, 'Decisions of the period by reason');
   const x = d3.scaleLinear().domain([0, d3.max(data, (d) => d.decisions) || 1]).range([0, width - margin.left - margin.right]);
@@ -466,7 +466,9 @@ function drawReasonsChart(rows) {
     return g;
   });
   rowsSel.attr('transform', (d, i) => `translate(0,${margin.top + i * (barHeight + 6)})`);
-  rowsSel.select('text.label').text((d) => `${d.verdict === 'flag' ? 'Fraud' : 'Legitimate'}: ${d.label}`);
+  const short = (text) => (text.length > 44 ? `${text.slice(0, 43)}…` : text);
+  rowsSel.select('text.label').text((d) => short(`${d.verdict === 'flag' ? 'Fraud' : 'Legitimate'}: ${d.label}`))
+    .append('title').text((d) => d.label);
   rowsSel.select('rect').attr('class', (d) => `verdict-${d.verdict}`).attr('width', (d) => Math.max(2, x(d.decisions)));
   rowsSel.select('text.value').attr('x', (d) => margin.left + Math.max(2, x(d.decisions)) + 4).text((d) => count(d.decisions));
   svg.selectAll('text.empty').data(data.length ? [] : [null]).join('text').attr('class', 'empty')
