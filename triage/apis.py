@@ -21,7 +21,7 @@ from core.api import error_response
 from triage import selectors, services
 from triage import serializers as s
 from triage.dispositions import DispositionRefused, disposition_create, disposition_update, dispositions_list
-from triage.models import CaseComment, Disposition, Score
+from triage.models import CaseComment, Decision, Disposition, Score
 
 CASE_ID = OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)
 
@@ -53,7 +53,8 @@ class QueueApi(APIView):
         since = params.get("since")
         # One row past the page says whether there is more without counting the matches,
         # which on a sparse filter over a large tier would mean reading most of it.
-        items = selectors.queue_list(
+        listing = selectors.queue_account_cases if params["view"] == "accounts" else selectors.queue_list
+        items = listing(
             tier=params["tier"], filters=filters, limit=params["limit"] + 1, offset=params["offset"], since=since,
             status=params["status"],
         )
@@ -171,7 +172,7 @@ class DecisionApi(APIView):
         request=s.DecisionInputSerializer,
         responses={201: s.DecisionOutputSerializer},
         parameters=[CASE_ID],
-        summary="Clear, flag or escalate a case",
+        summary="Clear, flag or escalate an alert, or its account's whole case",
         description="409 when the case changed since you saw it or another reviewer holds it.",
     )
     def post(self, request, transaction_id: int):
@@ -179,8 +180,15 @@ class DecisionApi(APIView):
         data.is_valid(raise_exception=True)
         if not Score.objects.filter(transaction_id=transaction_id).exists():
             return _not_found()
+        fields = dict(data.validated_data)
+        whole_case = fields.pop("scope") == "case"
         try:
-            decision = services.decision_record(transaction_id=transaction_id, reviewer=request.user, **data.validated_data)
+            if whole_case:
+                decisions = services.case_decision_record(transaction_id=transaction_id, reviewer=request.user, **fields)
+                decision = next(d for d in decisions if d.transaction_id == transaction_id)
+            else:
+                decision = services.decision_record(transaction_id=transaction_id, reviewer=request.user, **fields)
+                decisions = [decision]
         except DispositionRefused as exc:
             return _disposition_refused(exc)
         except services.DecisionConflict as exc:
@@ -194,6 +202,7 @@ class DecisionApi(APIView):
             "reviewer": request.user.get_username(),
             "created_at": decision.created_at,
             "undo_until": decision.created_at + timedelta(seconds=settings.UNDO_SECONDS),
+            "decided": sorted(d.transaction_id for d in decisions),
         }
         return Response(s.DecisionOutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -214,7 +223,10 @@ class UndoApi(APIView):
         except services.UndoRefused as exc:
             return _conflict(str(exc))
         restored = Score.objects.values_list("review_status", flat=True).get(pk=transaction_id)
-        body = {"transaction_id": transaction_id, "undone_decision": decision.pk, "review_status": restored}
+        together = (Decision.objects.filter(group=decision.group, undone_at=decision.undone_at).count()
+                    if decision.group else 1)
+        body = {"transaction_id": transaction_id, "undone_decision": decision.pk, "review_status": restored,
+                "undone_alerts": together}
         return Response(s.UndoOutputSerializer(body).data)
 
 

@@ -164,6 +164,10 @@ class Score(models.Model):
         ]
 
 
+# Cases still waiting for a clear or flag.
+UNDECIDED_STATUSES = (Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED)
+
+
 class Disposition(models.Model):
     """A reason code a clear or flag decision carries ("stolen card", "customer confirmed").
 
@@ -208,10 +212,16 @@ class Decision(models.Model):
     previous_label_source = models.CharField(max_length=10, blank=True)
     # Set when the reviewer took the decision back; the row stays as history.
     undone_at = models.DateTimeField(null=True, blank=True)
+    # Decisions taken together (an account's case, a ring) share this, so one undo takes
+    # them all back.
+    group = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["transaction", "-created_at"], name="decision_latest")]
+        indexes = [
+            models.Index(fields=["transaction", "-created_at"], name="decision_latest"),
+            models.Index(fields=["group"], name="decision_group", condition=models.Q(group__isnull=False)),
+        ]
 
 
 class CaseComment(models.Model):

@@ -13,12 +13,10 @@ from django.utils import timezone
 
 from core import contract
 from core.dates import within_days
-from triage.models import CaseComment, Decision, Score, Tier, Transaction
+from triage.models import UNDECIDED_STATUSES, CaseComment, Decision, Score, Tier, Transaction
 from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
-# Cases still waiting for a clear or flag.
-UNDECIDED = (Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED)
 FAILED_STATUSES = ("failed", "declined")
 
 QUEUE_FIELDS = (
@@ -149,6 +147,95 @@ def queue_list(
     return [_queue_item(r, now=now, since=since) for r in rows]
 
 
+# How many alerts one walk of the queue index reads at a time while it gathers accounts, and
+# the most it reads for one page (a tier whose top alerts all belong to a few accounts).
+ACCOUNT_WALK_CHUNK = 500
+ACCOUNT_WALK_MAX = 50_000
+
+
+def queue_account_cases(
+    *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None,
+    status: str = "open",
+) -> list[dict[str, Any]]:
+    """The queue as cases: one row per account, in the order of each account's costliest alert.
+
+    An account's case gathers its undecided alerts (open, or escalated on the escalated tab)
+    of every tier, and sits in the tab of its highest tier only, so it is listed once. Each
+    row is its top alert in the queue's shape plus the case's figures: alert count, total
+    expected loss, highest risk score, its first alert's event time (which its due time
+    counts from) and the alert ids a decision on the case covers. The walk reads the tier's
+    ordered index in chunks and skips accounts already seen, so a page costs a short index
+    walk however many alerts the tier holds.
+    """
+    escalated = status == Score.ReviewStatus.ESCALATED
+    cases = queue_cases(filters=filters or QueueFilters())
+    cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED) if escalated else _open(cases).filter(tier=tier)
+    ordered = cases.order_by("-expected_loss", "transaction_id").values_list("transaction_id", "transaction__account_id")
+    higher = [] if escalated else list(TIER_ORDER[: TIER_ORDER.index(tier)])
+    wanted = offset + limit
+    seen: set[str] = set()
+    tops: list[tuple[int, str]] = []
+    start = 0
+    while len(tops) < wanted and start < ACCOUNT_WALK_MAX:
+        rows = list(ordered[start : start + ACCOUNT_WALK_CHUNK])
+        if not rows:
+            break
+        start += len(rows)
+        fresh = list(dict.fromkeys(a for _, a in rows if a not in seen))
+        # An account with an open alert of a higher tier is that tier's case.
+        elsewhere = set(
+            _open(Score.objects.filter(tier__in=higher, transaction__account_id__in=fresh))
+            .values_list("transaction__account_id", flat=True).distinct()
+        ) if higher and fresh else set()
+        for pk, account in rows:
+            if account in seen:
+                continue
+            seen.add(account)
+            if account not in elsewhere:
+                tops.append((pk, account))
+    page = tops[offset:wanted]
+    if not page:
+        return []
+    accounts = [a for _, a in page]
+    members = Score.objects.filter(
+        transaction__account_id__in=accounts,
+        review_status__in=(Score.ReviewStatus.ESCALATED,) if escalated else (Score.ReviewStatus.OPEN,),
+    ).values_list("transaction__account_id", "transaction_id", "expected_loss", "risk_score", "transaction__timestamp")
+    figures: dict[str, dict[str, Any]] = {a: {"alert_ids": [], "loss": 0.0, "risk": 0, "first": None} for a in accounts}
+    for account, pk, loss, risk, at in members:
+        f = figures[account]
+        f["alert_ids"].append(pk)
+        f["loss"] += loss
+        f["risk"] = max(f["risk"], risk)
+        f["first"] = at if f["first"] is None or at < f["first"] else f["first"]
+    rows_by_id = {r["transaction_id"]: r for r in Score.objects.filter(pk__in=[pk for pk, _ in page]).values(*QUEUE_FIELDS)}
+    now = timezone.now()
+    items = []
+    for pk, account in page:
+        item = _queue_item(rows_by_id[pk], now=now, since=since)
+        f = figures[account]
+        case_tier = item["tier"]
+        item.update(
+            alerts=len(f["alert_ids"]), alert_ids=sorted(f["alert_ids"]), case_expected_loss=f["loss"],
+            case_max_risk_score=f["risk"], first_alert_at=f["first"],
+            # The case is due from its first alert: the oldest risk decides how late it is.
+            sla_due_at=sla_due(case_tier, f["first"]),
+            sla_state=sla_state(tier=case_tier, event_time=f["first"], review_status=item["review_status"], now=now),
+        )
+        items.append(item)
+    return items
+
+
+def account_alerts(*, account_id: str) -> list[dict[str, Any]]:
+    """The account's undecided alerts (its case), costliest first, in the queue's shape."""
+    rows = (
+        Score.objects.filter(transaction__account_id=account_id, review_status__in=UNDECIDED_STATUSES)
+        .order_by("-expected_loss", "transaction_id").values(*QUEUE_FIELDS)[:200]
+    )
+    now = timezone.now()
+    return [_queue_item(r, now=now, since=None) for r in rows]
+
+
 def queue_item(*, transaction_id: int) -> dict[str, Any] | None:
     """One case in the queue's shape (any status)."""
     row = Score.objects.filter(pk=transaction_id).values(*QUEUE_FIELDS).first()
@@ -162,7 +249,7 @@ def sla_due(tier: str, event_time: datetime) -> datetime:
 
 def sla_state(*, tier: str, event_time: datetime, review_status: str, now: datetime) -> str:
     """"breached", "due_soon" (the last quarter of its time), "on_time", or "" once decided."""
-    if review_status not in UNDECIDED:
+    if review_status not in UNDECIDED_STATUSES:
         return ""
     due = sla_due(tier, event_time)
     if now >= due:
@@ -176,7 +263,7 @@ def sla_breaches(*, cap: int | None = None) -> dict[str, dict[str, Any]]:
     """Open and escalated cases past their due time, per tier (counted up to `cap`)."""
     cap = cap or settings.QUEUE_COUNT_CAP
     now = timezone.now()
-    undecided = Score.objects.filter(review_status__in=UNDECIDED)
+    undecided = Score.objects.filter(review_status__in=UNDECIDED_STATUSES)
     out = {}
     for tier in TIER_ORDER:
         hours = settings.CASE_SLA_HOURS[tier]
@@ -270,6 +357,8 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         "claimed_by": holder.get_username() if holder else None,
         "claim_expires_at": score.claim_expires_at if holder else None,
         "decisions": decisions,
+        # The account's case: every undecided alert of the account, this one included.
+        "case_alerts": account_alerts(account_id=txn.account_id),
         "undo_seconds": settings.UNDO_SECONDS,
         "sla": {
             "hours": settings.CASE_SLA_HOURS[score.tier],
@@ -439,7 +528,7 @@ def account_network(*, txn: Transaction) -> dict[str, Any]:
             legitimate=Count("pk", filter=Q(is_fraud=False)),
             latest_case=Max("pk", filter=Q(score__isnull=False)),
             events=Count("pk"),
-            open_cases=Count("pk", filter=Q(score__review_status__in=UNDECIDED)),
+            open_cases=Count("pk", filter=Q(score__review_status__in=UNDECIDED_STATUSES)),
         )
     )
     for row in states:

@@ -47,6 +47,11 @@ class QueueQuerySerializer(QueueFilterSerializer):
         choices=["open", "escalated"], default="open",
         help_text="open: the tier's open cases; escalated: escalated cases of every tier (tier ignored)",
     )
+    view = serializers.ChoiceField(
+        choices=["alerts", "accounts"], default="alerts",
+        help_text="alerts: one row per scored event; accounts: one row per account's case (its undecided alerts, "
+                  "in the tab of its highest tier), with the case's alert count, total expected loss and due time",
+    )
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     since = serializers.DateTimeField(
@@ -88,6 +93,14 @@ class QueueItemSerializer(serializers.Serializer):
         choices=["on_time", "due_soon", "breached", ""],
         help_text="breached: past due; due_soon: in the last quarter of its time; empty once decided",
     )
+    # With view=accounts: the account's case this row stands for.
+    alerts = serializers.IntegerField(required=False, help_text="view=accounts: the case's undecided alerts")
+    alert_ids = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                      help_text="view=accounts: the alerts a decision on the case covers")
+    case_expected_loss = serializers.FloatField(required=False, help_text="view=accounts: the alerts' expected loss, summed")
+    case_max_risk_score = serializers.IntegerField(required=False)
+    first_alert_at = serializers.DateTimeField(required=False, help_text="view=accounts: the first alert's event time; "
+                                                                          "the case is due from it")
 
 
 class QueueSerializer(serializers.Serializer):
@@ -123,6 +136,10 @@ DISPOSITION_HELP = "Why (a code of GET /api/dispositions for this verdict): requ
 
 class DecisionInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Decision.Verdict.choices)
+    scope = serializers.ChoiceField(
+        choices=["alert", "case"], default="alert",
+        help_text="alert: this scored event only; case: it and every other undecided alert of its account, all or nothing",
+    )
     disposition = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", help_text=DISPOSITION_HELP)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     expected_status = serializers.ChoiceField(
@@ -141,12 +158,14 @@ class DecisionOutputSerializer(serializers.Serializer):
     reviewer = serializers.CharField()
     created_at = serializers.DateTimeField()
     undo_until = serializers.DateTimeField(help_text="The decision can be undone until then")
+    decided = serializers.ListField(child=serializers.IntegerField(), help_text="Every alert decided (one unless scope=case)")
 
 
 class UndoOutputSerializer(serializers.Serializer):
     transaction_id = serializers.IntegerField()
     undone_decision = serializers.IntegerField()
     review_status = serializers.CharField(help_text="The case's status after the undo")
+    undone_alerts = serializers.IntegerField(help_text="Alerts put back: more than one for a decision taken with others")
 
 
 class BulkInputSerializer(serializers.Serializer):

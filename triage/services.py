@@ -1,6 +1,7 @@
 """Triage writes: reviewer decisions and their undo, claims, bulk decisions, comments."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from triage.dispositions import disposition_for
-from triage.models import CaseComment, Decision, Score, Transaction
+from triage.models import UNDECIDED_STATUSES, CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 
 # What each verdict does to the case and to the event's label.
@@ -29,7 +30,7 @@ class DecisionConflict(Exception):
 
 def decision_record(
     *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None,
-    disposition: str | None = None,
+    disposition: str | None = None, group: uuid.UUID | None = None,
 ) -> Decision:
     """Store a reviewer's verdict; it becomes the event's label (flag = fraud, clear = legit).
 
@@ -69,6 +70,7 @@ def decision_record(
             verdict=verdict,
             note=note,
             disposition=code,
+            group=group,
             model_version_name=score.model_version_name,
             previous_status=score.review_status,
             previous_decided_at=score.decided_at,
@@ -110,15 +112,13 @@ def decision_undo(*, transaction_id: int, reviewer: Any) -> Decision:
     The case and its label go back to what they were before; the case is claimed for the
     reviewer again so they can decide afresh. The decision row stays (marked undone) and the
     undo is audited. Only the latest standing decision can be undone: a later decision wins.
+    Decisions taken together (an account's case, a ring, a bulk) are taken back together:
+    each alert of the group whose latest decision is still this one goes back as it was.
     """
     now = timezone.now()
     with transaction.atomic():
-        score = Score.objects.select_for_update(of=("self",)).select_related("transaction").get(
-            transaction_id=transaction_id
-        )
-        latest = Decision.objects.filter(transaction_id=transaction_id, undone_at__isnull=True).order_by(
-            "-created_at", "-pk"
-        ).first()
+        Score.objects.select_for_update(of=("self",)).get(transaction_id=transaction_id)
+        latest = _latest_standing(transaction_id)
         if latest is None:
             raise UndoRefused("there is no decision on this case to undo")
         if latest.reviewer_id != reviewer.pk:
@@ -126,27 +126,89 @@ def decision_undo(*, transaction_id: int, reviewer: Any) -> Decision:
         age = (now - latest.created_at).total_seconds()
         if age > settings.UNDO_SECONDS:
             raise UndoRefused(f"decisions can be undone for {settings.UNDO_SECONDS} s; this one is {age:.0f} s old")
-        latest.undone_at = now
-        latest.save(update_fields=["undone_at"])
-        score.review_status = latest.previous_status or Score.ReviewStatus.OPEN
-        score.decided_at = latest.previous_decided_at
-        reopened = score.review_status == Score.ReviewStatus.OPEN
-        score.claimed_by = reviewer if reopened else None
-        score.claim_expires_at = now + timedelta(seconds=settings.CLAIM_SECONDS) if reopened else None
-        score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at"])
-        Transaction.objects.filter(pk=transaction_id).update(
-            is_fraud=latest.previous_is_fraud,
-            label_known_at=latest.previous_label_known_at,
-            label_source=latest.previous_label_source,
-        )
-        audit_record(
-            actor=reviewer,
-            action="decision_undone",
-            object_type="transaction",
-            object_id=str(transaction_id),
-            detail={"decision_id": latest.pk, "verdict": latest.verdict, "restored_status": score.review_status},
-        )
+        together = [latest]
+        if latest.group is not None:
+            others = Decision.objects.filter(group=latest.group, undone_at__isnull=True).exclude(pk=latest.pk).order_by("transaction_id")
+            locked = set(Score.objects.select_for_update(of=("self",)).filter(
+                pk__in=[d.transaction_id for d in others]).order_by("pk").values_list("pk", flat=True))
+            together += [d for d in others if d.transaction_id in locked and _latest_standing(d.transaction_id) == d]
+        for decision in together:
+            _restore(decision, reviewer=reviewer, now=now, claim=decision.pk == latest.pk)
     return latest
+
+
+def _latest_standing(transaction_id: int) -> Decision | None:
+    return Decision.objects.filter(transaction_id=transaction_id, undone_at__isnull=True).order_by("-created_at", "-pk").first()
+
+
+def _restore(decision: Decision, *, reviewer: Any, now: datetime, claim: bool) -> None:
+    """Put one alert and its label back as they were before `decision`, which is marked undone."""
+    decision.undone_at = now
+    decision.save(update_fields=["undone_at"])
+    score = Score.objects.get(pk=decision.transaction_id)
+    score.review_status = decision.previous_status or Score.ReviewStatus.OPEN
+    score.decided_at = decision.previous_decided_at
+    reopened = score.review_status == Score.ReviewStatus.OPEN
+    score.claimed_by = reviewer if reopened and claim else None
+    score.claim_expires_at = now + timedelta(seconds=settings.CLAIM_SECONDS) if reopened and claim else None
+    score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at"])
+    Transaction.objects.filter(pk=decision.transaction_id).update(
+        is_fraud=decision.previous_is_fraud,
+        label_known_at=decision.previous_label_known_at,
+        label_source=decision.previous_label_source,
+    )
+    audit_record(
+        actor=reviewer,
+        action="decision_undone",
+        object_type="transaction",
+        object_id=str(decision.transaction_id),
+        detail={"decision_id": decision.pk, "verdict": decision.verdict, "restored_status": score.review_status},
+    )
+
+
+def case_decision_record(
+    *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None,
+    disposition: str | None = None,
+) -> list[Decision]:
+    """Decide an account's whole case: this alert and every other undecided alert of its account.
+
+    All or nothing: the alerts are locked in id order; this alert must still have the status
+    the reviewer saw, and none may be held by another reviewer (DecisionConflict names the
+    holder), else nothing is written. The decisions share a group, so one undo takes them back.
+    """
+    disposition_for(verdict=verdict, code=disposition)
+    now = timezone.now()
+    with transaction.atomic():
+        anchor = Score.objects.select_related("transaction").get(transaction_id=transaction_id)
+        account = anchor.transaction.account_id
+        locked = list(
+            Score.objects.select_for_update(of=("self",)).select_related("claimed_by")
+            .filter(Q(transaction__account_id=account, review_status__in=UNDECIDED_STATUSES) | Q(pk=transaction_id))
+            .order_by("pk")[: settings.RING_MAX_CASES + 1]
+        )
+        if len(locked) > settings.RING_MAX_CASES:
+            raise DecisionConflict(f"account {account} has more than {settings.RING_MAX_CASES} undecided alerts; decide them one by one")
+        for score in locked:
+            holder = claim_holder(score, now=now)
+            if holder is not None and holder.pk != reviewer.pk:
+                raise DecisionConflict(
+                    f"{holder.get_username()} is working alert {score.pk} of this account's case (claimed until "
+                    f"{timezone.localtime(score.claim_expires_at):%H:%M:%S}); decide this alert alone or wait"
+                )
+        group = uuid.uuid4()
+        decisions = [
+            decision_record(
+                transaction_id=score.pk, reviewer=reviewer, verdict=verdict, note=note, disposition=disposition, group=group,
+                expected_status=expected_status if score.pk == transaction_id else score.review_status,
+            )
+            for score in locked
+        ]
+        audit_record(
+            actor=reviewer, action="case_decision", object_type="account", object_id=account,
+            detail={"verdict": verdict, "disposition": disposition, "note": note, "alert": transaction_id,
+                    "transaction_ids": [d.transaction_id for d in decisions]},
+        )
+    return decisions
 
 
 # --------------------------------------------------------------------------- claims
@@ -295,9 +357,10 @@ def decisions_bulk_record(
                 conflicts.append(BulkConflict(pk, f"{holder.get_username()} is working this case"))
         if conflicts:
             raise BulkRefused(conflicts)
+        group = uuid.uuid4()
         decisions = [
             decision_record(transaction_id=pk, reviewer=reviewer, verdict=verdict, note=note, expected_status="open",
-                            disposition=disposition)
+                            disposition=disposition, group=group)
             for pk in ids
         ]
         audit_record(
@@ -327,7 +390,7 @@ def ring_decision_record(
     with transaction.atomic():
         locked = list(
             Score.objects.select_for_update(of=("self",)).select_related("claimed_by")
-            .filter(transaction__account_id__in=accounts, review_status__in=(Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED))
+            .filter(transaction__account_id__in=accounts, review_status__in=UNDECIDED_STATUSES)
             .order_by("pk")[: settings.RING_MAX_CASES + 1]
         )
         if len(locked) > settings.RING_MAX_CASES:
@@ -339,9 +402,10 @@ def ring_decision_record(
                 conflicts.append(BulkConflict(score.pk, f"{holder.get_username()} is working this case"))
         if conflicts:
             raise BulkRefused(conflicts)
+        group = uuid.uuid4()
         decisions = [
             decision_record(transaction_id=score.pk, reviewer=reviewer, verdict=verdict, note=note,
-                            expected_status=score.review_status, disposition=disposition)
+                            expected_status=score.review_status, disposition=disposition, group=group)
             for score in locked
         ]
         audit_record(
