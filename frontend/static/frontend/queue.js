@@ -20,6 +20,10 @@ const TABS = [...TIERS, ESCALATED];
 const TAB_SHAPE = { ...TIER_SHAPE, [ESCALATED]: '⚑' };
 const TAB_NAME = { ...TIER_NAME, [ESCALATED]: 'Escalated' };
 let currentTier = TABS.includes(params.get('tier')) ? params.get('tier') : 'high';
+// One row per account's case (what reviewers work), or per scored event.
+let view = params.get('view') === 'alerts' ? 'alerts' : 'accounts';
+const byAccount = () => view === 'accounts';
+const alertIds = new Map();  // row id -> the alerts its decision covers
 let limit = PAGE;
 let since = null;
 // New cases since the reviewer last looked: counted over every poll until they mark them
@@ -117,8 +121,9 @@ function selectTier(tier) {
 }
 
 const COLUMNS = (d) => [
-  tierLabel(d.tier), String(d.risk_score), money(d.expected_loss),
-  d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`, d.account_id, null, d.event_type || '—',
+  tierLabel(d.tier), String(d.case_max_risk_score ?? d.risk_score), money(d.case_expected_loss ?? d.expected_loss),
+  d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`,
+  d.alerts > 1 ? `${d.account_id} · ${d.alerts} alerts` : d.account_id, null, d.event_type || '—',
   when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${clock(d.claim_expires_at)}` : '—',
   slaText(d.sla_due_at, d.sla_state),
 ];
@@ -136,7 +141,10 @@ function drawCases(items) {
     actions.append('button').attr('type', 'button').attr('class', 'flag').text('Flag fraud');
     return tr;
   });
+  alertIds.clear();
+  items.forEach((d) => alertIds.set(d.transaction_id, d.alert_ids || [d.transaction_id]));
   rows.attr('data-transaction-id', (d) => d.transaction_id)
+    .attr('data-account', (d) => d.account_id)
     .classed('is-new', (d) => d.is_new || unseenIds.has(d.transaction_id))
     .classed('taken', (d) => Boolean(d.claimed_by));
   rows.each(function fill(d) {
@@ -175,8 +183,9 @@ async function askReason(button, item, verdict) {
   const cell = d3.select(button.parentNode);
   const codes = (await dispositions())[verdict];
   cell.selectAll('button').attr('hidden', '');
+  const what = byAccount() ? `account ${item.account_id}'s case` : `case ${item.event_id}`;
   const select = cell.append('select').attr('class', 'reason')
-    .attr('aria-label', `Reason to ${verdict === 'flag' ? 'flag' : 'clear'} case ${item.event_id}`);
+    .attr('aria-label', `Reason to ${verdict === 'flag' ? 'flag' : 'clear'} ${what}`);
   fillDispositionSelect(select, codes, verdict === 'flag' ? 'Fraud because…' : 'Legitimate because…');
   const restore = () => { select.remove(); cell.selectAll('button').attr('hidden', null); };
   select.on('change', () => { const code = select.property('value'); if (code) decide(item, verdict, code); })
@@ -201,14 +210,18 @@ function offerUndo(item, verdict, until) {
   clearTimeout(undoTimer);
   const bar = d3.select('#undo-bar').attr('hidden', null);
   bar.selectAll('*').remove();
-  bar.append('span').text(`${verdict === 'flag' ? 'Flagged' : 'Cleared'} ${item.event_id} (account ${item.account_id}). `);
+  const done = verdict === 'flag' ? 'Flagged' : 'Cleared';
+  bar.append('span').text(item.alerts > 1
+    ? `${done} account ${item.account_id}'s case: ${item.alerts} alerts. `
+    : `${done} ${item.event_id} (account ${item.account_id}). `);
   bar.append('button').attr('type', 'button').attr('class', 'text-button').text('Undo')
     .on('click', async () => {
       clearTimeout(undoTimer);
       bar.attr('hidden', '');
       try {
-        await postJson(`/api/cases/${item.transaction_id}/undo`);
-        say(`Undone: ${item.event_id} is open again.`);
+        const body = await postJson(`/api/cases/${item.transaction_id}/undo`);
+        say(body.undone_alerts > 1 ? `Undone: ${body.undone_alerts} alerts of account ${item.account_id} are open again.`
+          : `Undone: ${item.event_id} is open again.`);
       } catch (error) { say(`Could not undo: ${error.message}`, true); }
       await refresh();
     });
@@ -221,7 +234,7 @@ async function decide(item, verdict, disposition) {
   try {
     // The status the row showed: a case that changed since is a 409, never overwritten.
     const decision = await postJson(`/api/cases/${item.transaction_id}/decision`, {
-      verdict, disposition, expected_status: item.review_status,
+      verdict, disposition, expected_status: item.review_status, scope: byAccount() ? 'case' : 'alert',
     });
     offerUndo(item, verdict, decision.undo_until);
   } catch (error) {
@@ -247,7 +260,7 @@ async function refresh({ poll = false } = {}) {
   try {
     const filters = filterValues();
     const tab = currentTier === ESCALATED ? { status: ESCALATED } : { tier: currentTier };
-    const data = await getJson(`/api/queue${query({ ...filters, ...tab, limit, since: poll ? since : null })}`);
+    const data = await getJson(`/api/queue${query({ ...filters, ...tab, view, limit, since: poll ? since : null })}`);
     showFilterErrors([]);
     if (!poll) markSeen();
     if (poll && data.new_count) {
@@ -269,6 +282,7 @@ async function refresh({ poll = false } = {}) {
     const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
     const kind = currentTier === ESCALATED ? 'escalated' : `open ${currentTier}-tier`;
+    d3.select('#view-note').attr('hidden', byAccount() ? null : '');
     if (!shown) say(`No ${kind} cases${filtered ? ' match the filters' : ''}.`);
     else if (filtered) {
       const many = shown !== 1 || data.has_more;
@@ -289,6 +303,9 @@ async function refresh({ poll = false } = {}) {
   }
 }
 
+// The alerts the selected rows stand for (each row's case in the accounts view).
+const chosenAlerts = () => [...selected].flatMap((id) => alertIds.get(id) || [id]);
+
 function setupBulk() {
   if (!isManager) return;
   const dialog = document.getElementById('bulk-dialog');
@@ -301,7 +318,10 @@ function setupBulk() {
     d3.select('#bulk-skip').attr('hidden', '');
     d3.select('#bulk-reason').on('change', () => d3.select('#bulk-confirm').property('disabled', !document.getElementById('bulk-reason').value));
     d3.select('#bulk-title').text(v === 'flag' ? 'Flag selected cases as fraud?' : 'Clear selected cases as legitimate?');
-    d3.select('#bulk-summary').text(`${selected.size} case${selected.size === 1 ? '' : 's'} will be ${VERDICT_DONE[v].toLowerCase()}. `
+    const alerts = chosenAlerts().length;
+    const what = byAccount() ? `${selected.size} account${selected.size === 1 ? '' : 's'}' cases (${alerts} alert${alerts === 1 ? '' : 's'})`
+      : `${selected.size} case${selected.size === 1 ? '' : 's'}`;
+    d3.select('#bulk-summary').text(`${what} will be ${VERDICT_DONE[v].toLowerCase()}. `
       + 'All or nothing: if any case was decided or taken meanwhile, nothing is saved and the cases are listed.');
     d3.select('#bulk-errors').text('');
     d3.select('#bulk-conflicts').selectAll('li').remove();
@@ -330,7 +350,8 @@ function setupBulk() {
       dialog.close();
       selected.clear();
       const skipped = refused.length ? ` (${refused.length} skipped: decided or taken meanwhile)` : '';
-      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} case${body.decided.length === 1 ? '' : 's'}${skipped}.`);
+      const unit = byAccount() ? 'alert' : 'case';
+      say(`${VERDICT_DONE[verdict]}: ${body.decided.length} ${unit}${body.decided.length === 1 ? '' : 's'}${skipped}.`);
       refresh();
     } catch (error) {
       const conflicts = error.status === 409 ? error.errors.filter((e) => e.transaction_id) : [];
@@ -344,17 +365,23 @@ function setupBulk() {
       d3.selectAll('#bulk-confirm, #bulk-skip').property('disabled', false);
     }
   };
-  d3.select('#bulk-confirm').on('click', () => send([...selected]));
+  d3.select('#bulk-confirm').on('click', () => send(chosenAlerts()));
 }
 
 // The address always says what is shown, so a reload or a shared link shows the same cases.
 function applyFilters() {
   limit = PAGE;
   const url = new URL(window.location.href);
-  url.search = query({ ...filterValues(), tier: currentTier });
+  url.search = query({ ...filterValues(), tier: currentTier, view: view === 'alerts' ? 'alerts' : null });
   window.history.replaceState(null, '', url);
   refresh();
 }
+
+d3.select('#view').property('value', view).on('change', (event) => {
+  view = event.target.value;
+  selected.clear();
+  applyFilters();
+});
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
