@@ -335,6 +335,11 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         for d in Decision.objects.filter(transaction=txn).select_related("reviewer", "disposition").order_by("-created_at", "-pk")
     ]
     now = timezone.now()
+    case_alerts = account_alerts(account_id=txn.account_id)
+    case_tier, first = score.tier, txn.timestamp
+    if score.review_status in UNDECIDED_STATUSES and case_alerts:
+        case_tier = min((a["tier"] for a in case_alerts), key=TIER_ORDER.index)
+        first = min(a["timestamp"] for a in case_alerts)
     return {
         "transaction_id": txn.pk,
         "client": txn.client.name,
@@ -358,12 +363,14 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         "claim_expires_at": score.claim_expires_at if holder else None,
         "decisions": decisions,
         # The account's case: every undecided alert of the account, this one included.
-        "case_alerts": account_alerts(account_id=txn.account_id),
+        "case_alerts": case_alerts,
         "undo_seconds": settings.UNDO_SECONDS,
+        # An undecided alert is due when its account's case is: from the case's first alert,
+        # at the service level of its highest tier.
         "sla": {
-            "hours": settings.CASE_SLA_HOURS[score.tier],
-            "due_at": sla_due(score.tier, txn.timestamp),
-            "state": sla_state(tier=score.tier, event_time=txn.timestamp, review_status=score.review_status, now=now),
+            "hours": settings.CASE_SLA_HOURS[case_tier],
+            "due_at": sla_due(case_tier, first),
+            "state": sla_state(tier=case_tier, event_time=first, review_status=score.review_status, now=now),
         },
     }
 

@@ -136,3 +136,39 @@ def test_a_manager_adds_and_retires_a_reason_and_sees_reasons_on_the_dashboard(p
     assert Disposition.objects.get(code="friendly_fraud").active is False
     # The one refusal asked for above (the duplicate code) is the only thing the console reports.
     assert page.console_errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+
+
+def test_a_case_page_decides_the_whole_account_case_or_one_alert(page, live_server, reviewer, api_client_and_key):
+    client = api_client_and_key[0]
+    now = timezone.now()
+    alerts = [make_case(client, f"a-{i}", account="acct-a", loss=300.0 - 100 * i, when=now - timedelta(hours=i + 1))
+              for i in range(3)]
+    _log_in(page, live_server, reviewer, f"/cases/{alerts[0].pk}/")
+    card = page.locator("#case-alerts-card")
+    expect(card).to_be_visible()
+    expect(card.locator("tbody tr")).to_have_count(3)
+    expect(page.locator("#case-alerts-summary")).to_contain_text("3 undecided alerts of account acct-a, expected loss 600.00")
+    expect(page.locator("#scope-case")).to_have_text("the whole case (3 alerts)")
+    page.screenshot(path=str(SCREENSHOTS / "case-account.png"), full_page=True)
+
+    # One alert alone first.
+    page.check("#scope input[value=alert]")
+    page.keyboard.press("c")
+    page.keyboard.press("1")
+    expect(page.locator("#message")).to_contain_text("Cleared.")
+    assert [Score.objects.get(pk=a.pk).review_status for a in alerts] == ["cleared", "open", "open"]
+    page.keyboard.press("u")
+    expect(page.locator("#message")).to_contain_text("Decision undone")
+    expect(page.locator("#case-status")).to_have_text("Open")
+
+    # Then the whole case, by default.
+    page.check("#scope input[value=case]")
+    page.keyboard.press("f")
+    page.keyboard.press("1")
+    expect(page.locator("#message")).to_contain_text("Flagged as fraud (3 alerts of this account)")
+    assert [Score.objects.get(pk=a.pk).review_status for a in alerts] == ["flagged"] * 3
+    assert set(Transaction.objects.filter(account_id="acct-a").values_list("is_fraud", flat=True)) == {True}
+    page.keyboard.press("u")
+    expect(page.locator("#message")).to_contain_text("Decision undone (3 alerts)")
+    assert [Score.objects.get(pk=a.pk).review_status for a in alerts] == ["open"] * 3
+    assert page.console_errors == []

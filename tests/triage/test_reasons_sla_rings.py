@@ -117,9 +117,9 @@ def test_queue_rows_and_the_case_say_when_they_are_due(api_client_and_key, revie
     settings.CASE_SLA_HOURS = {"high": 4.0, "medium": 24.0, "low": 72.0}
     client = api_client_and_key[0]
     now = timezone.now()
-    late = make_case(client, "late", loss=300, when=now - timedelta(hours=6))
-    soon = make_case(client, "soon", loss=200, when=now - timedelta(hours=3, minutes=30))
-    fresh = make_case(client, "fresh", loss=100, when=now - timedelta(minutes=10))
+    late = make_case(client, "late", account="a-late", loss=300, when=now - timedelta(hours=6))
+    soon = make_case(client, "soon", account="a-soon", loss=200, when=now - timedelta(hours=3, minutes=30))
+    fresh = make_case(client, "fresh", account="a-fresh", loss=100, when=now - timedelta(minutes=10))
     desk = signed_in(reviewer)
     items = {i["event_id"]: i for i in desk.get("/api/queue?tier=high").json()["items"]}
     assert {k: items[k]["sla_state"] for k in items} == {"late": "breached", "soon": "due_soon", "fresh": "on_time"}
@@ -129,6 +129,9 @@ def test_queue_rows_and_the_case_say_when_they_are_due(api_client_and_key, revie
     assert case["sla"]["state"] == "due_soon" and case["sla"]["hours"] == 4.0
     assert _decide(desk, fresh, verdict="clear", disposition="customer_confirmed").status_code == 201
     assert desk.get(f"/api/cases/{fresh.pk}").json()["sla"]["state"] == ""  # decided: no longer due
+    # An alert is due when its account's case is: from the case's first alert.
+    joined = make_case(client, "joined", account="a-late", loss=50, when=now - timedelta(minutes=5))
+    assert desk.get(f"/api/cases/{joined.pk}").json()["sla"]["state"] == "breached"
 
 
 # --------------------------------------------------------------------------- rings

@@ -33,6 +33,7 @@ async function loadCase() {
   drawHeader();
   drawFields(current.event);
   drawCaseDecisions(current.decisions);
+  drawCaseAlerts(current.case_alerts);
   drawRuleHits(current.rules);
   drawWhy();
   return current;
@@ -100,6 +101,36 @@ function drawFields(event) {
   dl.append('dd').text(current.label.is_fraud === null ? 'none yet'
     : `${current.label.is_fraud ? 'fraud' : 'legitimate'} (${current.label.source || 'import'})`);
 }
+
+// The account's case: every undecided alert of the account. With more than this one, the
+// decision covers them all unless the reviewer picks "this alert only".
+function drawCaseAlerts(alerts) {
+  const others = alerts.filter((a) => a.transaction_id !== caseId);
+  d3.select('#case-alerts-card').attr('hidden', others.length ? null : '');
+  d3.select('#scope').attr('hidden', others.length ? null : '');
+  const loss = alerts.reduce((sum, a) => sum + a.expected_loss, 0);
+  d3.select('#scope-case').text(`the whole case (${alerts.length} alerts)`);
+  d3.select('#case-alerts-summary').text(`${alerts.length} undecided alert${alerts.length === 1 ? '' : 's'} of account `
+    + `${current.event.account_id}, expected loss ${money(loss)} in all; a decision on the case covers them all.`);
+  const rows = d3.select('#case-alerts tbody').selectAll('tr').data(alerts, (a) => a.transaction_id).join('tr');
+  rows.classed('this', (a) => a.transaction_id === caseId).each(function fill(a) {
+    const row = d3.select(this);
+    row.selectAll('*').remove();
+    const first = row.append('td');
+    if (a.transaction_id === caseId) first.text(`${a.event_id} (this one)`);
+    else first.append('a').attr('href', `/cases/${a.transaction_id}/`).text(a.event_id);
+    row.append('td').attr('class', `tier-cell tier-${a.tier}`).text(tierLabel(a.tier));
+    row.append('td').text(String(a.risk_score));
+    row.append('td').text(money(a.expected_loss));
+    row.append('td').text(a.amount === null ? '—' : `${money(a.amount)} ${a.currency}`);
+    row.append('td').text(when(a.timestamp));
+    row.append('td').text(STATUS_WORD[a.review_status] || a.review_status);
+    row.append('td').attr('class', `sla-${a.sla_state || 'none'}`).text(slaText(a.sla_due_at, a.sla_state));
+  });
+}
+
+const decisionScope = () => (document.getElementById('scope').hidden ? 'alert'
+  : document.querySelector('#scope input:checked').value);
 
 function drawCaseDecisions(decisions) {
   d3.select('#case-decisions').selectAll('li').data(decisions.length ? decisions : [null]).join('li')
@@ -320,7 +351,7 @@ function pick(code) {
 // While the reasons are open, digits pick and Escape cancels; other shortcuts wait.
 window.addEventListener('keydown', (event) => {
   if (!picking || event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.target.closest && event.target.closest('input, textarea, select')) return;
+  if (event.target.closest && event.target.closest('input:not([type=radio]), textarea, select')) return;
   const index = Number(event.key) - 1;
   if (event.key === 'Escape') closePicker();
   else if (index >= 0 && index < Math.min(9, picking.codes.length)) pick(picking.codes[index].code);
@@ -335,11 +366,12 @@ async function decide(verdict, disposition) {
   const note = document.getElementById('note').value;
   try {
     const decision = await postJson(`/api/cases/${caseId}/decision`, {
-      verdict, disposition, note, expected_status: current.review_status,
+      verdict, disposition, note, expected_status: current.review_status, scope: decisionScope(),
     });
     sessionStorage.setItem(UNDO_KEY, JSON.stringify({ caseId, until: decision.undo_until }));
     document.getElementById('note').value = '';
-    say(`${VERDICT_DONE[verdict]}. Press u to undo within ${undoSeconds} s, n for the next case.`, 'ok');
+    const many = decision.decided.length > 1 ? ` (${decision.decided.length} alerts of this account)` : '';
+    say(`${VERDICT_DONE[verdict]}${many}. Press u to undo within ${undoSeconds} s, n for the next case.`, 'ok');
     await Promise.all([loadCase(), loadCounts(), loadHistory()]);
     armUndo();
   } catch (error) {
@@ -383,7 +415,8 @@ async function undo() {
     sessionStorage.removeItem(UNDO_KEY);
     armUndo();
     if (last.caseId !== caseId) { window.location.assign(`/cases/${last.caseId}/`); return; }
-    say(`Decision undone; the case is ${STATUS_WORD[body.review_status].toLowerCase()} again.`, 'ok');
+    const many = body.undone_alerts > 1 ? ` (${body.undone_alerts} alerts)` : '';
+    say(`Decision undone${many}; the case is ${STATUS_WORD[body.review_status].toLowerCase()} again.`, 'ok');
     await Promise.all([loadCase(), loadCounts(), loadHistory()]);
   } catch (error) {
     say(`Could not undo: ${error.message}`, 'error');

@@ -35,7 +35,8 @@ export function tierBadge(selection, tier) {
 export function onShortcut(handlers) {
   document.addEventListener('keydown', (event) => {
     const target = event.target;
-    const typing = target.closest && target.closest('input, textarea, select, [contenteditable="true"]');
+    // A radio button or checkbox takes no typing: shortcuts still work when one has focus.
+    const typing = target.closest && target.closest('input:not([type=radio]):not([type=checkbox]), textarea, select, [contenteditable="true"]');
     if (event.key === 'Escape' && typing) { target.blur(); return; }
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     const handler = handlers[event.key];
