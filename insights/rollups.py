@@ -10,11 +10,15 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Callable, Iterable
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, FloatField, IntegerField, Q, Sum, Value
-from django.db.models.functions import Cast, Coalesce, TruncHour
+from django.db.models import (
+    Case, Count, DecimalField, ExpressionWrapper, F, FloatField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When,
+)
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncHour
 
 from insights.models import DirtyHour, HourlyRollup
+from scoring.models import ExchangeRate
 from triage.models import Score, Transaction
 
 HOUR = timedelta(hours=1)
@@ -39,28 +43,46 @@ def _money(field: str, condition: Q | None = None):
     return Coalesce(Cast(Sum(field, filter=condition), FloatField()), Value(0.0))
 
 
+def _rate_of_event():
+    """The event's exchange rate to the reporting currency, as `core.money` takes it: the
+    latest on or before its day, else its currency's first, else 1 (the reporting currency,
+    none sent, or no rate loaded yet)."""
+    mine = ExchangeRate.objects.filter(currency=OuterRef("currency"))
+    on_or_before = mine.filter(day__lte=OuterRef("event_day")).order_by("-day")
+    return Coalesce(
+        Subquery(on_or_before.values("rate")[:1]), Subquery(mine.order_by("day").values("rate")[:1]),
+        Value(1), output_field=DecimalField(max_digits=20, decimal_places=10),
+    )
+
+
 def _aggregate(start: datetime, end: datetime) -> list[HourlyRollup]:
     rows = (
         Transaction.objects.filter(timestamp__gte=start, timestamp__lt=end)
+        .annotate(event_day=TruncDate("timestamp", tzinfo=dt_timezone.utc))
         .annotate(
             bucket=TruncHour("timestamp", tzinfo=dt_timezone.utc),
             tier_key=Coalesce("score__tier", Value("")),
             band=Coalesce(F("score__risk_score") / 10, Value(-1), output_field=IntegerField()),
+            # Money sums are in the reporting currency (expected loss already is).
+            money=ExpressionWrapper(F("amount") * Case(
+                When(Q(currency="") | Q(currency=settings.REPORTING_CURRENCY), then=Value(1)), default=_rate_of_event(),
+                output_field=DecimalField(max_digits=20, decimal_places=10)),
+                output_field=DecimalField(max_digits=30, decimal_places=10)),
         )
         .values("bucket", "tier_key", "event_type", "band")
         .annotate(
             events=Count("id"),
-            amount_sum=_money("amount"),
+            amount_sum=_money("money"),
             scored=Count("score"),
             money_at_risk=_money("score__expected_loss"),
             labeled=Count("id", filter=Q(is_fraud__isnull=False)),
             confirmed_fraud=Count("id", filter=_FRAUD),
-            fraud_amount=_money("amount", _FRAUD),
+            fraud_amount=_money("money", _FRAUD),
             reviewed=Count("id", filter=_REVIEWED),
             flagged=Count("id", filter=_FLAGGED),
             cleared=Count("id", filter=_CLEARED),
             caught=Count("id", filter=_CAUGHT),
-            caught_amount=_money("amount", _CAUGHT),
+            caught_amount=_money("money", _CAUGHT),
             caught_unpriced=Count("id", filter=_CAUGHT & Q(amount__isnull=True)),
         )
         .order_by()

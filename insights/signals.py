@@ -4,13 +4,17 @@ periodic refresh picks them up, so /score pays nothing extra here. A bulk COPY o
 (batch scoring) marks its hours once instead of per row, told by scoring's signals."""
 from __future__ import annotations
 
+from datetime import timedelta
+from datetime import timezone as dt_timezone
+
 from django.db import transaction
+from django.db.models.functions import TruncHour
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from insights.rollups import hours_mark_dirty
-from scoring.signals import bulk_scores_copied, bulk_scores_copy_started
-from triage.models import Decision
+from scoring.signals import bulk_scores_copied, bulk_scores_copy_started, rates_loaded
+from triage.models import Decision, Transaction
 
 
 @receiver(post_save, sender=Decision, dispatch_uid="insights-decision-refresh")
@@ -39,3 +43,15 @@ def bulk_copy_started(sender, cursor, **kwargs) -> None:
 def bulk_copied(sender, cursor, event_hours, **kwargs) -> None:
     cursor.execute("SET LOCAL insights.hours_marked = 'off'")
     hours_mark_dirty(event_hours)
+
+
+@receiver(rates_loaded, dispatch_uid="insights-rates-loaded")
+def rates_changed(sender, currencies, since, **kwargs) -> None:
+    """New rates change the money sums of every hour with events in those currencies since
+    the first day loaded (a day before, for time zones): those hours are recomputed."""
+    hours = (
+        Transaction.objects.filter(currency__in=currencies, timestamp__date__gte=since - timedelta(days=1))
+        .annotate(hour=TruncHour("timestamp", tzinfo=dt_timezone.utc)).values_list("hour", flat=True).distinct()
+    )
+    hours_mark_dirty(list(hours))
+    transaction.on_commit(_enqueue_refresh)

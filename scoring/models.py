@@ -90,3 +90,22 @@ class LinkGroup(models.Model):
     node = models.TextField(help_text='"a:<account>", "d:<device>" or "i:<IP address>"')
     component = models.IntegerField(help_text="Group number, the same for every node of a group that day")
     accounts = models.IntegerField(help_text="Accounts in the group")
+
+
+class ExchangeRate(models.Model):
+    """What one unit of `currency` was worth in the reporting currency (REPORTING_CURRENCY) on
+    `day`. Money figures (expected loss, the queue's order, the dashboard's sums and ROI) are
+    in the reporting currency; an event's own amount keeps its currency."""
+
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+    source = models.CharField(max_length=200, blank=True, help_text="The file the rate was loaded from")
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency", "day"]
+        constraints = [models.UniqueConstraint(fields=["currency", "day"], name="one_rate_per_currency_day")]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.day}: {self.rate}"

@@ -42,6 +42,7 @@ from rules.engine import rulebook
 from rules.models import ShadowHit
 from scoring import fallback
 from scoring.models import ScoreJob
+from scoring.rates import events_in_reporting
 from scoring.registry import LoadedModel, ModelUnavailable, champion_model, load_version
 from scoring.selectors import link_groups_read, merchant_label_rows, scoring_context, scoring_rows_frame
 from scoring.store import online as store_sql
@@ -387,7 +388,8 @@ def _batch_features_for(events: Sequence[dict[str, Any]], stored: pd.DataFrame) 
 
 
 def _predict(events: Sequence[dict[str, Any]], feature_rows: list[dict[str, float]]) -> list[_Computed]:
-    amounts = np.array([float(e["amount"]) if e.get("amount") is not None else math.nan for e in events])
+    # Expected loss is money: in the reporting currency, whatever the event's own currency.
+    amounts = events_in_reporting(events)
     try:
         model: LoadedModel | None = champion_model()
     except ModelUnavailable as exc:

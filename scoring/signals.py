@@ -13,3 +13,6 @@ from django.dispatch import Signal
 bulk_scores_copy_started = Signal()
 # After the copy; arguments: `cursor`, and `event_hours`, the UTC hours of the scored events.
 bulk_scores_copied = Signal()
+# After exchange rates were loaded (`scoring.rates.rates_load`); arguments: `currencies` and
+# `since`, the first day loaded: money figures of events from then on need recomputing.
+rates_loaded = Signal()

@@ -21,6 +21,11 @@ TIER_ALERT_MULTIPLE = env_float("TIER_ALERT_MULTIPLE", 2.0)
 REVIEW_COST = env_float("REVIEW_COST", 5.0)
 # Expected loss of an event without an amount (logins, sign-ups).
 DEFAULT_EVENT_VALUE = env_float("DEFAULT_EVENT_VALUE", 50.0)
+# Money figures (expected loss, the queue order, dashboard sums, ROI) are in this currency;
+# other currencies are converted at the dated rates loaded with `load_rates`.
+REPORTING_CURRENCY = env_str("REPORTING_CURRENCY", "USD").upper()
+# How long a process keeps its rate table before reading it again.
+RATES_REFRESH_SECONDS = env_float("RATES_REFRESH_SECONDS", 60.0)
 # Event types /score and imports accept (comma-separated in the environment); others are a 400.
 EVENT_TYPES = env_list("EVENT_TYPES", ["login", "signup", "payment", "purchase", "claim"])
 SCORE_MAX_BATCH = env_int("SCORE_MAX_BATCH", 1000)

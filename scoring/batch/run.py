@@ -27,6 +27,7 @@ TOP_REASONS = 3
 # TreeSHAP costs about half a millisecond per event for a few hundred trees, so by default
 # only the high tier (what reviewers see first) gets reasons.
 EXPLAINED_TIERS = ("high",)
+MONEY = "_amount_in_reporting_currency"
 OUTPUT_COLUMNS = ("event_id", "account_id", "timestamp", "amount", "probability", "risk_score", "tier", "expected_loss", "reasons")
 
 
@@ -70,10 +71,12 @@ def score_chunks(
     explain_tiers: Sequence[str] = EXPLAINED_TIERS,
     feature_tiers: Sequence[str] = (),
     progress: Callable[[str, int], None] | None = None,
+    money: Callable[[Any, Any, Any], np.ndarray] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """`score_frame` in parts of CHUNK scored events, in order: the features of every event
     are computed by this call (a forked process helps with a big batch), each part's scores
-    as it is taken, so a caller can store one part while the next is scored."""
+    as it is taken, so a caller can store one part while the next is scored. `money`
+    (amounts, currencies, timestamps) -> amounts in the reporting currency, for expected loss."""
     tick = progress or (lambda stage, n: None)
     features = model.model_design.matrix(events, parallel=True, fill=False)
     tick("features", len(events))
@@ -91,6 +94,9 @@ def score_chunks(
         "amount": (pd.to_numeric(scored["amount"], errors="coerce").to_numpy(dtype="float64") if "amount" in scored
                    else np.full(n, np.nan)),
     }
+    # Expected loss is money: in the reporting currency (not an output column).
+    columns[MONEY] = (money(columns["amount"], scored["currency"], scored["timestamp"])
+                      if money is not None and "currency" in scored else columns["amount"])
     return _scored_parts(features, rows, columns, model, default_event_value, explain_tiers, feature_tiers, tick)
 
 
@@ -116,12 +122,14 @@ def _scored_part(
     tick("scoring", n)
     medium, high = model.thresholds["medium"], model.thresholds["high"]
     tier = tiers.tiers(probability, medium, high)
+    columns = dict(columns)
+    money = columns.pop(MONEY)
     out = pd.DataFrame({
         **columns,
         "probability": probability,
         "risk_score": tiers.risk_scores(probability, medium, high),
         "tier": tier,
-        "expected_loss": tiers.expected_loss(probability, columns["amount"], default_event_value),
+        "expected_loss": tiers.expected_loss(probability, money, default_event_value),
     })
     reasons = np.full(n, "", dtype=object)
     explain = np.flatnonzero(np.isin(tier, list(explain_tiers)))

@@ -39,6 +39,7 @@ from core.db import copy_binary
 from ml.features import HISTORY_WINDOW_MS
 from scoring.batch.read import stored_batch_read
 from scoring.batch.run import BatchModel, score_chunks
+from scoring.rates import frame_in_reporting
 from scoring.services import enqueue_explanations
 from scoring.signals import bulk_scores_copied, bulk_scores_copy_started
 from scoring.store.bulk import SCORES, BulkLoad
@@ -238,6 +239,7 @@ def stored_events_score(
         parts = score_chunks(
             batch.events, model, score_mask=batch.to_score, default_event_value=default_event_value,
             explain_tiers=explain_tiers if reasons_in_output else (), feature_tiers=explain_tiers, progress=tick,
+            money=frame_in_reporting,
         )
         bulk = SCORES.bulk_worthwhile(int(batch.to_score.sum()))
         with SCORES.indexes_set_aside(rebuilding=lambda stage: tick(stage, 0)) if bulk else nullcontext(BulkLoad()) as load:

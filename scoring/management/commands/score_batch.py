@@ -11,6 +11,7 @@ from ingest.files import ImportFileError, MappingError, events_read, mapping_loa
 from scoring.batch.run import BatchModel, score_frame, tier_summary, write_scores
 from scoring.batch.store import stored_events_score
 from scoring.models import ModelVersion
+from scoring.rates import frame_in_reporting
 from scoring.registry import ModelUnavailable, champion_model, load_version
 
 GENERATOR_MAPPING = Path(settings.BASE_DIR) / "examples" / "mappings" / "generator.yaml"
@@ -94,7 +95,7 @@ class Command(BaseCommand):
             raise CommandError("no events to score in that file")
         self.stdout.write(f"scoring {len(events):,} events from {opts['file']} with {model.name}")
         return score_frame(events, model, default_event_value=settings.DEFAULT_EVENT_VALUE,
-                           explain_tiers=explain_tiers, progress=progress)
+                           explain_tiers=explain_tiers, progress=progress, money=frame_in_reporting)
 
     def _score_stored(self, opts, model: BatchModel, explain_tiers, progress) -> pd.DataFrame:
         start, end = self._range(opts)
