@@ -148,6 +148,12 @@ class Score(models.Model):
                 name="score_open_queue",
                 condition=models.Q(review_status="open"),
             ),
+            # The escalated tab and its count: escalated cases only, few, costliest first.
+            models.Index(
+                fields=["-expected_loss", "transaction"],
+                name="score_escalated",
+                condition=models.Q(review_status="escalated"),
+            ),
             # A reviewer's claims (and the user foreign key's look-ups): claimed cases only.
             models.Index(
                 fields=["claimed_by", "claim_expires_at"],

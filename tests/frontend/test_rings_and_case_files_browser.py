@@ -147,7 +147,7 @@ def test_a_case_page_decides_the_whole_account_case_or_one_alert(page, live_serv
     card = page.locator("#case-alerts-card")
     expect(card).to_be_visible()
     expect(card.locator("tbody tr")).to_have_count(3)
-    expect(page.locator("#case-alerts-summary")).to_contain_text("3 undecided alerts of account acct-a, expected loss 600.00")
+    expect(page.locator("#case-alerts-summary")).to_contain_text("3 undecided alerts of account acct-a, expected loss 600.00 USD")
     expect(page.locator("#scope-case")).to_have_text("the whole case (3 alerts)")
     page.screenshot(path=str(SCREENSHOTS / "case-account.png"), full_page=True)
 

@@ -6,7 +6,7 @@ import { drawNetwork, STATE_WORD } from './charts/network.js';
 import { drawReasons, listReasons } from './charts/reasons.js';
 import { drawTimeline } from './charts/timeline.js';
 import {
-  SLA_WORD, STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, dispositions, fillDispositionSelect, helpDialog, money,
+  SLA_WORD, STATUS_WORD, TIERS, VERDICT_DONE, clock, countText, dispositions, fillDispositionSelect, helpDialog, money, moneyIn,
   onShortcut, slaText, tierBadge, tierLabel, when, whenUtc,
 } from './common.js';
 
@@ -66,7 +66,7 @@ function drawHeader() {
   d3.select('#case-facts').text([
     `risk score ${score.risk_score}/100`,
     `probability ${(score.probability * 100).toFixed(1)}%`,
-    `expected loss ${money(score.expected_loss)}`,
+    `expected loss ${moneyIn(score.expected_loss)}`,
     event.amount === null ? 'no amount' : `amount ${money(event.amount)} ${event.currency}`,
     `account ${event.account_id}`,
     `model ${score.model_version}`,
@@ -111,7 +111,7 @@ function drawCaseAlerts(alerts) {
   const loss = alerts.reduce((sum, a) => sum + a.expected_loss, 0);
   d3.select('#scope-case').text(`the whole case (${alerts.length} alerts)`);
   d3.select('#case-alerts-summary').text(`${alerts.length} undecided alert${alerts.length === 1 ? '' : 's'} of account `
-    + `${current.event.account_id}, expected loss ${money(loss)} in all; a decision on the case covers them all.`);
+    + `${current.event.account_id}, expected loss ${moneyIn(loss)} in all; a decision on the case covers them all.`);
   const rows = d3.select('#case-alerts tbody').selectAll('tr').data(alerts, (a) => a.transaction_id).join('tr');
   rows.classed('this', (a) => a.transaction_id === caseId).each(function fill(a) {
     const row = d3.select(this);

@@ -9,6 +9,9 @@ export const STATUS_WORD = { open: 'Open', cleared: 'Cleared', flagged: 'Flagged
 export const VERDICT_DONE = { clear: 'Cleared', flag: 'Flagged as fraud', escalate: 'Escalated' };
 
 export const money = (value) => (value === null || value === undefined ? '—' : d3.format(',.2f')(value));
+// Money figures (expected loss, sums) are in the reporting currency, and say so.
+export const CURRENCY = document.querySelector('meta[name="reporting-currency"]')?.content || '';
+export const moneyIn = (value) => (value === null || value === undefined ? '—' : `${money(value)} ${CURRENCY}`);
 // Times as the API stores them, in UTC and 24-hour: a reviewer in another zone reads the
 // same clock as the audit log and the colleague they hand a case to.
 const utcStamp = d3.utcFormat('%Y-%m-%d %H:%M:%S');

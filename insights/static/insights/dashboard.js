@@ -17,7 +17,9 @@ const METRICS = [
   { key: 'money_at_risk', title: 'Money at risk (expected loss)' },
 ];
 const count = d3.format(',d');
-const money = d3.format(',.2f');
+// Every money figure is in the reporting currency, and says so.
+const CURRENCY = document.querySelector('meta[name="reporting-currency"]')?.content || '';
+const money = (value) => `${d3.format(',.2f')(value)} ${CURRENCY}`.trim();
 const pct = d3.format('.1%');
 const parseDay = d3.utcParse('%Y-%m-%d');
 const plural = (n, word) => `${count(n)} ${word}${n === 1 ? '' : 's'}`;

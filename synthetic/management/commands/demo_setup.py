@@ -11,13 +11,14 @@ from tqdm import tqdm
 
 from accounts.models import ApiClient
 from accounts.services import api_client_create, hash_key
-from scoring.models import ModelVersion
+from scoring.models import ExchangeRate, ModelVersion
 from scoring.services import score_events
 from scoring.validation import validate_event
 from synthetic.generator import EVENT_FIELDS, WorldConfig, generate_world, row_event
 from synthetic.management.commands.generate_data import SOURCE_NAME
 from triage.models import Transaction
 
+RATES_FILE = Path(settings.BASE_DIR) / "examples" / "rates.csv"
 DEMO_USERS = (("reviewer", "reviewer"), ("manager", "manager"), ("admin", "admin"))
 DEMO_PASSWORD_SUFFIX = "-demo-pass"
 DEMO_API_KEY = "ftw_demo_key_for_local_use_only_0000000000"
@@ -47,6 +48,9 @@ class Command(BaseCommand):
             self.stdout.write(f"demo data already loaded ({history:,} events); make demo-reset to start again")
         else:
             call_command("generate_data", accounts=opts["accounts"], days=opts["days"], verbosity=opts["verbosity"])
+        if settings.REPORTING_CURRENCY == "USD" and not ExchangeRate.objects.exists():
+            # Example monthly rates (not market data) so the demo's EUR and GBP amounts add up in USD.
+            call_command("load_rates", str(RATES_FILE), verbosity=opts["verbosity"])
         if not ModelVersion.objects.filter(status=ModelVersion.Status.CHAMPION).exists():
             call_command("train", verbosity=opts["verbosity"])
         client = ApiClient.objects.filter(key_hash=hash_key(DEMO_API_KEY)).first()
