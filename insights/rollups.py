@@ -13,7 +13,19 @@ from typing import Callable, Iterable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import (
-    Case, Count, DecimalField, ExpressionWrapper, F, FloatField, IntegerField, OuterRef, Q, Subquery, Sum, Value, When,
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, TruncDate, TruncHour
 

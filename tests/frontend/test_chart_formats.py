@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.support.browser import SCREENSHOTS
-from tests.support.factories import DEMO_PASSWORD, event
+from tests.support.browser import SCREENSHOTS, log_in
+from tests.support.factories import event
 from triage.models import Score
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +32,6 @@ def far_page(page):  # noqa: F811
     yield far
     context.close()
 
-
-def _log_in(page, live_server, user, path):
-    page.goto(f"{live_server.url}{path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def _ticks(page, selector):
@@ -67,7 +61,7 @@ def test_the_case_timeline_reads_utc_24_hour_and_spans_the_events(far_page, live
                    timestamp=f"2026-11-20T{t}Z") for i, t in enumerate(times)]
     service.post("/score", batch, format="json")
     case = Score.objects.get(transaction__event_id="late-3")
-    _log_in(far_page, live_server, reviewer, f"/cases/{case.pk}/")
+    log_in(far_page, live_server, reviewer, f"/cases/{case.pk}/")
     expect(far_page.locator("#timeline svg g.event")).to_have_count(4)
 
     ticks = _ticks(far_page, "#timeline svg .axis:first-of-type")
@@ -96,7 +90,7 @@ def test_a_timeline_over_days_names_the_days(far_page, live_server, reviewer, se
              for i in range(4)]
     service.post("/score", batch, format="json")
     case = Score.objects.get(transaction__event_id="d-3")
-    _log_in(far_page, live_server, reviewer, f"/cases/{case.pk}/")
+    log_in(far_page, live_server, reviewer, f"/cases/{case.pk}/")
     expect(far_page.locator("#timeline svg g.event")).to_have_count(4)
     ticks = _ticks(far_page, "#timeline svg .axis:first-of-type")
     assert ticks and all(re.fullmatch(r"Nov \d\d( \d\d:\d\d)?", t) for t in ticks), ticks
@@ -114,7 +108,7 @@ def test_dashboard_count_axes_are_whole_numbers_without_prefixes(page, live_serv
     hand_counted_world(api_client_and_key[0])
     rollups_refresh(max_hours=5000)
     account_risk_refresh()
-    _log_in(page, live_server, manager, "/dashboard/?period=7d&tz=UTC&end=2026-11-17")  # the data's week
+    log_in(page, live_server, manager, "/dashboard/?period=7d&tz=UTC&end=2026-11-17")  # the data's week
     expect(page.locator(".dashboard[data-loaded]")).to_have_count(1)
     for metric in ("events", "flagged", "confirmed_fraud"):
         ticks = _ticks(page, f"#trend-{metric} .axis.y")
@@ -136,7 +130,7 @@ def test_models_page_tier_chart_counts_whole_events_by_utc_hour(page, live_serve
     from tests.support.cases import live_scores
     settings.REVIEWER_CAPACITY_PER_DAY = 10
     live_scores(api_client_and_key[0], champion, [0.99, 0.98], scored_at=timezone.now() - timedelta(hours=2))
-    _log_in(page, live_server, manager, "/models/")
+    log_in(page, live_server, manager, "/models/")
     expect(page.locator("#tier-chart svg g.series.high rect")).to_have_count(48)
     ticks = _ticks(page, "#tier-chart .y-axis")
     assert ticks and all(WHOLE.match(t) for t in ticks), ticks
@@ -153,7 +147,7 @@ def test_models_page_tier_chart_counts_whole_events_by_utc_hour(page, live_serve
 def test_queue_says_one_case_and_reset_clears_the_filters_from_the_address(page, live_server, reviewer, service, champion):
     service.post("/score", [event(event_id=f"q-{i}", account_id=f"acct-{i}", amount=900.0 + i) for i in range(3)], format="json")
     score = Score.objects.get(transaction__event_id="q-1")
-    _log_in(page, live_server, reviewer, f"/queue/?tier={score.tier}&account=acct-1&amount_min=5")
+    log_in(page, live_server, reviewer, f"/queue/?tier={score.tier}&account=acct-1&amount_min=5")
     expect(page.locator("#cases tbody tr")).to_have_count(1)
     expect(page.locator("#status")).to_have_text(f"Showing 1 {score.tier}-tier case that matches the filters.")
     assert page.input_value("input[name=account]") == "acct-1"
@@ -180,7 +174,7 @@ def test_queue_says_one_case_and_reset_clears_the_filters_from_the_address(page,
 
 
 def test_refusal_not_found_and_api_docs_pages_draw_in_the_layout(page, live_server, reviewer, manager):
-    _log_in(page, live_server, reviewer, "/audit/")
+    log_in(page, live_server, reviewer, "/audit/")
     expect(page.locator("h1")).to_have_text("You are not allowed to see this page")
     expect(page.locator("header.topbar nav a", has_text="Queue")).to_be_visible()
     page.wait_for_load_state("networkidle")
@@ -204,7 +198,7 @@ def test_refusal_not_found_and_api_docs_pages_draw_in_the_layout(page, live_serv
     expect(page).to_have_url(re.compile(r"/queue/"))
 
     page.click("form.logout button")
-    _log_in(page, live_server, manager, "/dashboard/")
+    log_in(page, live_server, manager, "/dashboard/")
     link = page.locator("header.topbar nav a", has_text="Webhooks")
     expect(link).to_be_visible()
     link.click()
@@ -227,7 +221,7 @@ def test_score_distribution_leaves_the_days_without_scores_between_days_with_the
         Score.objects.create(transaction=txn, probability=0.5, risk_score=55, tier="medium", expected_loss=20,
                              model_version_name="v-test", features={})
     rollups_refresh(max_hours=5000)
-    _log_in(page, live_server, manager, "/dashboard/?period=90d&tz=UTC&end=2026-11-23")
+    log_in(page, live_server, manager, "/dashboard/?period=90d&tz=UTC&end=2026-11-23")
     expect(page.locator(".dashboard[data-loaded]")).to_have_count(1)
     cells = page.locator("#score-distribution rect.band")
     xs = sorted({float(x) for x in cells.evaluate_all("(rects) => rects.map((r) => r.getAttribute('x'))")})

@@ -8,19 +8,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.support.browser import SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, log_in
 from tests.support.cases import make_case
-from tests.support.factories import DEMO_PASSWORD
 from triage.models import Decision, Disposition, Score, Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _log_in(page, live_server, user, path):
-    page.goto(f"{live_server.url}{path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def _ring(client):
@@ -39,7 +32,7 @@ def _ring(client):
 def test_a_reviewer_decides_a_ring_at_once_and_downloads_the_case_file(page, live_server, reviewer, api_client_and_key,
                                                                         tmp_path):
     cases, by_merchant = _ring(api_client_and_key[0])
-    _log_in(page, live_server, reviewer, "/queue/?tier=high")
+    log_in(page, live_server, reviewer, "/queue/?tier=high")
     rows = page.locator("#cases tbody tr")
     expect(rows).to_have_count(4)  # one row per account: three ring accounts and the shopper
     # Six hours old against a 4-hour service level: past due, and said in words.
@@ -98,7 +91,7 @@ def test_a_reviewer_decides_a_ring_at_once_and_downloads_the_case_file(page, liv
 def test_a_manager_adds_and_retires_a_reason_and_sees_reasons_on_the_dashboard(page, live_server, manager, reviewer,
                                                                                api_client_and_key):
     case = make_case(api_client_and_key[0], "e-1", when=timezone.now())
-    _log_in(page, live_server, manager, "/reasons/")
+    log_in(page, live_server, manager, "/reasons/")
     table = page.locator("#reasons-table tbody")
     expect(table).to_contain_text("Stolen card or credentials")
     page.select_option("#reason-form select[name=verdict]", "flag")
@@ -143,7 +136,7 @@ def test_a_case_page_decides_the_whole_account_case_or_one_alert(page, live_serv
     now = timezone.now()
     alerts = [make_case(client, f"a-{i}", account="acct-a", loss=300.0 - 100 * i, when=now - timedelta(hours=i + 1))
               for i in range(3)]
-    _log_in(page, live_server, reviewer, f"/cases/{alerts[0].pk}/")
+    log_in(page, live_server, reviewer, f"/cases/{alerts[0].pk}/")
     card = page.locator("#case-alerts-card")
     expect(card).to_be_visible()
     expect(card.locator("tbody tr")).to_have_count(3)

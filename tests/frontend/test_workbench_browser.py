@@ -6,18 +6,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, log_in
 from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _log_in(page, live_server, user, path="/queue/"):
-    page.goto(f"{live_server.url}{path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def _ring(service):
@@ -47,7 +41,7 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
     colleague = APIClient()
     colleague.login(username=second_reviewer.username, password=DEMO_PASSWORD)
     held = colleague.post("/api/queue/next").json()["case"]
-    _log_in(page, live_server, reviewer)
+    log_in(page, live_server, reviewer)
     expect(page.locator("#cases tbody tr").first).to_be_visible()
     expect(page.locator(f"#cases tbody tr[data-transaction-id='{held['transaction_id']}']")).to_contain_text(
         f"{second_reviewer.username} until"
@@ -122,7 +116,7 @@ def test_reviewer_takes_next_case_flags_with_keyboard_and_undoes(page, live_serv
 
 def test_second_reviewer_sees_the_case_taken_and_a_conflict_message(page, live_server, reviewer, second_reviewer, service, champion):
     _ring(service)
-    _log_in(page, live_server, reviewer)
+    log_in(page, live_server, reviewer)
     # Rows drawn means queue.js has run and the button has its handler.
     expect(page.locator("#cases tbody tr").first).to_be_visible()
     page.click("#next-case")
@@ -130,7 +124,7 @@ def test_second_reviewer_sees_the_case_taken_and_a_conflict_message(page, live_s
     case_url = page.url
 
     other = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    _log_in(other, live_server, second_reviewer, path=case_url.replace(live_server.url, ""))
+    log_in(other, live_server, second_reviewer, path=case_url.replace(live_server.url, ""))
     expect(other.locator("#claim")).to_contain_text(f"Taken by {reviewer.username}")
     other.keyboard.press("c")
     expect(other.locator("#reason-picker")).to_be_visible()
@@ -152,7 +146,7 @@ def test_manager_bulk_flags_with_confirmation_and_reads_the_audit_log(page, live
     for account, tier in Score.objects.values_list("transaction__account_id", "tier"):
         top[account] = min(top.get(account, "low"), tier, key=order.index)
     tier = max(order, key=lambda t: list(top.values()).count(t))
-    _log_in(page, live_server, manager, path=f"/queue/?tier={tier}")
+    log_in(page, live_server, manager, path=f"/queue/?tier={tier}")
     rows = page.locator("#cases tbody tr")
     expect(rows.first).to_be_visible()
     count = rows.count()
@@ -192,7 +186,7 @@ def test_case_page_shows_data_as_text_never_as_html(page, live_server, reviewer,
     body = service.post("/score", event(event_id="<img src=x onerror=alert(1)>", account_id="<b>bold</b>",
                                         device_id="<i>dev</i>"), format="json").json()
     case_id = Transaction.objects.get(event_id=body["event_id"]).pk
-    _log_in(page, live_server, reviewer, path=f"/cases/{case_id}/")
+    log_in(page, live_server, reviewer, path=f"/cases/{case_id}/")
     expect(page.locator("#event-fields")).to_contain_text("<b>bold</b>")
     expect(page.locator("#network-chart svg")).to_contain_text("<b>bold</b>")
     assert page.locator("main img, main b, main i").count() == 0
@@ -205,7 +199,7 @@ def test_pending_explanation_shows_pending_then_the_chart(page, live_server, rev
     service.post("/score", event(event_id="slow-reasons"), format="json")
     txn = Transaction.objects.get(event_id="slow-reasons")
     Score.objects.filter(pk=txn.pk).update(explanation=None, explanation_status="pending", explained_at=None)
-    _log_in(page, live_server, reviewer, path=f"/cases/{txn.pk}/")
+    log_in(page, live_server, reviewer, path=f"/cases/{txn.pk}/")
     expect(page.locator("#why-status")).to_contain_text("pending")
     assert page.locator("#reasons-chart svg").count() == 0
     assert explanations_compute(transaction_ids=[txn.pk]) == 1
@@ -216,7 +210,7 @@ def test_pending_explanation_shows_pending_then_the_chart(page, live_server, rev
 
 def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_server, reviewer, manager, service, champion):
     _ring(service)
-    _log_in(page, live_server, reviewer)
+    log_in(page, live_server, reviewer)
     expect(page.locator("#cases tbody tr").first).to_be_visible()
     page.keyboard.press("n")
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
@@ -237,7 +231,7 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
     page.screenshot(path=str(SCREENSHOTS / "queue-escalated.png"), full_page=True)
     # A manager settles it from the tab; it leaves the tab.
     other = page.context.browser.new_page()
-    _log_in(other, live_server, manager, path="/queue/?tier=escalated")
+    log_in(other, live_server, manager, path="/queue/?tier=escalated")
     other.locator(f"#cases tbody tr[data-transaction-id='{case_id}'] button.flag").click()
     other.locator(f"#cases tbody tr[data-transaction-id='{case_id}'] select.reason").select_option("ring")
     expect(other.locator("#cases tbody tr")).to_have_count(0, timeout=10_000)
@@ -248,7 +242,7 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
 def test_looking_is_not_taking_and_next_moves_on(page, live_server, reviewer, service, champion):
     _ring(service)
     top = Score.objects.filter(review_status="open").order_by("-expected_loss", "transaction_id").first()
-    _log_in(page, live_server, reviewer, path=f"/cases/{top.pk}/")
+    log_in(page, live_server, reviewer, path=f"/cases/{top.pk}/")
     expect(page.locator("#claim")).to_contain_text("Nobody holds this case")
     expect(page.locator("#take")).to_be_visible()
     page.wait_for_timeout(500)  # whatever the page does on load has happened
@@ -269,7 +263,7 @@ def test_looking_is_not_taking_and_next_moves_on(page, live_server, reviewer, se
 
 def test_a_decision_from_a_queue_row_can_be_undone_from_the_queue(page, live_server, reviewer, service, champion):
     _ring(service)
-    _log_in(page, live_server, reviewer)
+    log_in(page, live_server, reviewer)
     row = page.locator("#cases tbody tr").first
     expect(row).to_be_visible()
     case_id = int(row.get_attribute("data-transaction-id"))

@@ -8,18 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from rules.models import RuleSetVersion
-from tests.support.browser import SCREENSHOTS
+from tests.support.browser import SCREENSHOTS, log_in
 from tests.support.factories import DEMO_PASSWORD, event
 from triage.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def _log_in(page, live_server, user, path):
-    page.goto(f"{live_server.url}{path}")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
 
 
 def _history(service):
@@ -34,7 +28,7 @@ def _history(service):
 
 def test_manager_writes_backtests_shadows_activates_and_rolls_back_a_rule(page, live_server, manager, service, champion):
     _history(service)
-    _log_in(page, live_server, manager, "/rules/")
+    log_in(page, live_server, manager, "/rules/")
     expect(page.locator("h1")).to_have_text("Rules")
 
     # A syntax error is shown under the character it is about, as typed and on saving.
@@ -105,7 +99,7 @@ def test_manager_writes_backtests_shadows_activates_and_rolls_back_a_rule(page, 
 
 
 def test_a_device_put_on_a_block_list_in_the_page_is_blocked(page, live_server, manager, service, champion, tmp_path):
-    _log_in(page, live_server, manager, "/lists/")
+    log_in(page, live_server, manager, "/lists/")
     page.fill("#list-form input[name=name]", "stolen-phones")
     page.select_option("#list-form select[name=kind]", "device")
     page.select_option("#list-form select[name=purpose]", "block")
@@ -131,7 +125,7 @@ def test_a_device_put_on_a_block_list_in_the_page_is_blocked(page, live_server, 
 
 
 def test_a_reviewer_reads_rules_and_lists_but_cannot_change_them(page, live_server, reviewer, manager, client):
-    _log_in(page, live_server, reviewer, "/rules/")
+    log_in(page, live_server, reviewer, "/rules/")
     expect(page.locator("h1")).to_have_text("Rules")
     expect(page.locator("#rule-form")).to_have_count(0)
     page.goto(f"{live_server.url}/lists/")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from ml.features import epoch_ms, link_day, link_components, link_window_ms, to_epoch_ms
+from ml.features import epoch_ms, link_components, link_day, link_window_ms, to_epoch_ms
 from scoring.models import LinkGroup, LinkSnapshot
 from tests.support.factories import small_world
 from tests.support.worlds import stored_row_event

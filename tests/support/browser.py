@@ -48,3 +48,13 @@ def page(chromium):
     # them here, still in that context.
     connections.close_all()
     context.close()
+
+
+def log_in(page, live_server, user, path="/queue/"):
+    """Open `path` and sign in as `user` on the login page it leads to (demo password)."""
+    from tests.support.factories import DEMO_PASSWORD
+
+    page.goto(f"{live_server.url}{path}")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")

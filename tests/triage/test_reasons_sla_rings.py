@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from tests.support.cases import make_case
 from tests.support.factories import signed_in
-from triage.models import Decision, Disposition, Score, Transaction
+from triage.models import Decision, Score, Transaction
 
 pytestmark = pytest.mark.django_db
 
