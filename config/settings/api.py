@@ -30,5 +30,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Score jobs and rule backtests share one set of run states; other "status" fields differ.
-    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": ["queued", "running", "done", "failed"]},
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": ["queued", "running", "done", "failed"],
+        "VerdictEnum": ["clear", "flag", "escalate"],
+        "ClearOrFlagEnum": ["clear", "flag"],
+    },
 }
