@@ -218,12 +218,16 @@ function offerUndo(item, verdict, until) {
     .on('click', async () => {
       clearTimeout(undoTimer);
       bar.attr('hidden', '');
+      // The list is redrawn first: its redraw empties the status line, which must keep the answer.
+      let message;
+      let failed = false;
       try {
         const body = await postJson(`/api/cases/${item.transaction_id}/undo`);
-        say(body.undone_alerts > 1 ? `Undone: ${body.undone_alerts} alerts of account ${item.account_id} are open again.`
-          : `Undone: ${item.event_id} is open again.`);
-      } catch (error) { say(`Could not undo: ${error.message}`, true); }
+        message = body.undone_alerts > 1 ? `Undone: ${body.undone_alerts} alerts of account ${item.account_id} are open again.`
+          : `Undone: ${item.event_id} is open again.`;
+      } catch (error) { message = `Could not undo: ${error.message}`; failed = true; }
       await refresh();
+      say(message, failed);
     });
   undoTimer = setTimeout(() => bar.attr('hidden', ''), Math.max(0, new Date(until) - Date.now()));
 }
@@ -351,8 +355,9 @@ function setupBulk() {
       selected.clear();
       const skipped = refused.length ? ` (${refused.length} skipped: decided or taken meanwhile)` : '';
       const unit = byAccount() ? 'alert' : 'case';
+      // Redrawn first: the redraw empties the status line, which must keep the answer.
+      await refresh();
       say(`${VERDICT_DONE[verdict]}: ${body.decided.length} ${unit}${body.decided.length === 1 ? '' : 's'}${skipped}.`);
-      refresh();
     } catch (error) {
       const conflicts = error.status === 409 ? error.errors.filter((e) => e.transaction_id) : [];
       d3.select('#bulk-errors').text(conflicts.length ? 'Nothing was saved. These cases cannot be decided now:' : error.message);
