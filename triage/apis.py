@@ -18,13 +18,19 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsManager, IsReviewer
 from core.api import error_response
-from triage import selectors, services
+from triage import selectors, services, workflow
 from triage import serializers as s
 from triage.dispositions import DispositionRefused, disposition_create, disposition_update, dispositions_list
 from triage.models import CaseComment, Decision, Disposition, Score
 
 CASE_ID = OpenApiParameter("transaction_id", int, OpenApiParameter.PATH)
 
+
+
+def _work_refused(exc: workflow.WorkRefused) -> Response:
+    if exc.conflict:
+        return _conflict(str(exc), field=exc.field)
+    return error_response(exc.field, "invalid", str(exc), status.HTTP_400_BAD_REQUEST)
 
 
 def _not_found() -> Response:
@@ -45,7 +51,7 @@ class QueueApi(APIView):
         description="Poll with `since` set to the last answer's `as_of` to learn how many new cases arrived.",
     )
     def get(self, request):
-        query = s.QueueQuerySerializer(data=request.query_params)
+        query = s.QueueQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         params, filters = query.validated_data, query.filters()
         now = timezone.now()
@@ -89,10 +95,11 @@ class NextCaseApi(APIView):
         ),
     )
     def post(self, request):
-        query = s.NextCaseQuerySerializer(data=request.query_params)
+        query = s.NextCaseQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         tier = query.validated_data.get("tier")
         tiers = [tier] if tier else list(selectors.TIER_ORDER)
+        workflow.snoozed_wake()  # a case whose snooze just ended is next in line without waiting for the minute's run
         score = services.case_claim_next(
             reviewer=request.user, tiers=tiers, cases=selectors.queue_cases(filters=query.filters()),
             skip=query.validated_data.get("skip"),
@@ -182,6 +189,11 @@ class DecisionApi(APIView):
             return _not_found()
         fields = dict(data.validated_data)
         whole_case = fields.pop("scope") == "case"
+        try:
+            name = fields.pop("assignee")
+            fields["assignee"] = workflow.assignee_for(name) if name else None
+        except workflow.WorkRefused as exc:
+            return _work_refused(exc)
         try:
             if whole_case:
                 decisions = services.case_decision_record(transaction_id=transaction_id, reviewer=request.user, **fields)
@@ -396,3 +408,102 @@ class CaseCommentApi(APIView):
         except services.CommentRefused as exc:
             return _comment_refused(exc)
         return Response(s.CommentSerializer(selectors.comment_view(comment)).data)
+
+
+def _work_state(transaction_id: int, ids: list[int]) -> dict:
+    score = Score.objects.select_related("assigned_to").get(pk=transaction_id)
+    return {"transaction_ids": ids, "review_status": score.review_status, "snoozed_until": score.snoozed_until,
+            "assigned_to": score.assigned_to.get_username() if score.assigned_to_id else None}
+
+
+class AssignApi(APIView):
+    """Managers hand a case to a reviewer, or take the assignment away."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(
+        parameters=[CASE_ID], request=s.AssignInputSerializer, responses={200: s.WorkOutputSerializer},
+        summary="Assign or reassign a case to a reviewer (managers)",
+        description="Only the assignee, or a manager, then takes and decides it. 409 when the case is decided.",
+    )
+    def post(self, request, transaction_id: int):
+        data = s.AssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not Score.objects.filter(pk=transaction_id).exists():
+            return _not_found()
+        fields = data.validated_data
+        try:
+            assignee = workflow.assignee_for(fields["assignee"]) if fields["assignee"] else None
+            ids = workflow.case_assign(transaction_id=transaction_id, manager=request.user, assignee=assignee,
+                                       whole_case=fields["scope"] == "case", note=fields["note"])
+        except workflow.WorkRefused as exc:
+            return _work_refused(exc)
+        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+
+
+class SnoozeApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        parameters=[CASE_ID], request=s.SnoozeInputSerializer, responses={200: s.WorkOutputSerializer},
+        summary="Snooze an open case until a time: it leaves the queue and comes back open then",
+        description="409 when the case is not open, another reviewer holds it or it is assigned to someone else.",
+    )
+    def post(self, request, transaction_id: int):
+        data = s.SnoozeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not Score.objects.filter(pk=transaction_id).exists():
+            return _not_found()
+        fields = data.validated_data
+        try:
+            ids = workflow.case_snooze(transaction_id=transaction_id, reviewer=request.user, until=fields["until"],
+                                       note=fields["note"], whole_case=fields["scope"] == "case")
+        except workflow.WorkRefused as exc:
+            return _work_refused(exc)
+        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+
+    @extend_schema(
+        parameters=[CASE_ID], request=s.WakeInputSerializer, responses={200: s.WorkOutputSerializer},
+        summary="End a snooze now: the case is open again",
+    )
+    def delete(self, request, transaction_id: int):
+        data = s.WakeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not Score.objects.filter(pk=transaction_id).exists():
+            return _not_found()
+        try:
+            ids = workflow.case_wake(transaction_id=transaction_id, reviewer=request.user,
+                                     whole_case=data.validated_data["scope"] == "case")
+        except workflow.WorkRefused as exc:
+            return _work_refused(exc)
+        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+
+
+class ReviewersApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        responses={200: s.ReviewerListSerializer},
+        summary="Reviewers a case can go to: on shift or not, and their assigned load",
+    )
+    def get(self, request):
+        body = {"results": workflow.reviewers_with_load(), "auto_assign_tiers": settings.AUTO_ASSIGN_TIERS}
+        return Response(s.ReviewerListSerializer(body).data)
+
+
+class ShiftApi(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(responses={200: s.ShiftSerializer}, summary="Whether you are on shift")
+    def get(self, request):
+        return Response({"on_shift": workflow.on_shift(request.user)})
+
+    @extend_schema(
+        request=s.ShiftSerializer, responses={200: s.ShiftSerializer},
+        summary="Start or end your shift: round-robin assignment hands cases to reviewers on shift only",
+    )
+    def put(self, request):
+        data = s.ShiftSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shift = workflow.shift_set(user=request.user, on_shift=data.validated_data["on_shift"])
+        return Response({"on_shift": shift.on_shift})

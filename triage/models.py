@@ -100,6 +100,9 @@ class Score(models.Model):
         CLEARED = "cleared", "Cleared"
         FLAGGED = "flagged", "Flagged"
         ESCALATED = "escalated", "Escalated"
+        # Put aside until `snoozed_until` (waiting on a customer's call-back, a bank's answer);
+        # it comes back open then (triage.workflow.snoozed_wake, every minute).
+        SNOOZED = "snoozed", "Snoozed"
 
     transaction = models.OneToOneField(Transaction, on_delete=models.CASCADE, primary_key=True, related_name="score")
     probability = models.FloatField()
@@ -134,6 +137,14 @@ class Score(models.Model):
     )
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Whose case it is (an escalation's assignee, a manager's or the round-robin's pick): only
+    # they, or a manager, take and decide it. Kept once decided, as the record of who owned it.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_cases",
+        db_index=False,
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # Every index here is paid for by every score stored (a million in one batch run), so
@@ -154,6 +165,18 @@ class Score(models.Model):
                 name="score_escalated",
                 condition=models.Q(review_status="escalated"),
             ),
+            # The snoozed tab, and the minute's wake-up: snoozed cases only, few.
+            models.Index(
+                fields=["snoozed_until"],
+                name="score_snoozed",
+                condition=models.Q(review_status="snoozed"),
+            ),
+            # "Assigned to me" and each reviewer's load: undecided assigned cases only.
+            models.Index(
+                fields=["assigned_to", "-expected_loss", "transaction"],
+                name="score_assigned",
+                condition=models.Q(assigned_to__isnull=False, review_status__in=["open", "escalated", "snoozed"]),
+            ),
             # A reviewer's claims (and the user foreign key's look-ups): claimed cases only.
             models.Index(
                 fields=["claimed_by", "claim_expires_at"],
@@ -171,7 +194,9 @@ class Score(models.Model):
 
 
 # Cases still waiting for a clear or flag.
-UNDECIDED_STATUSES = (Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED)
+UNDECIDED_STATUSES = (Score.ReviewStatus.OPEN, Score.ReviewStatus.ESCALATED, Score.ReviewStatus.SNOOZED)
+# The queue's tabs that list one status over every tier (the tier tabs list open cases).
+STATUS_TABS = (Score.ReviewStatus.ESCALATED, Score.ReviewStatus.SNOOZED)
 
 
 class Disposition(models.Model):
@@ -216,6 +241,10 @@ class Decision(models.Model):
     previous_is_fraud = models.BooleanField(null=True, blank=True)
     previous_label_known_at = models.DateTimeField(null=True, blank=True)
     previous_label_source = models.CharField(max_length=10, blank=True)
+    # An escalation may hand the case to someone: an undo hands it back.
+    previous_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False,
+    )
     # Set when the reviewer took the decision back; the row stays as history.
     undone_at = models.DateTimeField(null=True, blank=True)
     # Decisions taken together (an account's case, a ring) share this, so one undo takes
@@ -245,3 +274,15 @@ class CaseComment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["transaction", "created_at"], name="comment_case_time")]
+
+
+class ReviewerShift(models.Model):
+    """Whether a reviewer is on shift, so round-robin assignment hands them cases
+    (AUTO_ASSIGN_TIERS); off shift, nothing new is assigned to them."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="shift")
+    on_shift = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(auto_now=True)
+    # When the round-robin last gave them a case: among equally loaded reviewers, the one
+    # waiting longest is next.
+    last_assigned_at = models.DateTimeField(null=True, blank=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core import contract
 from core.dates import within_days
-from triage.models import UNDECIDED_STATUSES, CaseComment, Decision, Score, Tier, Transaction
+from triage.models import STATUS_TABS, UNDECIDED_STATUSES, CaseComment, Decision, Score, Tier, Transaction
 from triage.services import claim_holder
 
 TIER_ORDER = (Tier.HIGH.value, Tier.MEDIUM.value, Tier.LOW.value)
@@ -23,7 +23,7 @@ QUEUE_FIELDS = (
     "transaction_id", "transaction__event_id", "transaction__account_id", "transaction__timestamp",
     "transaction__event_type", "transaction__amount", "transaction__currency", "probability", "risk_score",
     "tier", "expected_loss", "model_version_name", "review_status", "explanation_status", "scored_at",
-    "claimed_by__username", "claim_expires_at",
+    "claimed_by__username", "claim_expires_at", "assigned_to__username", "snoozed_until",
 )
 
 
@@ -38,6 +38,11 @@ class QueueFilters:
     event_type: str = ""
     account: str = ""
     search: str = ""
+    # A username: that reviewer's assigned cases; NOBODY: cases assigned to no one.
+    assignee: str = ""
+
+
+NOBODY = "-"
 
 
 def queue_cases(*, filters: QueueFilters) -> QuerySet[Score]:
@@ -54,11 +59,23 @@ def queue_cases(*, filters: QueueFilters) -> QuerySet[Score]:
         cases = cases.filter(transaction__account_id=filters.account)
     if filters.search:
         cases = cases.filter(Q(transaction__event_id=filters.search) | Q(transaction__account_id=filters.search))
+    if filters.assignee == NOBODY:
+        cases = cases.filter(assigned_to__isnull=True)
+    elif filters.assignee:
+        cases = cases.filter(assigned_to__username=filters.assignee)
     return cases
 
 
 def _open(cases: QuerySet[Score]) -> QuerySet[Score]:
     return cases.filter(review_status=Score.ReviewStatus.OPEN)
+
+
+def _tab(cases: QuerySet[Score], *, tier: str | None, status: str) -> QuerySet[Score]:
+    """What one tab lists: a status tab's cases of every tier, or a tier's open cases."""
+    if status in STATUS_TABS:
+        return cases.filter(review_status=status)
+    cases = _open(cases)
+    return cases.filter(tier=tier) if tier else cases
 
 
 def queue_counts(*, cap: int | None = None, filters: QueueFilters | None = None) -> tuple[dict[str, int], list[str]]:
@@ -73,7 +90,8 @@ def queue_counts(*, cap: int | None = None, filters: QueueFilters | None = None)
     if filters is not None and filters != QueueFilters():
         matching = queue_cases(filters=filters).order_by()
         found = {tier: _open(matching).filter(tier=tier)[: cap + 1].count() for tier in TIER_ORDER}
-        found["escalated"] = matching.filter(review_status=Score.ReviewStatus.ESCALATED)[: cap + 1].count()
+        for name in STATUS_TABS:
+            found[name] = matching.filter(review_status=name)[: cap + 1].count()
         return {name: min(n, cap) for name, n in found.items()}, [name for name, n in found.items() if n > cap]
     table = connection.ops.quote_name(Score._meta.db_table)
     capped_count = f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE review_status = %s AND tier = %s LIMIT %s) t)"
@@ -86,11 +104,12 @@ def queue_counts(*, cap: int | None = None, filters: QueueFilters | None = None)
         row = cursor.fetchone()
     counts = {tier: min(n, cap) for tier, n in zip(TIER_ORDER, row)}
     capped = [tier for tier, n in zip(TIER_ORDER, row) if n > cap]
-    # Escalated cases of every tier: few, and they must never drop out of sight.
-    escalated = Score.objects.filter(review_status=Score.ReviewStatus.ESCALATED).order_by()[: cap + 1].count()
-    counts["escalated"] = min(escalated, cap)
-    if escalated > cap:
-        capped.append("escalated")
+    # Escalated and snoozed cases of every tier: few, and they must never drop out of sight.
+    for name in STATUS_TABS:
+        n = Score.objects.filter(review_status=name).order_by()[: cap + 1].count()
+        counts[name] = min(n, cap)
+        if n > cap:
+            capped.append(name)
     return counts, capped
 
 
@@ -98,13 +117,7 @@ def queue_new_count(*, filters: QueueFilters, since: datetime, tier: str | None 
     """Cases of the list being looked at (a tier's open ones, or the escalated ones) scored
     after `since`, for the "new cases arrived" notice; capped. Counting every tier while
     highlighting one tier's rows announced cases the reviewer could not find."""
-    cases = queue_cases(filters=filters).filter(scored_at__gt=since).order_by()
-    if status == Score.ReviewStatus.ESCALATED:
-        cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED)
-    else:
-        cases = _open(cases)
-        if tier:
-            cases = cases.filter(tier=tier)
+    cases = _tab(queue_cases(filters=filters).filter(scored_at__gt=since).order_by(), tier=tier, status=status)
     return cases[: settings.QUEUE_COUNT_CAP].count()
 
 
@@ -131,13 +144,9 @@ def queue_list(
     *, tier: str, filters: QueueFilters | None = None, limit: int = 50, offset: int = 0, since: datetime | None = None,
     status: str = "open",
 ) -> list[dict[str, Any]]:
-    """Open cases of one tier (or, with status "escalated", escalated cases of every tier),
-    highest expected loss first, with who holds each one."""
-    cases = queue_cases(filters=filters or QueueFilters())
-    if status == Score.ReviewStatus.ESCALATED:
-        cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED)
-    else:
-        cases = _open(cases).filter(tier=tier)
+    """Open cases of one tier (or, with status "escalated" or "snoozed", those cases of every
+    tier), highest expected loss first, with who holds each one."""
+    cases = _tab(queue_cases(filters=filters or QueueFilters()), tier=tier, status=status)
     rows = (
         cases
         .order_by("-expected_loss", "transaction_id")
@@ -167,11 +176,10 @@ def queue_account_cases(
     ordered index in chunks and skips accounts already seen, so a page costs a short index
     walk however many alerts the tier holds.
     """
-    escalated = status == Score.ReviewStatus.ESCALATED
-    cases = queue_cases(filters=filters or QueueFilters())
-    cases = cases.filter(review_status=Score.ReviewStatus.ESCALATED) if escalated else _open(cases).filter(tier=tier)
+    by_status = status in STATUS_TABS
+    cases = _tab(queue_cases(filters=filters or QueueFilters()), tier=tier, status=status)
     ordered = cases.order_by("-expected_loss", "transaction_id").values_list("transaction_id", "transaction__account_id")
-    higher = [] if escalated else list(TIER_ORDER[: TIER_ORDER.index(tier)])
+    higher = [] if by_status else list(TIER_ORDER[: TIER_ORDER.index(tier)])
     wanted = offset + limit
     seen: set[str] = set()
     tops: list[tuple[int, str]] = []
@@ -199,7 +207,7 @@ def queue_account_cases(
     accounts = [a for _, a in page]
     members = Score.objects.filter(
         transaction__account_id__in=accounts,
-        review_status__in=(Score.ReviewStatus.ESCALATED,) if escalated else (Score.ReviewStatus.OPEN,),
+        review_status__in=(status,) if by_status else (Score.ReviewStatus.OPEN,),
     ).values_list("transaction__account_id", "transaction_id", "expected_loss", "risk_score", "transaction__timestamp")
     figures: dict[str, dict[str, Any]] = {a: {"alert_ids": [], "loss": 0.0, "risk": 0, "first": None} for a in accounts}
     for account, pk, loss, risk, at in members:
@@ -293,6 +301,8 @@ def _queue_item(r: dict[str, Any], *, now: datetime, since: datetime | None) -> 
         "scored_at": r["scored_at"],
         "claimed_by": r["claimed_by__username"] if held else None,
         "claim_expires_at": r["claim_expires_at"] if held else None,
+        "assigned_to": r["assigned_to__username"],
+        "snoozed_until": r["snoozed_until"],
         "is_new": bool(since and r["scored_at"] > since),
         "sla_due_at": sla_due(r["tier"], r["transaction__timestamp"]),
         "sla_state": sla_state(tier=r["tier"], event_time=r["transaction__timestamp"], review_status=r["review_status"],
@@ -311,7 +321,7 @@ EVENT_FIELDS = contract.NAMES
 
 def case_get(*, transaction_id: int) -> Score | None:
     return (
-        Score.objects.select_related("transaction", "transaction__client", "claimed_by")
+        Score.objects.select_related("transaction", "transaction__client", "claimed_by", "assigned_to")
         .filter(transaction_id=transaction_id)
         .first()
     )
@@ -361,6 +371,9 @@ def case_detail(*, score: Score) -> dict[str, Any]:
         "decided_at": score.decided_at,
         "claimed_by": holder.get_username() if holder else None,
         "claim_expires_at": score.claim_expires_at if holder else None,
+        "assigned_to": score.assigned_to.get_username() if score.assigned_to_id else None,
+        "assigned_at": score.assigned_at,
+        "snoozed_until": score.snoozed_until,
         "decisions": decisions,
         # The account's case: every undecided alert of the account, this one included.
         "case_alerts": case_alerts,

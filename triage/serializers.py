@@ -19,6 +19,10 @@ class QueueFilterSerializer(serializers.Serializer):
     q = serializers.CharField(
         max_length=128, required=False, allow_blank=True, help_text="An exact account id or event id"
     )
+    assignee = serializers.CharField(
+        max_length=150, required=False, allow_blank=True,
+        help_text='Cases assigned to this username; "me" for yours, "-" for cases assigned to nobody',
+    )
 
     def validate(self, attrs):
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
@@ -38,14 +42,19 @@ class QueueFilterSerializer(serializers.Serializer):
             event_type=data.get("event_type", "").strip(),
             account=data.get("account", "").strip(),
             search=data.get("q", "").strip(),
+            assignee=self._assignee(data.get("assignee", "").strip()),
         )
+
+    def _assignee(self, value: str) -> str:
+        request = self.context.get("request")
+        return request.user.get_username() if value == "me" and request is not None else value
 
 
 class QueueQuerySerializer(QueueFilterSerializer):
     tier = serializers.ChoiceField(choices=Tier.choices, default=Tier.HIGH)
     status = serializers.ChoiceField(
-        choices=["open", "escalated"], default="open",
-        help_text="open: the tier's open cases; escalated: escalated cases of every tier (tier ignored)",
+        choices=["open", "escalated", "snoozed"], default="open",
+        help_text="open: the tier's open cases; escalated or snoozed: those cases of every tier (tier ignored)",
     )
     view = serializers.ChoiceField(
         choices=["alerts", "accounts"], default="alerts",
@@ -87,6 +96,8 @@ class QueueItemSerializer(serializers.Serializer):
     scored_at = serializers.DateTimeField()
     claimed_by = serializers.CharField(allow_null=True, help_text="Who is working this case now")
     claim_expires_at = serializers.DateTimeField(allow_null=True)
+    assigned_to = serializers.CharField(allow_null=True, help_text="Whose case it is: only they or a manager take and decide it")
+    snoozed_until = serializers.DateTimeField(allow_null=True, help_text="A snoozed case is open again then")
     is_new = serializers.BooleanField(help_text="Scored after `since`")
     sla_due_at = serializers.DateTimeField(help_text="When the case is due: its event time + the tier's CASE_SLA_HOURS")
     sla_state = serializers.ChoiceField(
@@ -141,12 +152,24 @@ class DecisionInputSerializer(serializers.Serializer):
         help_text="alert: this scored event only; case: it and every other undecided alert of its account, all or nothing",
     )
     disposition = serializers.CharField(max_length=40, required=False, allow_blank=True, default="", help_text=DISPOSITION_HELP)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                 help_text="Required to escalate: why")
     expected_status = serializers.ChoiceField(
         choices=Score.ReviewStatus.choices,
         required=False,
         help_text="The case status you saw; a different current status answers 409 instead of overwriting",
     )
+    assignee = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default="",
+        help_text="Escalations only: the reviewer (username) the case goes to; without one a manager assigns it",
+    )
+
+    def validate(self, attrs):
+        if attrs["verdict"] == Decision.Verdict.ESCALATE and not attrs.get("note", "").strip():
+            raise serializers.ValidationError({"note": "say why the case is escalated: a reason is required"})
+        if attrs.get("assignee") and attrs["verdict"] != Decision.Verdict.ESCALATE:
+            raise serializers.ValidationError({"assignee": "only an escalation names an assignee; a manager assigns cases"})
+        return attrs
 
 
 class DecisionOutputSerializer(serializers.Serializer):
@@ -241,3 +264,48 @@ class DispositionChangeSerializer(serializers.Serializer):
     label = serializers.CharField(max_length=80, required=False)
     active = serializers.BooleanField(required=False, help_text="false retires the code: decisions keep it, new ones cannot use it")
     position = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+
+
+CASE_SCOPE_HELP = "case (default): every undecided alert of the account; alert: this one only"
+
+
+class AssignInputSerializer(serializers.Serializer):
+    assignee = serializers.CharField(max_length=150, allow_null=True, allow_blank=True,
+                                     help_text="A reviewer's username; null or empty takes the assignment away")
+    scope = serializers.ChoiceField(choices=["alert", "case"], default="case", help_text=CASE_SCOPE_HELP)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class SnoozeInputSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(help_text="When the case comes back open (within 30 days)")
+    scope = serializers.ChoiceField(choices=["alert", "case"], default="case", help_text=CASE_SCOPE_HELP)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                 help_text="What the case waits on; kept as a comment")
+
+
+class WakeInputSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["alert", "case"], default="case", help_text=CASE_SCOPE_HELP)
+
+
+class WorkOutputSerializer(serializers.Serializer):
+    transaction_ids = serializers.ListField(child=serializers.IntegerField(), help_text="The alerts changed")
+    review_status = serializers.CharField(help_text="The case's status now")
+    assigned_to = serializers.CharField(allow_null=True)
+    snoozed_until = serializers.DateTimeField(allow_null=True)
+
+
+class ReviewerSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    on_shift = serializers.BooleanField()
+    assigned = serializers.IntegerField(help_text="Undecided alerts assigned to them")
+    manager = serializers.BooleanField()
+
+
+class ReviewerListSerializer(serializers.Serializer):
+    results = ReviewerSerializer(many=True)
+    auto_assign_tiers = serializers.ListField(child=serializers.CharField(),
+                                              help_text="Tiers the round-robin assigns to reviewers on shift; empty: off")
+
+
+class ShiftSerializer(serializers.Serializer):
+    on_shift = serializers.BooleanField()

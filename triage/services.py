@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from triage.dispositions import disposition_for
+from triage import workflow
 from triage.models import UNDECIDED_STATUSES, CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 
@@ -28,14 +29,24 @@ class DecisionConflict(Exception):
     """Someone else decided this case after the version the reviewer was looking at."""
 
 
+class EscalationRefused(ValueError):
+    """An escalation without what it needs; `field` names what to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def decision_record(
     *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None,
-    disposition: str | None = None, group: uuid.UUID | None = None,
+    disposition: str | None = None, group: uuid.UUID | None = None, assignee: Any | None = None,
 ) -> Decision:
     """Store a reviewer's verdict; it becomes the event's label (flag = fraud, clear = legit).
 
     A clear or flag carries an active `disposition` code of its verdict (DispositionRefused
-    otherwise, nothing written); an escalation carries none.
+    otherwise, nothing written); an escalation carries none but needs a reason (`note`) and
+    may name an `assignee`, whose case it becomes. A case assigned to someone else is decided
+    only by them or a manager (DecisionConflict).
 
     `expected_status` is the review status the reviewer saw. If the case changed since, or
     another reviewer holds an unexpired claim on it, DecisionConflict is raised and nothing
@@ -46,11 +57,13 @@ def decision_record(
         raise ValueError(f"unknown verdict {verdict!r}")
     review_status, label = _VERDICT_EFFECT[Decision.Verdict(verdict)]
     code = disposition_for(verdict=verdict, code=disposition)
+    if verdict == Decision.Verdict.ESCALATE and not note.strip():
+        raise EscalationRefused("note", "say why the case is escalated: a reason is required")
     now = timezone.now()
     with transaction.atomic():
         score = (
             Score.objects.select_for_update(of=("self",))
-            .select_related("transaction", "claimed_by")
+            .select_related("transaction", "claimed_by", "assigned_to")
             .get(transaction_id=transaction_id)
         )
         if expected_status is not None and score.review_status != expected_status:
@@ -63,6 +76,9 @@ def decision_record(
                 f"{holder.get_username()} is working this case (claimed until "
                 f"{timezone.localtime(score.claim_expires_at):%H:%M:%S}); pick another case"
             )
+        owner = workflow.assigned_elsewhere(score, reviewer)
+        if owner is not None:
+            raise DecisionConflict(f"this case is assigned to {owner.get_username()}; a manager can reassign it")
         txn = score.transaction
         decision = Decision.objects.create(
             transaction_id=transaction_id,
@@ -77,12 +93,17 @@ def decision_record(
             previous_is_fraud=txn.is_fraud,
             previous_label_known_at=txn.label_known_at,
             previous_label_source=txn.label_source,
+            previous_assignee_id=score.assigned_to_id,
         )
         score.review_status = review_status
         score.decided_at = now
         score.claimed_by = None
         score.claim_expires_at = None
-        score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at"])
+        score.snoozed_until = None
+        if verdict == Decision.Verdict.ESCALATE:
+            workflow.escalation_assign(score, assignee=assignee, now=now)
+        score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at", "snoozed_until",
+                                  "assigned_to", "assigned_at"])
         if label is not None:
             Transaction.objects.filter(pk=transaction_id).update(
                 is_fraud=label, label_known_at=now, label_source="review"
@@ -94,6 +115,7 @@ def decision_record(
             object_id=str(transaction_id),
             detail={
                 "verdict": verdict, "disposition": code.code if code else None, "note": note,
+                "assignee": assignee.get_username() if assignee else None,
                 "previous_status": decision.previous_status,
                 "event_id": txn.event_id, "decision_id": decision.pk,
             },
@@ -146,12 +168,16 @@ def _restore(decision: Decision, *, reviewer: Any, now: datetime, claim: bool) -
     decision.undone_at = now
     decision.save(update_fields=["undone_at"])
     score = Score.objects.get(pk=decision.transaction_id)
-    score.review_status = decision.previous_status or Score.ReviewStatus.OPEN
+    # A snooze ends with the decision taken on the case: undone, the case is open.
+    restored = decision.previous_status or Score.ReviewStatus.OPEN
+    score.review_status = Score.ReviewStatus.OPEN if restored == Score.ReviewStatus.SNOOZED else restored
     score.decided_at = decision.previous_decided_at
+    score.assigned_to_id = decision.previous_assignee_id
+    score.assigned_at = score.assigned_at if decision.previous_assignee_id else None
     reopened = score.review_status == Score.ReviewStatus.OPEN
     score.claimed_by = reviewer if reopened and claim else None
     score.claim_expires_at = now + timedelta(seconds=settings.CLAIM_SECONDS) if reopened and claim else None
-    score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at"])
+    score.save(update_fields=["review_status", "decided_at", "claimed_by", "claim_expires_at", "assigned_to", "assigned_at"])
     Transaction.objects.filter(pk=decision.transaction_id).update(
         is_fraud=decision.previous_is_fraud,
         label_known_at=decision.previous_label_known_at,
@@ -168,7 +194,7 @@ def _restore(decision: Decision, *, reviewer: Any, now: datetime, claim: bool) -
 
 def case_decision_record(
     *, transaction_id: int, reviewer: Any, verdict: str, note: str = "", expected_status: str | None = None,
-    disposition: str | None = None,
+    disposition: str | None = None, assignee: Any | None = None,
 ) -> list[Decision]:
     """Decide an account's whole case: this alert and every other undecided alert of its account.
 
@@ -199,7 +225,7 @@ def case_decision_record(
         decisions = [
             decision_record(
                 transaction_id=score.pk, reviewer=reviewer, verdict=verdict, note=note, disposition=disposition, group=group,
-                expected_status=expected_status if score.pk == transaction_id else score.review_status,
+                expected_status=expected_status if score.pk == transaction_id else score.review_status, assignee=assignee,
             )
             for score in locked
         ]
@@ -280,16 +306,19 @@ def case_claim_next(
         )
         if skip is not None:
             free = free.exclude(pk=skip)
-        for tier in tiers:
-            score = (
-                free.filter(tier=tier)
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("claimed_by")
-                .order_by("-expected_loss", "transaction_id")
-                .first()
-            )
-            if score is not None:
-                return _claim(score, reviewer=reviewer, now=now, how="next")
+        # The reviewer's own assigned cases first, then nobody's: a case assigned to someone
+        # else waits for them.
+        for mine in (free.filter(assigned_to=reviewer), free.filter(assigned_to__isnull=True)):
+            for tier in tiers:
+                score = (
+                    mine.filter(tier=tier)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .select_related("claimed_by")
+                    .order_by("-expected_loss", "transaction_id")
+                    .first()
+                )
+                if score is not None:
+                    return _claim(score, reviewer=reviewer, now=now, how="next")
     return None
 
 
@@ -297,7 +326,7 @@ def case_claim(*, transaction_id: int, reviewer: Any) -> Score:
     """Claim one case the reviewer opened; refuses if another reviewer holds it."""
     now = timezone.now()
     with transaction.atomic():
-        score = Score.objects.select_for_update(of=("self",)).select_related("claimed_by").get(
+        score = Score.objects.select_for_update(of=("self",)).select_related("claimed_by", "assigned_to").get(
             transaction_id=transaction_id
         )
         holder = claim_holder(score, now=now)
@@ -307,6 +336,9 @@ def case_claim(*, transaction_id: int, reviewer: Any) -> Score:
             )
         if score.review_status != Score.ReviewStatus.OPEN:
             raise ClaimConflict(f"this case is already {score.review_status}")
+        owner = workflow.assigned_elsewhere(score, reviewer)
+        if owner is not None:
+            raise ClaimConflict(f"this case is assigned to {owner.get_username()}; a manager can reassign it")
         reviewer_claims_release(reviewer=reviewer, keep=score.pk)
         return _claim(score, reviewer=reviewer, now=now, how="open")
 
@@ -389,7 +421,7 @@ def ring_decision_record(
     now = timezone.now()
     with transaction.atomic():
         locked = list(
-            Score.objects.select_for_update(of=("self",)).select_related("claimed_by")
+            Score.objects.select_for_update(of=("self",)).select_related("claimed_by", "assigned_to")
             .filter(transaction__account_id__in=accounts, review_status__in=UNDECIDED_STATUSES)
             .order_by("pk")[: settings.RING_MAX_CASES + 1]
         )
@@ -398,8 +430,11 @@ def ring_decision_record(
         conflicts = []
         for score in locked:
             holder = claim_holder(score, now=now)
+            owner = workflow.assigned_elsewhere(score, reviewer)
             if holder is not None and holder.pk != reviewer.pk:
                 conflicts.append(BulkConflict(score.pk, f"{holder.get_username()} is working this case"))
+            elif owner is not None:
+                conflicts.append(BulkConflict(score.pk, f"this case is assigned to {owner.get_username()}"))
         if conflicts:
             raise BulkRefused(conflicts)
         group = uuid.uuid4()

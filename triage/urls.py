@@ -15,6 +15,10 @@ urlpatterns = [
     path("api/cases/<int:transaction_id>/comments", apis.CaseCommentsApi.as_view(), name="api-case-comments"),
     path("api/cases/<int:transaction_id>/comments/<int:comment_id>", apis.CaseCommentApi.as_view(), name="api-case-comment"),
     path("api/cases/<int:transaction_id>/network/decision", apis.RingDecisionApi.as_view(), name="api-case-ring-decision"),
+    path("api/cases/<int:transaction_id>/assign", apis.AssignApi.as_view(), name="api-case-assign"),
+    path("api/cases/<int:transaction_id>/snooze", apis.SnoozeApi.as_view(), name="api-case-snooze"),
+    path("api/reviewers", apis.ReviewersApi.as_view(), name="api-reviewers"),
+    path("api/me/shift", apis.ShiftApi.as_view(), name="api-me-shift"),
     path("api/dispositions", apis.DispositionsApi.as_view(), name="api-dispositions"),
     path("api/dispositions/<slug:code>", apis.DispositionApi.as_view(), name="api-disposition"),
 ]

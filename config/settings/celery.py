@@ -93,6 +93,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.sweep_queued_score_jobs",
         "schedule": 60.0,
     },
+    # Snoozed cases whose time has come are open again.
+    "wake-snoozed-cases": {
+        "task": "triage.tasks.wake_snoozed_cases",
+        "schedule": 60.0,
+    },
+    # Round-robin assignment to the reviewers on shift (AUTO_ASSIGN_TIERS; off when empty).
+    "assign-open-cases": {
+        "task": "triage.tasks.assign_open_cases",
+        "schedule": 60.0,
+    },
     # The day's groups of accounts linked by devices / IPs (ring size), at midnight UTC:
     # the day's first requests then find them or wait for them (a few seconds at 1 M events
     # stored) on the advisory lock instead of computing them.

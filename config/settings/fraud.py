@@ -62,3 +62,7 @@ CASE_SLA_HOURS = {
 }
 # A ring decision from the network view decides at most this many open cases at once.
 RING_MAX_CASES = env_int("RING_MAX_CASES", 500)
+# Round-robin assignment: every minute, unassigned open cases of these tiers (comma-separated,
+# e.g. "high,medium") go to the reviewers on shift, least loaded first. Empty: off, reviewers
+# take cases from the queue themselves.
+AUTO_ASSIGN_TIERS = env_list("AUTO_ASSIGN_TIERS", [])

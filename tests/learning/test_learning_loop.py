@@ -248,7 +248,7 @@ def test_enough_new_decisions_queue_a_retraining(settings, reviewer, service, ch
     ids = list(Transaction.objects.values_list("id", flat=True))
     with django_capture_on_commit_callbacks(execute=False):
         decision_record(transaction_id=ids[0], reviewer=reviewer, verdict="flag", disposition="stolen_card")
-        decision_record(transaction_id=ids[1], reviewer=reviewer, verdict="escalate")  # says nothing about fraud
+        decision_record(transaction_id=ids[1], reviewer=reviewer, verdict="escalate", note="issuer to confirm")  # says nothing about fraud
         decision_record(transaction_id=ids[2], reviewer=reviewer, verdict="clear", disposition="customer_confirmed")
         assert retrain_if_enough_decisions().startswith("not enough")
         decision_record(transaction_id=ids[3], reviewer=reviewer, verdict="clear", disposition="customer_confirmed")

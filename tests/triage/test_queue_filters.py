@@ -34,7 +34,7 @@ def test_tier_counts_follow_the_filters_and_say_so(reviewer, api_client_and_key)
     assert whole["counts"]["high"] == 5 and whole["counts"]["medium"] == 3 and not whole["counts_filtered"]
     narrowed = client.get("/api/queue?tier=high&event_type=login").json()
     assert narrowed["counts_filtered"] is True
-    assert narrowed["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0}
+    assert narrowed["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0, "snoozed": 0}
     assert len(narrowed["items"]) == narrowed["counts"]["high"]
 
 

@@ -28,7 +28,7 @@ def test_a_flag_or_clear_without_a_valid_reason_is_refused_and_nothing_is_writte
         "missing": ({"verdict": "flag"}, "is required to flag"),
         "unknown": ({"verdict": "flag", "disposition": "bad_vibes"}, "'bad_vibes' is not a disposition code"),
         "other verdict": ({"verdict": "flag", "disposition": "customer_confirmed"}, "is a reason to clear, not to flag"),
-        "escalation": ({"verdict": "escalate", "disposition": "stolen_card"}, "an escalation carries no disposition"),
+        "escalation": ({"verdict": "escalate", "disposition": "stolen_card", "note": "issuer to confirm"}, "an escalation carries no disposition"),
     }
     for name, (body, words) in refusals.items():
         response = _decide(desk, txn, **body)

@@ -43,7 +43,7 @@ def _ids(body):
 def test_queue_orders_by_expected_loss_and_counts_tiers(reviewer, cases):
     body = signed_in(reviewer).get("/api/queue", {"tier": "high"}).json()
     assert _ids(body) == ["h1", "h3", "h2"]
-    assert body["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0}
+    assert body["counts"] == {"high": 3, "medium": 1, "low": 1, "escalated": 0, "snoozed": 0}
     assert body["capped"] == []
 
 
@@ -51,7 +51,7 @@ def test_queue_filters_narrow_the_list_and_the_tier_counts_with_it(reviewer, cas
     client = signed_in(reviewer)
     by_date = client.get("/api/queue", {"tier": "high", "date_from": "2026-11-21", "date_to": "2026-11-21"}).json()
     assert _ids(by_date) == ["h2"]
-    assert by_date["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0} and by_date["has_more"] is False
+    assert by_date["counts"] == {"high": 1, "medium": 0, "low": 0, "escalated": 0, "snoozed": 0} and by_date["has_more"] is False
     assert by_date["counts_filtered"] is True
     assert _ids(client.get("/api/queue", {"amount_min": "650", "amount_max": "900"}).json()) == ["h3"]
     assert _ids(client.get("/api/queue", {"event_type": "purchase"}).json()) == ["h2"]
@@ -66,7 +66,7 @@ def test_queue_filters_narrow_the_list_and_the_tier_counts_with_it(reviewer, cas
 def test_escalated_cases_leave_the_tier_lists_for_their_own_list(reviewer, cases):
     desk = signed_in(reviewer)
     desk.post(f"/api/cases/{cases[1].pk}/decision", {"verdict": "escalate", "note": "needs the bank's answer"}, format="json")
-    desk.post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "escalate"}, format="json")
+    desk.post(f"/api/cases/{cases[3].pk}/decision", {"verdict": "escalate", "note": "second opinion"}, format="json")
     high = desk.get("/api/queue", {"tier": "high"}).json()
     assert "h2" not in _ids(high) and high["counts"]["escalated"] == 2
     escalated = desk.get("/api/queue", {"status": "escalated"}).json()
@@ -75,7 +75,7 @@ def test_escalated_cases_leave_the_tier_lists_for_their_own_list(reviewer, cases
     assert {item["review_status"] for item in escalated["items"]} == {"escalated"}
     narrowed = desk.get("/api/queue", {"status": "escalated", "account": "alice"}).json()
     assert _ids(narrowed) == ["m1"]
-    assert desk.get("/api/queue", {"status": "snoozed"}).status_code == 400
+    assert desk.get("/api/queue", {"status": "parked"}).status_code == 400
 
 
 def test_queue_counts_stop_at_the_cap(reviewer, cases, settings):
@@ -239,7 +239,7 @@ def test_undo_after_the_window_is_refused(reviewer, cases, settings):
 
 def test_a_later_decision_wins_and_blocks_the_earlier_undo(reviewer, second_reviewer, cases):
     url = f"/api/cases/{cases[0].pk}/decision"
-    signed_in(reviewer).post(url, {"verdict": "escalate"}, format="json")
+    signed_in(reviewer).post(url, {"verdict": "escalate", "note": "second opinion"}, format="json")
     assert signed_in(second_reviewer).post(url, {"verdict": "flag", "disposition": "stolen_card", "expected_status": "escalated"}, format="json").status_code == 201
     refused = signed_in(reviewer).post(f"/api/cases/{cases[0].pk}/undo")
     assert refused.status_code == 409 and second_reviewer.username in refused.json()["errors"][0]["message"]

@@ -26,6 +26,7 @@ export const getJson = (url) => request('GET', url);
 export const postJson = (url, body = {}) => request('POST', url, body);
 export const deleteJson = (url) => request('DELETE', url, {});
 export const patchJson = (url, body = {}) => request('PATCH', url, body);
+export const putJson = (url, body = {}) => request('PUT', url, body);
 
 // Query string from an object, leaving out empty values.
 export function query(params) {

@@ -1,7 +1,7 @@
 // One case: the event, why it scored, the account's history and linked accounts, and the
 // decision buttons with keyboard shortcuts and a short undo window.
 // All data is written with .text() / textContent, never as HTML.
-import { getJson, patchJson, postJson } from './api.js';
+import { deleteJson, getJson, patchJson, postJson } from './api.js';
 import { drawNetwork, STATE_WORD } from './charts/network.js';
 import { drawReasons, listReasons } from './charts/reasons.js';
 import { drawTimeline } from './charts/timeline.js';
@@ -16,6 +16,7 @@ const caseId = Number(page.dataset.transactionId);
 const undoSeconds = Number(page.dataset.undoSeconds);
 const claimSeconds = Number(page.dataset.claimSeconds);
 const me = document.querySelector('.topbar .who')?.textContent || '';
+const isManager = page.dataset.manager === 'true';
 const EXPLANATION_POLL_MS = 2000;
 const HISTORY_KEY = 'workbench.visited';
 const UNDO_KEY = 'workbench.lastDecision';
@@ -83,6 +84,15 @@ function drawHeader() {
   else if (current.claimed_by === me) claim.attr('class', 'claim mine').text(`Yours until ${clock(current.claim_expires_at)}`);
   else claim.attr('class', 'claim taken').text(`Taken by ${current.claimed_by} until ${clock(current.claim_expires_at)}`);
   d3.select('#take').attr('hidden', current.review_status === 'open' && !current.claimed_by ? null : '');
+  const undecided = ['open', 'escalated', 'snoozed'].includes(current.review_status);
+  const parts = [];
+  if (current.assigned_to) parts.push(`Assigned to ${current.assigned_to === me ? 'you' : current.assigned_to}`);
+  if (current.review_status === 'snoozed') parts.push(`snoozed until ${whenUtc(current.snoozed_until)}`);
+  d3.select('#assignment').classed('mine', current.assigned_to === me).text(parts.join(' · '));
+  d3.select('#snooze-open').attr('hidden', current.review_status === 'open' ? null : '');
+  d3.select('#wake').attr('hidden', current.review_status === 'snoozed' ? null : '');
+  d3.select('#assign-open').attr('hidden', undecided ? null : '')
+    .text(current.assigned_to ? 'Reassign… ' : 'Assign… ').append('kbd').text('a');
 }
 
 function drawFields(event) {
@@ -308,7 +318,7 @@ async function take() {
 // Turning over someone's decision is allowed (reviewers learn more), but never by a stray
 // key: a decided case says who decided it and when, and asks first.
 function confirmsRedecision(verdict) {
-  if (['open', 'escalated'].includes(current.review_status)) return true;
+  if (['open', 'escalated', 'snoozed'].includes(current.review_status)) return true;
   const last = (current.decisions || []).find((d) => !d.undone_at);
   const who = last ? `${last.reviewer} on ${whenUtc(last.created_at)}` : 'someone earlier';
   return window.confirm(`This case was already ${STATUS_WORD[current.review_status].toLowerCase()} by ${who}. `
@@ -322,7 +332,7 @@ let picking = null;
 async function askReason(verdict) {
   if (busy) return;
   if (!confirmsRedecision(verdict)) { say('Nothing changed.', 'info'); return; }
-  if (verdict === 'escalate') { decide(verdict, ''); return; }
+  if (verdict === 'escalate') { openEscalate(); return; }
   const codes = (await dispositions())[verdict];
   picking = { verdict, codes };
   const picker = d3.select('#reason-picker').attr('hidden', null);
@@ -360,13 +370,13 @@ window.addEventListener('keydown', (event) => {
   event.stopImmediatePropagation();
 }, true);
 
-async function decide(verdict, disposition) {
+async function decide(verdict, disposition, extra = {}) {
   if (busy) return;
   busy = true;
   const note = document.getElementById('note').value;
   try {
     const decision = await postJson(`/api/cases/${caseId}/decision`, {
-      verdict, disposition, note, expected_status: current.review_status, scope: decisionScope(),
+      verdict, disposition, note, expected_status: current.review_status, scope: decisionScope(), ...extra,
     });
     sessionStorage.setItem(UNDO_KEY, JSON.stringify({ caseId, until: decision.undo_until }));
     document.getElementById('note').value = '';
@@ -450,12 +460,117 @@ function rememberVisit() {
   sessionStorage.setItem(HISTORY_KEY, JSON.stringify(trail.slice(-50)));
 }
 
+// ------------------------------------------------------------------ escalate, snooze, assign
+
+// Who a case can go to: every reviewer, saying who is on shift and how much they hold.
+async function fillReviewers(select, emptyText) {
+  const { results } = await getJson('/api/reviewers');
+  select.selectAll('option').remove();
+  select.append('option').attr('value', '').text(emptyText);
+  select.selectAll('option.person').data(results).join('option').attr('class', 'person')
+    .attr('value', (r) => r.username)
+    .text((r) => `${r.username}${r.manager ? ' (manager)' : ''} — ${r.on_shift ? 'on shift' : 'off shift'}, ${r.assigned} assigned`);
+}
+
+function dialogCancels(dialog) {
+  dialog.querySelectorAll('button.cancel').forEach((b) => b.addEventListener('click', () => dialog.close()));
+}
+
+// An escalation says why and, if the reviewer knows, to whom; without a name it waits in the
+// Escalated tab for a manager to assign.
+const escalateDialog = document.getElementById('escalate-dialog');
+dialogCancels(escalateDialog);
+async function openEscalate() {
+  const reason = document.getElementById('escalate-reason');
+  reason.value = document.getElementById('note').value;
+  const alerts = decisionScope() === 'case' ? (current.case_alerts || []).length : 1;
+  d3.select('#escalate-summary').text(alerts > 1 ? `All ${alerts} undecided alerts of account ${current.event.account_id} are escalated.`
+    : 'This alert is escalated.');
+  d3.select('#escalate-errors').text('');
+  d3.select('#escalate-confirm').property('disabled', !reason.value.trim());
+  escalateDialog.showModal();
+  reason.focus();
+  await fillReviewers(d3.select('#escalate-assignee'), 'Nobody yet: a manager assigns it');
+}
+document.getElementById('escalate-reason').addEventListener('input', (event) => {
+  d3.select('#escalate-confirm').property('disabled', !event.target.value.trim());
+});
+d3.select('#escalate-confirm').on('click', async () => {
+  const note = document.getElementById('escalate-reason').value;
+  const assignee = document.getElementById('escalate-assignee').value;
+  escalateDialog.close();
+  await decide('escalate', '', { note, assignee });
+});
+
+const snoozeDialog = document.getElementById('snooze-dialog');
+dialogCancels(snoozeDialog);
+// A datetime-local field holds the reviewer's own clock time, without a zone.
+const localInput = (date) => new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+function openSnooze() {
+  if (current.review_status !== 'open') { say(`Only open cases can be snoozed; this one is ${STATUS_WORD[current.review_status].toLowerCase()}.`, 'info'); return; }
+  document.getElementById('snooze-until').value = localInput(new Date(Date.now() + 4 * 3600 * 1000));
+  d3.select('#snooze-errors').text('');
+  snoozeDialog.showModal();
+}
+d3.selectAll('#snooze-dialog .presets button').on('click', function preset() {
+  document.getElementById('snooze-until').value = localInput(new Date(Date.now() + Number(this.dataset.hours) * 3600 * 1000));
+});
+d3.select('#snooze-confirm').on('click', async () => {
+  const value = document.getElementById('snooze-until').value;
+  if (!value) { d3.select('#snooze-errors').text('Until: choose when the case comes back.'); return; }
+  try {
+    const body = await postJson(`/api/cases/${caseId}/snooze`, {
+      until: new Date(value).toISOString(), note: document.getElementById('snooze-note').value, scope: decisionScope(),
+    });
+    snoozeDialog.close();
+    document.getElementById('snooze-note').value = '';
+    say(`Snoozed until ${whenUtc(body.snoozed_until)} (${body.transaction_ids.length} alert${body.transaction_ids.length === 1 ? '' : 's'}). `
+      + 'It comes back open then; press n for the next case.', 'ok');
+    await Promise.all([loadCase(), loadCounts(), loadComments()]);
+  } catch (error) {
+    d3.select('#snooze-errors').text(error.message);
+  }
+});
+d3.select('#wake').on('click', async () => {
+  try {
+    await deleteJson(`/api/cases/${caseId}/snooze`);
+    say('The case is open again.', 'ok');
+    await Promise.all([loadCase(), loadCounts()]);
+  } catch (error) { say(`Could not wake the case: ${error.message}`, 'error'); }
+});
+
+const assignDialog = document.getElementById('assign-dialog');
+if (assignDialog) dialogCancels(assignDialog);
+async function openAssign() {
+  if (!assignDialog || !['open', 'escalated', 'snoozed'].includes(current.review_status)) return;
+  d3.select('#assign-errors').text('');
+  assignDialog.showModal();
+  await fillReviewers(d3.select('#assign-to'), 'Nobody (take the assignment away)');
+  document.getElementById('assign-to').value = current.assigned_to || '';
+}
+d3.select('#assign-confirm').on('click', async () => {
+  const assignee = document.getElementById('assign-to').value;
+  try {
+    const body = await postJson(`/api/cases/${caseId}/assign`, {
+      assignee: assignee || null, note: document.getElementById('assign-note').value, scope: decisionScope(),
+    });
+    assignDialog.close();
+    const n = body.transaction_ids.length;
+    say(assignee ? `Assigned to ${assignee} (${n} alert${n === 1 ? '' : 's'}).` : 'Nobody is assigned to this case now.', 'ok');
+    await loadCase();
+  } catch (error) {
+    d3.select('#assign-errors').text(error.message);
+  }
+});
+
 // ------------------------------------------------------------------ wiring
 
 d3.selectAll('.action-bar button[data-verdict]').on('click', function click() { askReason(this.dataset.verdict); });
 d3.select('#undo').on('click', undo);
 d3.select('#next').on('click', nextCase);
 d3.select('#take').on('click', take);
+d3.select('#snooze-open').on('click', openSnooze);
+d3.select('#assign-open').on('click', openAssign);
 d3.select('#prev').on('click', previousCase);
 const toggleHelp = helpDialog();
 d3.select('#show-help').on('click', toggleHelp);
@@ -464,6 +579,8 @@ onShortcut({
   f: () => askReason('flag'),
   e: () => askReason('escalate'),
   t: take,
+  s: openSnooze,
+  a: () => (isManager ? openAssign() : undefined),
   u: undo,
   n: nextCase,
   j: nextCase,

@@ -5,7 +5,7 @@ export const TIERS = ['high', 'medium', 'low'];
 export const TIER_SHAPE = { high: '▲', medium: '◆', low: '●' };
 export const TIER_NAME = { high: 'High', medium: 'Medium', low: 'Low' };
 export const tierLabel = (tier) => `${TIER_SHAPE[tier] || ''} ${TIER_NAME[tier] || tier}`;
-export const STATUS_WORD = { open: 'Open', cleared: 'Cleared', flagged: 'Flagged as fraud', escalated: 'Escalated' };
+export const STATUS_WORD = { open: 'Open', cleared: 'Cleared', flagged: 'Flagged as fraud', escalated: 'Escalated', snoozed: 'Snoozed' };
 export const VERDICT_DONE = { clear: 'Cleared', flag: 'Flagged as fraud', escalate: 'Escalated' };
 
 export const money = (value) => (value === null || value === undefined ? '—' : d3.format(',.2f')(value));

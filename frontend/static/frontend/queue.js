@@ -1,7 +1,7 @@
 // The review queue: tier counts, filters, the open cases of one tier, "Next case", bulk
 // decisions for managers. Polls for new scores. Every piece of data is written with
 // .text(), never as HTML.
-import { getJson, postJson, query } from './api.js';
+import { getJson, postJson, putJson, query } from './api.js';
 import {
   TIERS, TIER_SHAPE, TIER_NAME, SLA_WORD, clock, countText, dispositions, fillDispositionSelect, helpDialog, money,
   onShortcut, slaText, tierLabel, when, VERDICT_DONE,
@@ -13,12 +13,15 @@ const PAGE = 50;
 const isManager = document.querySelector('section.queue').dataset.manager === 'true';
 const me = document.querySelector('.topbar .who')?.textContent || '';
 const params = new URLSearchParams(window.location.search);
-// The tabs: the three tiers' open cases, then escalated cases of every tier (its own tab so
-// an escalation never drops out of sight).
+// The tabs: the three tiers' open cases, then escalated and snoozed cases of every tier (their
+// own tabs, so an escalation never drops out of sight and a snoozed case can be found).
 const ESCALATED = 'escalated';
-const TABS = [...TIERS, ESCALATED];
-const TAB_SHAPE = { ...TIER_SHAPE, [ESCALATED]: '⚑' };
-const TAB_NAME = { ...TIER_NAME, [ESCALATED]: 'Escalated' };
+const SNOOZED = 'snoozed';
+const STATUS_TABS = [ESCALATED, SNOOZED];
+const TABS = [...TIERS, ...STATUS_TABS];
+const TAB_SHAPE = { ...TIER_SHAPE, [ESCALATED]: '⚑', [SNOOZED]: '◷' };
+const TAB_NAME = { ...TIER_NAME, [ESCALATED]: 'Escalated', [SNOOZED]: 'Snoozed' };
+const byStatus = () => STATUS_TABS.includes(currentTier);
 let currentTier = TABS.includes(params.get('tier')) ? params.get('tier') : 'high';
 // One row per account's case (what reviewers work), or per scored event.
 let view = params.get('view') === 'alerts' ? 'alerts' : 'accounts';
@@ -120,11 +123,20 @@ function selectTier(tier) {
   refresh();
 }
 
+// Who has the case: the reviewer working it now, whose case it is, when a snooze ends.
+function holderText(d) {
+  const parts = [];
+  if (d.claimed_by) parts.push(`${d.claimed_by} until ${clock(d.claim_expires_at)}`);
+  if (d.assigned_to && d.assigned_to !== d.claimed_by) parts.push(`assigned to ${d.assigned_to === me ? 'you' : d.assigned_to}`);
+  if (d.snoozed_until) parts.push(`snoozed until ${when(d.snoozed_until)}`);
+  return parts.length ? parts.join(' · ') : '—';
+}
+
 const COLUMNS = (d) => [
   tierLabel(d.tier), String(d.case_max_risk_score ?? d.risk_score), money(d.case_expected_loss ?? d.expected_loss),
   d.amount === null ? '—' : `${money(d.amount)} ${d.currency}`,
   d.alerts > 1 ? `${d.account_id} · ${d.alerts} alerts` : d.account_id, null, d.event_type || '—',
-  when(d.timestamp), d.claimed_by ? `${d.claimed_by} until ${clock(d.claim_expires_at)}` : '—',
+  when(d.timestamp), holderText(d),
   slaText(d.sla_due_at, d.sla_state),
 ];
 
@@ -158,6 +170,8 @@ function drawCases(items) {
       .text(`${d.sla_state === 'breached' ? '⚠ ' : ''}${slaText(d.sla_due_at, d.sla_state)}`);
     row.select('a.open-case').attr('href', `/cases/${d.transaction_id}/`).text(d.event_id);
     const takenBySomeoneElse = d.claimed_by && d.claimed_by !== me;
+    // A case assigned to someone else is theirs: the server refuses others (managers excepted).
+    const someoneElses = d.assigned_to && d.assigned_to !== me && !isManager;
     // A case another reviewer holds cannot be decided in bulk (the server would refuse the
     // whole batch), so it cannot be selected; one taken meanwhile drops out of the selection.
     if (takenBySomeoneElse) selected.delete(d.transaction_id);
@@ -170,8 +184,9 @@ function drawCases(items) {
         if (event.target.checked) selected.add(d.transaction_id); else selected.delete(d.transaction_id);
         drawBulkBar();
       });
-    row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse))
-      .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case` : null);
+    row.selectAll('td.actions button').property('disabled', Boolean(takenBySomeoneElse || someoneElses))
+      .attr('title', takenBySomeoneElse ? `${d.claimed_by} is working this case`
+        : someoneElses ? `This case is assigned to ${d.assigned_to}` : null);
   });
   rows.select('button.clear').on('click', function ask(event, d) { askReason(this, d, 'clear'); });
   rows.select('button.flag').on('click', function ask(event, d) { askReason(this, d, 'flag'); });
@@ -263,7 +278,7 @@ async function nextCase() {
 async function refresh({ poll = false } = {}) {
   try {
     const filters = filterValues();
-    const tab = currentTier === ESCALATED ? { status: ESCALATED } : { tier: currentTier };
+    const tab = byStatus() ? { status: currentTier } : { tier: currentTier };
     const data = await getJson(`/api/queue${query({ ...filters, ...tab, view, limit, since: poll ? since : null })}`);
     showFilterErrors([]);
     if (!poll) markSeen();
@@ -285,12 +300,12 @@ async function refresh({ poll = false } = {}) {
     d3.select('#more').attr('hidden', data.has_more ? null : '');
     const filtered = Object.values(filters).some((v) => String(v).trim() !== '');
     const shown = data.items.length;
-    const kind = currentTier === ESCALATED ? 'escalated' : `open ${currentTier}-tier`;
+    const kind = byStatus() ? currentTier : `open ${currentTier}-tier`;
     d3.select('#view-note').attr('hidden', byAccount() ? null : '');
     if (!shown) say(`No ${kind} cases${filtered ? ' match the filters' : ''}.`);
     else if (filtered) {
       const many = shown !== 1 || data.has_more;
-      say(`Showing ${shown}${data.has_more ? '+' : ''} ${currentTier === ESCALATED ? 'escalated' : `${currentTier}-tier`} case${many ? 's' : ''} that match${many ? '' : 'es'} the filters.`);
+      say(`Showing ${shown}${data.has_more ? '+' : ''} ${byStatus() ? currentTier : `${currentTier}-tier`} case${many ? 's' : ''} that match${many ? '' : 'es'} the filters.`);
     }
     else if (!statusLine.classed('error') && !poll) say('');
   } catch (error) {
@@ -409,10 +424,27 @@ onShortcut({
   2: () => selectTier('medium'),
   3: () => selectTier('low'),
   4: () => selectTier(ESCALATED),
+  5: () => selectTier(SNOOZED),
   '?': toggleHelp,
 });
 
+// On shift: the round-robin (when the deployment turns it on) hands this reviewer cases.
+async function setupShift() {
+  const box = document.getElementById('on-shift');
+  const [{ on_shift: on }, { auto_assign_tiers: tiers }] = await Promise.all([getJson('/api/me/shift'), getJson('/api/reviewers')]);
+  box.checked = on;
+  box.closest('label').title = tiers.length ? `While on shift you are assigned ${tiers.join(' and ')}-tier cases in turn`
+    : 'Automatic assignment is off here; managers assign cases by hand';
+  box.addEventListener('change', async () => {
+    try {
+      const body = await putJson('/api/me/shift', { on_shift: box.checked });
+      say(body.on_shift ? 'You are on shift.' : 'You are off shift: no new cases are assigned to you.');
+    } catch (error) { box.checked = !box.checked; say(`Could not change your shift: ${error.message}`, true); }
+  });
+}
+
 fillFiltersFromUrl();
 setupBulk();
+setupShift().catch((error) => say(`Could not read your shift: ${error.message}`, true));
 refresh();
 setInterval(() => { if (!busy && document.visibilityState === 'visible') refresh({ poll: true }); }, POLL_MS);
