@@ -210,7 +210,8 @@ def test_pending_explanation_shows_pending_then_the_chart(page, live_server, rev
     assert page.console_errors == []
 
 
-def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_server, reviewer, manager, service, champion):
+def test_an_escalation_with_a_reason_is_found_in_its_tab_assigned_by_a_manager_and_decided_by_the_assignee(
+        page, live_server, reviewer, second_reviewer, manager, service, champion):
     _ring(service)
     log_in(page, live_server, reviewer)
     expect(page.locator("#cases tbody tr").first).to_be_visible()
@@ -218,9 +219,16 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
     expect(page).to_have_url(re.compile(r"/cases/\d+/$"))
     case_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
     expect(page.locator("#claim")).to_contain_text("Yours until")
+    # An escalation says why: the dialog will not send without a reason.
     page.keyboard.press("e")
+    expect(page.locator("#escalate-dialog")).to_be_visible()
+    expect(page.locator("#escalate-confirm")).to_be_disabled()
+    expect(page.locator("#escalate-assignee option")).to_contain_text([re.compile("a manager assigns it"), re.compile(second_reviewer.username)])
+    page.fill("#escalate-reason", "shared device with a known fraud account; needs the issuer's answer")
+    page.click("#escalate-confirm")
     expect(page.locator("#message")).to_contain_text("scalated", timeout=10_000)
     assert Score.objects.get(pk=case_id).review_status == "escalated"
+    assert Decision.objects.filter(transaction_id=case_id, verdict="escalate").get().note.startswith("shared device")
 
     # Escalating from the case page escalates the account's whole case.
     account = Score.objects.get(pk=case_id).transaction.account_id
@@ -235,14 +243,82 @@ def test_an_escalated_case_is_found_in_its_own_tab_and_decided_there(page, live_
     expect(row).to_be_visible()
     expect(page.locator("#cases tbody tr")).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "queue-escalated.png"), full_page=True)
-    # A manager settles it from the tab; it leaves the tab.
-    other = page.context.browser.new_page()
-    log_in(other, live_server, manager, path="/queue/?tier=escalated")
-    other.locator(f"#cases tbody tr[data-account='{account}'] button.flag").click()
-    other.locator(f"#cases tbody tr[data-account='{account}'] select.reason").select_option("ring")
-    expect(other.locator("#cases tbody tr")).to_have_count(0, timeout=10_000)
+
+    # A manager opens it from the tab and assigns it to a colleague.
+    boss = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(boss, live_server, manager, path="/queue/?tier=escalated")
+    boss.locator(f"#cases tbody tr[data-account='{account}'] a.open-case").click()
+    expect(boss.locator("#assign-open")).to_be_visible()
+    boss.keyboard.press("a")
+    expect(boss.locator("#assign-dialog")).to_be_visible()
+    expect(boss.locator("#assign-to option")).to_contain_text([re.compile("Nobody"), re.compile(second_reviewer.username)])
+    boss.select_option("#assign-to", second_reviewer.username)
+    boss.fill("#assign-note", "you handled this issuer last week")
+    boss.screenshot(path=str(SCREENSHOTS / "case-assign.png"), full_page=True)
+    boss.click("#assign-confirm")
+    expect(boss.locator("#message")).to_contain_text(f"Assigned to {second_reviewer.username}")
+    expect(boss.locator("#assignment")).to_contain_text(f"Assigned to {second_reviewer.username}")
+    assert set(escalated.values_list("assigned_to__username", flat=True)) == {second_reviewer.username}
+    boss.close()
+
+    # The one who escalated sees whose it is and cannot decide it from the row.
+    page.reload()
+    row = page.locator(f"#cases tbody tr[data-account='{account}']")
+    expect(row).to_contain_text(f"assigned to {second_reviewer.username}")
+    expect(row.locator("button.flag")).to_be_disabled()
+
+    # The assignee finds it under "assigned to me" and decides it with a reason code.
+    mine = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(mine, live_server, second_reviewer, path="/queue/?tier=escalated&assignee=me")
+    expect(mine.locator("#cases tbody tr")).to_have_count(1)
+    expect(mine.locator("#cases tbody tr")).to_contain_text("assigned to you")
+    mine.locator("#cases tbody tr a.open-case").click()
+    expect(mine.locator("#assignment")).to_contain_text("Assigned to you")
+    mine.keyboard.press("f")
+    expect(mine.locator("#reason-picker")).to_be_visible()
+    mine.locator("#reason-picker button[data-disposition='ring']").click()
+    expect(mine.locator("#message")).to_contain_text("Flagged as fraud", timeout=10_000)
     assert Score.objects.get(pk=case_id).review_status == "flagged"
-    other.close()
+    decision = Decision.objects.filter(transaction_id=case_id, undone_at=None).order_by("-created_at").first()
+    assert decision.reviewer == second_reviewer and decision.disposition_id == "ring"
+    assert page.console_errors == []
+    mine.close()
+
+
+def test_a_snoozed_case_waits_in_its_tab_and_can_be_woken(page, live_server, reviewer, service, champion):
+    _ring(service)
+    top = Score.objects.filter(review_status="open").order_by("-expected_loss", "transaction_id").first()
+    account = top.transaction.account_id
+    log_in(page, live_server, reviewer, path=f"/cases/{top.pk}/")
+    expect(page.locator("#snooze-open")).to_be_visible()
+    page.keyboard.press("s")
+    expect(page.locator("#snooze-dialog")).to_be_visible()
+    page.click("#snooze-dialog button[data-hours='24']")
+    page.fill("#snooze-note", "customer calls back tomorrow")
+    page.click("#snooze-confirm")
+    expect(page.locator("#message")).to_contain_text("Snoozed until")
+    expect(page.locator("#case-status")).to_have_text("Snoozed")
+    expect(page.locator("#assignment")).to_contain_text("snoozed until")
+    expect(page.locator("#comments")).to_contain_text("customer calls back tomorrow")
+    snoozed = Score.objects.filter(review_status="snoozed")
+    assert set(snoozed.values_list("transaction__account_id", flat=True)) == {account}
+    wakes = snoozed.first().snoozed_until
+    assert 23.9 * 3600 < (wakes - snoozed.first().scored_at).total_seconds() < 24.1 * 3600 + 600
+
+    page.goto(f"{live_server.url}/queue/")
+    expect(page.locator("#tier-tabs button.tier-snoozed")).to_contain_text(f"Snoozed {snoozed.count()}")
+    expect(page.locator(f"#cases tbody tr[data-account='{account}']")).to_have_count(0)
+    page.keyboard.press("5")
+    expect(page).to_have_url(re.compile(r"tier=snoozed"))
+    row = page.locator(f"#cases tbody tr[data-account='{account}']")
+    expect(row).to_contain_text("snoozed until")
+    page.screenshot(path=str(SCREENSHOTS / "queue-snoozed.png"), full_page=True)
+    row.locator("a.open-case").click()
+    page.click("#wake")
+    expect(page.locator("#message")).to_contain_text("open again")
+    expect(page.locator("#case-status")).to_have_text("Open")
+    assert not Score.objects.filter(review_status="snoozed").exists()
+    assert page.console_errors == []
 
 
 def test_looking_is_not_taking_and_next_moves_on(page, live_server, reviewer, service, champion):
