@@ -31,6 +31,9 @@ class HourlyRollup(models.Model):
     caught = models.IntegerField(default=0, help_text="Flagged by a reviewer and labeled fraud")
     caught_amount = models.FloatField(default=0.0)
     caught_unpriced = models.IntegerField(default=0, help_text="Caught events without an amount")
+    unrated = models.IntegerField(
+        default=0, help_text="Events with an amount in a currency that has no exchange rate: summed 1:1",
+    )
 
     class Meta:
         constraints = [

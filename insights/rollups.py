@@ -16,6 +16,7 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -39,7 +40,7 @@ MAX_RANGE = timedelta(days=7)
 ROLLUP_KEY = ("hour", "tier", "event_type", "score_band")
 ROLLUP_VALUES = (
     "events", "amount_sum", "scored", "money_at_risk", "labeled", "confirmed_fraud", "fraud_amount",
-    "reviewed", "flagged", "cleared", "caught", "caught_amount", "caught_unpriced",
+    "reviewed", "flagged", "cleared", "caught", "caught_amount", "caught_unpriced", "unrated",
 )
 
 _FLAGGED = Q(score__review_status=Score.ReviewStatus.FLAGGED)
@@ -65,6 +66,14 @@ def _rate_of_event():
         Subquery(on_or_before.values("rate")[:1]), Subquery(mine.order_by("day").values("rate")[:1]),
         Value(1), output_field=DecimalField(max_digits=20, decimal_places=10),
     )
+
+
+# An amount in a currency no rate was ever loaded for is summed 1:1, and counted so the
+# dashboard can say so.
+_UNRATED = (
+    Q(amount__isnull=False) & ~Q(currency="") & ~Q(currency=settings.REPORTING_CURRENCY)
+    & ~Q(Exists(ExchangeRate.objects.filter(currency=OuterRef("currency"))))
+)
 
 
 def _aggregate(start: datetime, end: datetime) -> list[HourlyRollup]:
@@ -96,6 +105,7 @@ def _aggregate(start: datetime, end: datetime) -> list[HourlyRollup]:
             caught=Count("id", filter=_CAUGHT),
             caught_amount=_money("money", _CAUGHT),
             caught_unpriced=Count("id", filter=_CAUGHT & Q(amount__isnull=True)),
+            unrated=Count("id", filter=_UNRATED),
         )
         .order_by()
     )

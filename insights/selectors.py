@@ -14,7 +14,7 @@ from insights import stats
 from insights.models import AccountRisk, HourlyRollup, RoiAssumptions, SegmentSummary
 from insights.periods import Period
 from ml.psi import psi
-from scoring.models import ModelVersion
+from scoring.models import ExchangeRate, ModelVersion
 from triage.models import Decision, Score, Transaction
 from triage.selectors import oldest_open_high_case, sla_breaches
 
@@ -50,7 +50,12 @@ def period_coverage(*, period: Period) -> dict[str, Any]:
         # Most of the data is older than the period: say what the period holds and where the rest is.
         message = (f"only {int(in_period):,} event{'' if in_period == 1 else 's'} in this period; "
                    f"{int(before):,} older ones end on {last_before_day}")
+    unrated = int(_num(_rollups(period).aggregate(n=Sum("unrated"))["n"]))
     return {
+        "unrated_events": unrated,
+        # Named only when some are: finding them reads the period's events.
+        "unrated_currencies": unrated_currencies(period=period) if unrated else [],
+        "reporting_currency": settings.REPORTING_CURRENCY,
         "newest_event": newest,
         "newest_event_day": newest_day.isoformat() if newest_day else None,
         "older_than_period": older,
@@ -59,6 +64,18 @@ def period_coverage(*, period: Period) -> dict[str, Any]:
         "older_data_ends": last_before_day,
         "message": message,
     }
+
+
+def unrated_currencies(*, period: Period) -> list[str]:
+    """Currencies of the period's events with an amount that no exchange rate was loaded for."""
+    rated = set(ExchangeRate.objects.values_list("currency", flat=True).distinct())
+    return sorted(
+        set(
+            Transaction.objects.filter(timestamp__gte=period.utc_start, timestamp__lt=period.utc_end, amount__isnull=False)
+            .exclude(currency__in=[*rated, "", settings.REPORTING_CURRENCY])
+            .values_list("currency", flat=True).distinct()[:20]
+        )
+    )
 
 
 def _decided_cases(period: Period):

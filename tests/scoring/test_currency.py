@@ -15,7 +15,7 @@ from insights.rollups import rollups_recompute
 from scoring.models import ExchangeRate
 from scoring.rates import rates_forget
 from tests.support.cases import make_case
-from tests.support.factories import event
+from tests.support.factories import event, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_expected_loss_is_in_the_reporting_currency(service, champion, tmp_path)
     assert refused.json()["errors"][0]["field"] == "currency"
 
 
-def test_the_dashboards_add_money_only_in_one_currency(api_client_and_key, tmp_path):
+def test_the_dashboards_add_money_only_in_one_currency(api_client_and_key, tmp_path, manager):
     client = api_client_and_key[0]
     when = datetime(2026, 11, 20, 10, 15, tzinfo=dt_timezone.utc)
     make_case(client, "u", account="a-1", amount=1647.57, when=when)
@@ -86,8 +86,15 @@ def test_the_dashboards_add_money_only_in_one_currency(api_client_and_key, tmp_p
     hour = datetime(2026, 11, 20, 10, tzinfo=dt_timezone.utc)
     rollups_recompute(start=hour, end=hour.replace(hour=11))
     assert sum(r.amount_sum for r in HourlyRollup.objects.all()) == pytest.approx(2327.84)  # no rate yet: 1:1
+    # ... and the dashboard says which amounts were summed 1:1.
+    dashboard = signed_in(manager)
+    params = {"start": "2026-11-20", "end": "2026-11-20", "tz": "UTC"}
+    coverage = dashboard.get("/api/insights/trends", params).json()["coverage"]
+    assert coverage["unrated_events"] == 2 and coverage["unrated_currencies"] == ["EUR"]
     DirtyHour.objects.all().delete()
     call_command("load_rates", str(_rates(tmp_path, "date,currency,rate\n2026-11-20,EUR,1.1\n")))
     assert DirtyHour.objects.filter(hour=hour).exists()  # the hour is recomputed
     rollups_recompute(start=hour, end=hour.replace(hour=11))
     assert sum(r.amount_sum for r in HourlyRollup.objects.all()) == pytest.approx(1647.57 + (313.29 + 366.98) * 1.1)
+    coverage = dashboard.get("/api/insights/trends", params).json()["coverage"]
+    assert coverage["unrated_events"] == 0 and coverage["unrated_currencies"] == []

@@ -564,6 +564,7 @@ async function load() {
     ]);
     d3.select('#period-label').text(`${trends.period.start} to ${trends.period.end} · ${trends.period.tz}`);
     drawPeriodNote(trends.coverage);
+    drawMoneyNote(trends.coverage);
     root.dataset.start = trends.period.start;
     root.dataset.end = trends.period.end;
     drawRoi(roiData);
@@ -609,6 +610,16 @@ function drawPeriodNote(coverage) {
     note.append('button').attr('type', 'button').attr('class', 'link').text(`Show the ${periodName()} up to ${target}`)
       .on('click', () => { periodEnd = target; reload(); });
   }
+}
+
+// Amounts in a currency without any exchange rate are summed as if they were the reporting
+// currency: the money figures say so rather than look exact.
+function drawMoneyNote(coverage) {
+  const n = coverage.unrated_events || 0;
+  const note = d3.select('#money-note').attr('hidden', n ? null : '');
+  note.text(n ? `${n.toLocaleString()} event${n === 1 ? '' : 's'} in this period ha${n === 1 ? 's' : 've'} an amount in `
+    + `${(coverage.unrated_currencies || []).join(', ') || 'a currency'} with no exchange rate loaded: counted 1:1 as `
+    + `${coverage.reporting_currency} in the money figures. Load rates with manage.py load_rates.` : '');
 }
 
 function reload() {
