@@ -410,10 +410,20 @@ class CaseCommentApi(APIView):
         return Response(s.CommentSerializer(selectors.comment_view(comment)).data)
 
 
-def _work_state(transaction_id: int, ids: list[int]) -> dict:
+def _work_change(request, transaction_id: int, serializer, change) -> Response:
+    """Validate the body, apply `change(fields)` (the alerts it changed), answer the case's state."""
+    data = serializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    if not Score.objects.filter(pk=transaction_id).exists():
+        return _not_found()
+    try:
+        ids = change(data.validated_data)
+    except workflow.WorkRefused as exc:
+        return _work_refused(exc)
     score = Score.objects.select_related("assigned_to").get(pk=transaction_id)
-    return {"transaction_ids": ids, "review_status": score.review_status, "snoozed_until": score.snoozed_until,
+    body = {"transaction_ids": ids, "review_status": score.review_status, "snoozed_until": score.snoozed_until,
             "assigned_to": score.assigned_to.get_username() if score.assigned_to_id else None}
+    return Response(s.WorkOutputSerializer(body).data)
 
 
 class AssignApi(APIView):
@@ -427,18 +437,12 @@ class AssignApi(APIView):
         description="Only the assignee, or a manager, then takes and decides it. 409 when the case is decided.",
     )
     def post(self, request, transaction_id: int):
-        data = s.AssignInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if not Score.objects.filter(pk=transaction_id).exists():
-            return _not_found()
-        fields = data.validated_data
-        try:
+        def assign(fields):
             assignee = workflow.assignee_for(fields["assignee"]) if fields["assignee"] else None
-            ids = workflow.case_assign(transaction_id=transaction_id, manager=request.user, assignee=assignee,
-                                       whole_case=fields["scope"] == "case", note=fields["note"])
-        except workflow.WorkRefused as exc:
-            return _work_refused(exc)
-        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+            return workflow.case_assign(transaction_id=transaction_id, manager=request.user, assignee=assignee,
+                                        whole_case=fields["scope"] == "case", note=fields["note"])
+
+        return _work_change(request, transaction_id, s.AssignInputSerializer, assign)
 
 
 class SnoozeApi(APIView):
@@ -450,33 +454,17 @@ class SnoozeApi(APIView):
         description="409 when the case is not open, another reviewer holds it or it is assigned to someone else.",
     )
     def post(self, request, transaction_id: int):
-        data = s.SnoozeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if not Score.objects.filter(pk=transaction_id).exists():
-            return _not_found()
-        fields = data.validated_data
-        try:
-            ids = workflow.case_snooze(transaction_id=transaction_id, reviewer=request.user, until=fields["until"],
-                                       note=fields["note"], whole_case=fields["scope"] == "case")
-        except workflow.WorkRefused as exc:
-            return _work_refused(exc)
-        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+        return _work_change(request, transaction_id, s.SnoozeInputSerializer, lambda fields: workflow.case_snooze(
+            transaction_id=transaction_id, reviewer=request.user, until=fields["until"], note=fields["note"],
+            whole_case=fields["scope"] == "case"))
 
     @extend_schema(
         parameters=[CASE_ID], request=s.WakeInputSerializer, responses={200: s.WorkOutputSerializer},
         summary="End a snooze now: the case is open again",
     )
     def delete(self, request, transaction_id: int):
-        data = s.WakeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        if not Score.objects.filter(pk=transaction_id).exists():
-            return _not_found()
-        try:
-            ids = workflow.case_wake(transaction_id=transaction_id, reviewer=request.user,
-                                     whole_case=data.validated_data["scope"] == "case")
-        except workflow.WorkRefused as exc:
-            return _work_refused(exc)
-        return Response(s.WorkOutputSerializer(_work_state(transaction_id, ids)).data)
+        return _work_change(request, transaction_id, s.WakeInputSerializer, lambda fields: workflow.case_wake(
+            transaction_id=transaction_id, reviewer=request.user, whole_case=fields["scope"] == "case"))
 
 
 class ReviewersApi(APIView):

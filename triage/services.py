@@ -12,8 +12,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
-from triage.dispositions import disposition_for
 from triage import workflow
+from triage.dispositions import disposition_for
 from triage.models import UNDECIDED_STATUSES, CaseComment, Decision, Score, Transaction
 from webhooks.services import case_decided_notify
 

@@ -486,7 +486,6 @@ async function openEscalate() {
   const alerts = decisionScope() === 'case' ? (current.case_alerts || []).length : 1;
   d3.select('#escalate-summary').text(alerts > 1 ? `All ${alerts} undecided alerts of account ${current.event.account_id} are escalated.`
     : 'This alert is escalated.');
-  d3.select('#escalate-errors').text('');
   d3.select('#escalate-confirm').property('disabled', !reason.value.trim());
   escalateDialog.showModal();
   reason.focus();
