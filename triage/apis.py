@@ -55,7 +55,9 @@ class QueueApi(APIView):
         query.is_valid(raise_exception=True)
         params, filters = query.validated_data, query.filters()
         now = timezone.now()
-        counts, capped = selectors.queue_counts(filters=filters)
+        filtered = filters != selectors.QueueFilters()
+        cap = settings.QUEUE_FILTERED_COUNT_CAP if filtered else settings.QUEUE_COUNT_CAP
+        counts, capped = selectors.queue_counts(filters=filters, cap=cap)
         since = params.get("since")
         # One row past the page says whether there is more without counting the matches,
         # which on a sparse filter over a large tier would mean reading most of it.
@@ -67,8 +69,8 @@ class QueueApi(APIView):
         body = {
             "counts": counts,
             "capped": capped,
-            "count_cap": settings.QUEUE_COUNT_CAP,
-            "counts_filtered": filters != selectors.QueueFilters(),
+            "count_cap": cap,
+            "counts_filtered": filtered,
             "tier": params["tier"],
             "status": params["status"],
             "as_of": now,

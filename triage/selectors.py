@@ -160,6 +160,8 @@ def queue_list(
 # the most it reads for one page (a tier whose top alerts all belong to a few accounts).
 ACCOUNT_WALK_CHUNK = 500
 ACCOUNT_WALK_MAX = 50_000
+# The fewest accounts asked at once whether a higher tier holds them.
+ACCOUNT_CHECK_MIN = 20
 
 
 def queue_account_cases(
@@ -184,23 +186,34 @@ def queue_account_cases(
     seen: set[str] = set()
     tops: list[tuple[int, str]] = []
     start = 0
+    # The first read is about the page's size (most accounts have one alert in a tier); later
+    # ones grow, for tiers whose top alerts belong to few accounts.
+    chunk = min(ACCOUNT_WALK_CHUNK, max(2 * wanted, 100))
     while len(tops) < wanted and start < ACCOUNT_WALK_MAX:
-        rows = list(ordered[start : start + ACCOUNT_WALK_CHUNK])
+        rows = list(ordered[start : start + chunk])
         if not rows:
             break
         start += len(rows)
-        fresh = list(dict.fromkeys(a for _, a in rows if a not in seen))
-        # An account with an open alert of a higher tier is that tier's case.
-        elsewhere = set(
-            _open(Score.objects.filter(tier__in=higher, transaction__account_id__in=fresh))
-            .values_list("transaction__account_id", flat=True).distinct()
-        ) if higher and fresh else set()
+        chunk = min(ACCOUNT_WALK_CHUNK, 2 * chunk)
+        # Each new account's first (costliest) alert in this chunk, in order.
+        firsts, met = [], set()
         for pk, account in rows:
-            if account in seen:
-                continue
-            seen.add(account)
-            if account not in elsewhere:
-                tops.append((pk, account))
+            if account not in seen and account not in met:
+                met.add(account)
+                firsts.append((pk, account))
+        # An account with an open alert of a higher tier is that tier's case. Asked a slice of
+        # accounts at a time, as many as the page still needs: a 500-account question costs
+        # ten thousand index look-ups when the first fifty answer it.
+        while firsts and len(tops) < wanted:
+            size = max(wanted - len(tops), ACCOUNT_CHECK_MIN)
+            part, firsts = firsts[:size], firsts[size:]
+            accounts = [a for _, a in part]
+            seen.update(accounts)
+            elsewhere = set(
+                _open(Score.objects.filter(tier__in=higher, transaction__account_id__in=accounts))
+                .values_list("transaction__account_id", flat=True).distinct()
+            ) if higher else set()
+            tops += [(pk, a) for pk, a in part if a not in elsewhere]
     page = tops[offset:wanted]
     if not page:
         return []

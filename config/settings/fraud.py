@@ -51,6 +51,9 @@ UNDO_SECONDS = env_int("UNDO_SECONDS", 30)
 NETWORK_DAYS = env_int("NETWORK_DAYS", 90)
 NETWORK_MAX_NODES = env_int("NETWORK_MAX_NODES", 60)
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10000)
+# With filters set, the tabs count the matching cases up to this ("1,000+"): each match is
+# found through a join, and past a thousand the number no longer changes what a reviewer does.
+QUEUE_FILTERED_COUNT_CAP = env_int("QUEUE_FILTERED_COUNT_CAP", 1000)
 BULK_MAX_CASES = env_int("BULK_MAX_CASES", 200)
 # Service levels: an open case is due this many hours after its event happened (the event's
 # own time, so a late-arriving backfill is as overdue as it is), per tier; "due soon" is the

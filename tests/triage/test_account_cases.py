@@ -112,3 +112,20 @@ def test_escalated_cases_are_grouped_by_account_too(api_client_and_key, reviewer
     assert [(r["account_id"], r["alerts"]) for r in rows] == [("acct-a", 2), ("acct-b", 1)]
     bad = desk.get("/api/queue", {"view": "events"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "view"
+
+
+def test_accounts_of_a_higher_tier_are_skipped_however_many_come_first(api_client_and_key, reviewer):
+    # The medium tier's 30 costliest alerts belong to accounts with a high alert (their case is
+    # in the high tab); the page must still find the medium-only accounts behind them, in order.
+    client = api_client_and_key[0]
+    for i in range(30):
+        make_case(client, f"hm-{i}", account=f"both-{i}", tier="medium", loss=1000.0 - i)
+        make_case(client, f"hh-{i}", account=f"both-{i}", tier="high", loss=5.0)
+    for i in range(4):
+        make_case(client, f"m-{i}", account=f"medium-{i}", tier="medium", loss=100.0 - i)
+    desk = signed_in(reviewer)
+    first = _queue(desk, tier="medium", limit=3)
+    assert [i["account_id"] for i in first["items"]] == ["medium-0", "medium-1", "medium-2"] and first["has_more"]
+    rest = _queue(desk, tier="medium", limit=3, offset=3)
+    assert [i["account_id"] for i in rest["items"]] == ["medium-3"] and not rest["has_more"]
+    assert len(_queue(desk, tier="high", limit=50)["items"]) == 30

@@ -96,3 +96,13 @@ def test_a_case_held_by_another_reviewer_cannot_be_selected_for_bulk(page, live_
     expect(held_box).not_to_be_checked()
     expect(page.locator("#select-all")).to_be_checked()
     assert page.console_errors == []
+
+
+@pytest.mark.django_db
+def test_filtered_tab_counts_stop_at_their_own_cap(reviewer, api_client_and_key, settings):
+    _cases(api_client_and_key[0])
+    settings.QUEUE_FILTERED_COUNT_CAP = 2
+    body = signed_in(reviewer).get("/api/queue", {"tier": "high", "event_type": "payment"}).json()
+    assert body["counts_filtered"] and body["count_cap"] == 2
+    assert body["counts"]["high"] == 2 and "high" in body["capped"]
+    assert signed_in(reviewer).get("/api/queue", {"tier": "high"}).json()["count_cap"] == settings.QUEUE_COUNT_CAP
