@@ -63,7 +63,8 @@ def test_one_later_event_does_not_move_the_period(api_client_and_key, as_manager
 
 def test_decisions_made_now_on_old_events_count_on_every_panel(api_client_and_key, reviewer, as_manager):
     client = api_client_and_key[0]
-    old = timezone.now() - timedelta(days=60)
+    # Morning, so the three events (over three hours) fall on one day whatever the hour now.
+    old = (timezone.now() - timedelta(days=60)).replace(hour=8, minute=0, second=0, microsecond=0)
     fraud = add_event(client, "old-fraud", old, amount=120, score=92, tier="high", expected_loss=110)
     legit = add_event(client, "old-legit", old + timedelta(hours=2), amount=40, score=88, tier="high", expected_loss=35)
     add_event(client, "old-open", old + timedelta(hours=3), amount=15, score=60, tier="medium", expected_loss=9)

@@ -43,7 +43,7 @@ def _missing_while_storing(monkeypatch) -> list[list[str]]:
 def test_what_is_set_aside_is_what_the_score_model_declares():
     declared = {index.name for index in Score._meta.indexes}
     assert {index.name for index in SCORES.secondary_indexes()} == declared >= {"score_open_queue", "score_time"}
-    assert {field.name for field in SCORES.foreign_keys()} == {"transaction", "model_version", "claimed_by"}
+    assert {field.name for field in SCORES.foreign_keys()} == {"transaction", "model_version", "claimed_by", "assigned_to"}
     assert SCORES.indexes_missing() == []
 
 
