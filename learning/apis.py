@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -146,6 +146,21 @@ class TiersApi(APIView):
                    summary="The champion's live tier mix per hour, the capacity alert, re-cuts and a re-cut preview")
     def get(self, request):
         return Response(s.TiersSerializer(selectors.tiers_overview()).data)
+
+
+class ScoresByReasonApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Decisions of the last this many days (1–365, default 30)")],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="How the model had scored the cases reviewers decided, per reason code (tier shares, median risk score)",
+    )
+    def get(self, request):
+        raw = request.query_params.get("days", "30")
+        if not raw.isdigit() or not 1 <= int(raw) <= 365:
+            return error_response("days", "invalid", "must be a whole number of days from 1 to 365", status.HTTP_400_BAD_REQUEST)
+        return Response(selectors.scores_by_reason(days=int(raw)))
 
 
 class TierRecutApi(APIView):

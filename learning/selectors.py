@@ -274,7 +274,7 @@ def scores_by_reason(*, days: int = 30, now: datetime | None = None) -> dict[str
             medium=Count("pk", filter=Q(transaction__score__tier="medium")),
             low=Count("pk", filter=Q(transaction__score__tier="low")),
         )
-        .order_by("verdict", "-cases")
+        .order_by("-verdict", "-cases")  # fraud reasons first
     )
     scores: dict[Any, list[int]] = {}
     for code, risk in (Decision.objects.filter(pk__in=latest)

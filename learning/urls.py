@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/models/<int:version_id>/promote", apis.PromoteApi.as_view(), name="api-models-promote"),
     path("api/models/<int:version_id>/shadow", apis.ShadowApi.as_view(), name="api-models-shadow"),
     path("api/models/tiers", apis.TiersApi.as_view(), name="api-models-tiers"),
+    path("api/models/by-reason", apis.ScoresByReasonApi.as_view(), name="api-models-by-reason"),
     path("api/models/tiers/recut", apis.TierRecutApi.as_view(), name="api-models-tiers-recut"),
     path("api/models/tiers/alerts/<int:alert_id>/acknowledge", apis.TierAlertAcknowledgeApi.as_view(),
          name="api-tier-ack"),
