@@ -29,7 +29,8 @@ def _today():
 
 def test_the_period_ends_today_and_says_when_the_data_is_older(api_client_and_key, as_manager):
     client = api_client_and_key[0]
-    old = timezone.now() - timedelta(days=45)
+    # Morning, so both events (an hour apart) fall on one day whatever the hour now.
+    old = (timezone.now() - timedelta(days=45)).replace(hour=8, minute=0, second=0, microsecond=0)
     add_event(client, "old-1", old, amount=20, is_fraud=True, score=90, tier="high")
     add_event(client, "old-2", old + timedelta(hours=1), amount=30, is_fraud=False, score=20, tier="low")
     rollups_refresh()
